@@ -1,0 +1,122 @@
+"""Image parts: URL rules, data-URL decoding and a format check on the real bytes.
+
+http(s) URLs are accepted as they are and never fetched: the mock is offline and must not become a
+way to reach other hosts. Data URLs are decoded and opened with Pillow, which reads the header only;
+a truncated file is caught by checking that the container ends where its format says it must, so a
+20 MB image is never decoded in full.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import struct
+import warnings
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from PIL import Image, UnidentifiedImageError
+
+from app.protocol.errors import APIError
+
+ALLOWED_MIME = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
+_MIME_OF_FORMAT = {fmt: mime for mime, fmt in ALLOWED_MIME.items()}
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the rest of the mock needs to know about one image part."""
+
+    url: str  # the URL as sent, or "data:<mime>" for a data URL (the payload is not kept)
+    width: int
+    height: int
+    sha256: str | None = None  # of the decoded bytes; None for http(s) URLs
+    format: str | None = None  # PNG, JPEG or WEBP; None for http(s) URLs
+    fetched: bool = False  # always False: URLs are never fetched, their size is assumed
+
+
+def _bad(message: str, param: str, code: str = "invalid_image") -> APIError:
+    return APIError(400, message, param=param, code=code)
+
+
+def _ends_complete(fmt: str, data: bytes) -> bool:
+    if fmt == "PNG":
+        return data.endswith(b"IEND\xaeB`\x82")
+    if fmt == "JPEG":
+        return data.rstrip(b"\x00").endswith(b"\xff\xd9")
+    if fmt == "WEBP":
+        declared = struct.unpack_from("<I", data, 4)[0] + 8 if len(data) >= 8 else 0
+        return 12 < declared <= len(data)
+    return False
+
+
+def inspect_data_url(url: str, param: str, *, max_pixels: int) -> ImageInfo:
+    header, sep, payload = url.partition(",")
+    if not sep:
+        raise _bad("Invalid data URL: expected 'data:<mime>;base64,<data>'.", param, "invalid_image_url")
+    meta = header[5:].split(";")
+    mime = meta[0].strip().lower()
+    if mime not in ALLOWED_MIME:
+        raise _bad(
+            f"Unsupported image MIME type '{mime[:40]}'. Supported: image/png, image/jpeg, image/webp.",
+            param,
+            "unsupported_image_format",
+        )
+    if "base64" not in (part.strip().lower() for part in meta[1:]):
+        raise _bad("Invalid data URL: images must be base64-encoded (';base64,').", param, "invalid_image_url")
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad("Invalid data URL: the payload is not valid base64.", param, "invalid_base64") from None
+    if not data:
+        raise _bad("Invalid data URL: the image is empty.", param)
+    with warnings.catch_warnings():
+        # Pillow warns between MAX_IMAGE_PIXELS and twice that; our own limit decides instead.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")) as image:
+                fmt, (width, height) = image.format, image.size
+        except Image.DecompressionBombError:
+            raise _bad("The image declares too many pixels to be processed.", param, "image_too_large") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error):
+            raise _bad("The data URL does not contain a readable PNG, JPEG or WebP image.", param) from None
+    if fmt not in _MIME_OF_FORMAT:
+        raise _bad(
+            f"The image is {fmt}, which is not supported. Supported: image/png, image/jpeg, image/webp.",
+            param,
+            "unsupported_image_format",
+        )
+    if ALLOWED_MIME[mime] != fmt:
+        raise _bad(
+            f"The data URL says {mime} but the bytes are {_MIME_OF_FORMAT[fmt]}.", param, "image_format_mismatch"
+        )
+    if width < 1 or height < 1 or width * height > max_pixels:
+        raise _bad(
+            f"The image is {width}x{height} pixels; at most {max_pixels} pixels are accepted.",
+            param,
+            "image_too_large",
+        )
+    if not _ends_complete(fmt, data):
+        raise _bad(f"The {fmt} image is truncated.", param, "truncated_image")
+    return ImageInfo(url=f"data:{mime}", width=width, height=height, sha256=hashlib.sha256(data).hexdigest(), format=fmt)
+
+
+def inspect_image_url(url: str, param: str, *, max_pixels: int, assumed_size: tuple[int, int]) -> ImageInfo:
+    """Check one ``image_url.url``; ``param`` is its path in the request, for errors."""
+    scheme = url[:5].lower()
+    if scheme == "data:":
+        return inspect_data_url(url, param, max_pixels=max_pixels)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise _bad(
+            "Invalid image URL: expected an http(s) URL or a base64 data URL (data:image/png;base64,...).",
+            param,
+            "invalid_image_url",
+        )
+    width, height = assumed_size
+    return ImageInfo(url=url, width=width, height=height)

@@ -1,0 +1,99 @@
+"""What a validated request costs and carries: prompt tokens, images, the texts the answer rules read.
+
+This is the "account" step of the pipeline: it runs once per request, after validation and before an
+answer is chosen, and its result (``Prompt``) is all the answer rules and the renderers need to know
+about the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.accounting import tokens
+from app.accounting.image_tokens import image_tokens
+from app.accounting.images import ImageInfo, inspect_image_url
+from app.protocol.errors import APIError
+from app.protocol.requests import ChatCompletionRequest
+from app.settings import Settings
+
+
+@dataclass(frozen=True)
+class Prompt:
+    text_tokens: int
+    image_tokens: int
+    message_tokens: int  # chat-template overhead
+    images: tuple[ImageInfo, ...]
+    system_texts: tuple[str, ...]  # every system message's text, in order (hints live here)
+    user_text: str  # the text of the last user message
+    completion_budget: int  # tokens the completion may use
+    image_token_counts: tuple[int, ...] = field(default=())
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.text_tokens + self.image_tokens + self.message_tokens
+
+
+def _text_of(content: object) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "\n".join(part.text for part in content if part.type == "text")
+
+
+def account(request: ChatCompletionRequest, settings: Settings) -> Prompt:
+    text_tokens = 0
+    images: list[ImageInfo] = []
+    counts: list[int] = []
+    systems: list[str] = []
+    user_text = ""
+    assumed = (settings.url_image_width, settings.url_image_height)
+    for i, message in enumerate(request.messages):
+        content = message.content
+        if isinstance(content, list):
+            for j, part in enumerate(content):
+                if part.type == "image_url":
+                    info = inspect_image_url(
+                        part.image_url.url,
+                        f"messages[{i}].content[{j}].image_url.url",
+                        max_pixels=settings.max_image_pixels,
+                        assumed_size=assumed,
+                    )
+                    images.append(info)
+                    counts.append(image_tokens(info.width, info.height))
+        text = _text_of(content)
+        text_tokens += tokens.count(text)
+        if message.role == "assistant" and message.reasoning_content:
+            text_tokens += tokens.count(message.reasoning_content)
+        if message.role == "system":
+            systems.append(text)
+        elif message.role == "user":
+            user_text = text
+    message_tokens = tokens.TOKENS_PER_MESSAGE * len(request.messages) + tokens.TOKENS_PER_REPLY
+    prompt_tokens = text_tokens + sum(counts) + message_tokens
+    limit = request.completion_limit
+    window = settings.context_tokens
+    if prompt_tokens + (limit or 0) > window:
+        if limit:
+            message = (
+                f"This model's maximum context length is {window} tokens. However, you requested "
+                f"{prompt_tokens + limit} tokens ({prompt_tokens} in the messages, {limit} in the completion). "
+                "Please reduce the length of the messages or completion."
+            )
+        else:
+            message = (
+                f"This model's maximum context length is {window} tokens. However, your messages resulted in "
+                f"{prompt_tokens} tokens. Please reduce the length of the messages."
+            )
+        raise APIError(400, message, param="messages", code="context_length_exceeded")
+    budget = window - prompt_tokens if limit is None else limit
+    return Prompt(
+        text_tokens=text_tokens,
+        image_tokens=sum(counts),
+        message_tokens=message_tokens,
+        images=tuple(images),
+        system_texts=tuple(systems),
+        user_text=user_text,
+        completion_budget=budget,
+        image_token_counts=tuple(counts),
+    )

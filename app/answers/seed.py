@@ -1,0 +1,24 @@
+"""A reproducible seed per request: same request, same answer; any change to the input, another one.
+
+``stream`` and ``stream_options`` are left out so that a streamed answer equals the JSON answer to
+the same request. With ``temperature`` 0 (the service default) the seed is all there is; above 0
+the temperature is part of the seed, so answers vary between temperatures but stay reproducible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+from app.protocol.requests import ChatCompletionRequest
+
+_EXCLUDED = {"stream", "stream_options"}
+
+
+def seed_of(request: ChatCompletionRequest) -> int:
+    canonical = request.model_dump_json(exclude=_EXCLUDED, exclude_none=True, by_alias=True)
+    return int.from_bytes(hashlib.blake2b(canonical.encode(), digest_size=8).digest(), "big")
+
+
+def rng_for(request: ChatCompletionRequest) -> random.Random:
+    return random.Random(seed_of(request))

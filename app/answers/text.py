@@ -1,0 +1,41 @@
+"""The default rule: a deterministic reply built from the request.
+
+Later rules (hints, structured outputs, task-shaped text) take precedence over this one; it answers
+whatever nothing else claims.
+"""
+
+from __future__ import annotations
+
+import random
+
+from app.accounting.prompt import Prompt
+
+_OPENERS = ("Here is what I see.", "Looking at this carefully.", "Short answer first.", "From the input given,")
+_SUBJECTS = ("the scene", "the main subject", "the foreground", "the background", "the layout", "the lighting")
+_VERBS = ("shows", "suggests", "includes", "features", "centres on", "contains")
+_OBJECTS = (
+    "a clear focal point",
+    "several distinct objects",
+    "soft, even light",
+    "a tidy arrangement",
+    "strong contrast",
+    "a few small details worth noting",
+    "an uncluttered composition",
+)
+
+
+def _quote(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def reply(prompt: Prompt, rng: random.Random) -> str:
+    sentences = [rng.choice(_OPENERS)]
+    if prompt.user_text.strip():
+        sentences.append(f'You asked: "{_quote(prompt.user_text)}".')
+    for _ in range(rng.randint(2, 4)):
+        sentences.append(f"{rng.choice(_SUBJECTS).capitalize()} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}.")
+    if prompt.images:
+        count = len(prompt.images)
+        sentences.append(f"I looked at {count} image{'s' if count > 1 else ''}.")
+    return " ".join(sentences)

@@ -1,0 +1,42 @@
+"""``POST /v1/chat/completions``: the hot path, as a plain ASGI endpoint.
+
+It only sequences the pipeline — authenticate → read → validate → account → choose → render — each
+step lives in its own module. It is mounted ahead of FastAPI's router (see ``app.main``) because the
+framework's per-request machinery would cost more than everything below put together.
+"""
+
+from __future__ import annotations
+
+import time
+
+from app.accounting.prompt import account
+from app.answers.answer import fit
+from app.answers.choose import choose
+from app.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_bytes
+from app.guards.auth import BearerAuth
+from app.protocol import ids
+from app.protocol.errors import APIError, model_not_found
+from app.protocol.validation import parse_request
+from app.render.json import render_completion
+from app.settings import Settings
+
+
+class ChatCompletions:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.auth = BearerAuth(settings.api_keys)
+        self.models = frozenset(settings.models)
+        self.reject_unknown = settings.unknown_fields == "reject"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.auth.check(scope)
+        request = parse_request(await read_body(receive), reject_unknown=self.reject_unknown)
+        if request.model not in self.models:
+            raise model_not_found(request.model)
+        prompt = account(request, self.settings)
+        answer = choose(request, prompt)
+        completion = fit(answer, budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens)
+        if request.stream:
+            raise APIError(400, "Streaming is not available yet.", param="stream", code="unsupported_value")
+        body = render_completion(completion, id=ids.completion_id(), created=int(time.time()), model=request.model)
+        await send_bytes(send, 200, body, JSON_HEADERS)

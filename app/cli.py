@@ -1,0 +1,112 @@
+"""``perceptron-mock``: parse flags into ``Settings`` and run uvicorn.
+
+Flags are generated from ``app.settings.Settings`` (one flag per field, help from its description),
+so the CLI, the environment variables and the docs never drift apart. The chosen settings are
+exported as ``PERCEPTRON_MOCK_*`` variables before uvicorn starts, so every worker process builds
+the same app from the same settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import typing
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from app.settings import Settings
+
+# Flags whose natural CLI spelling differs from the field name.
+_FLAG_NAMES = {"api_keys": "--api-key", "models": "--model", "fixtures_dir": "--fixtures"}
+
+
+def _flag(name: str) -> str:
+    return _FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+
+
+def _is_list(annotation: object) -> bool:
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return typing.get_origin(annotation) is list
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="perceptron-mock",
+        description="An offline stand-in for Perceptron's chat-completions API.",
+        epilog="Every flag can also be set as an environment variable: --foo-bar is PERCEPTRON_MOCK_FOO_BAR.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        kwargs: dict = {"dest": name, "help": field.description, "default": argparse.SUPPRESS}
+        if field.annotation is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif _is_list(field.annotation):
+            kwargs["action"] = "append"
+            kwargs["metavar"] = name.upper().rstrip("S")
+        else:
+            kwargs["metavar"] = name.upper()
+        kwargs["help"] = f"{field.description} (default: {default if default not in (None, []) else 'unset'})"
+        parser.add_argument(_flag(name), **kwargs)
+    return parser
+
+
+def parse_settings(argv: list[str] | None = None) -> Settings:
+    parser = build_parser()
+    overrides = vars(parser.parse_args(argv))
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        parser.error(f"{_flag(str(first['loc'][0]))}: {first['msg']}")
+        raise  # unreachable: parser.error exits
+
+
+def export(settings: Settings) -> None:
+    """Put ``settings`` in the environment, for uvicorn's worker processes."""
+    for name, value in settings.model_dump(mode="json").items():
+        key = f"PERCEPTRON_MOCK_{name.upper()}"
+        if value is None:
+            os.environ.pop(key, None)
+        elif isinstance(value, list):
+            os.environ[key] = json.dumps(value)
+        else:
+            os.environ[key] = str(value)
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = parse_settings(argv)
+    export(settings)
+    import uvicorn
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(name)s - %(message)s")
+    logging.getLogger("perceptron_mock").info(
+        "perceptron-mock serving %s on http://%s:%d (%d worker%s); keys: %s",
+        ", ".join(settings.models),
+        settings.host,
+        settings.port,
+        settings.workers,
+        "" if settings.workers == 1 else "s",
+        f"{len(settings.api_keys)} configured" if settings.api_keys else "any non-empty key",
+    )
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

@@ -1,0 +1,124 @@
+"""``create_app()``: the ASGI application, wired once at start-up.
+
+    client → MockServer (request id, error envelope)
+           → BodyLimit guard
+           → POST /v1/chat/completions → app.api.completions (the hot path)
+           → anything else            → FastAPI (models, health, admin, OpenAPI)
+
+Every refusal is an ``APIError``; this module is the one place that renders it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api import models
+from app.api.completions import ChatCompletions
+from app.asgi import ClientDisconnected, Receive, Scope, Send, send_bytes
+from app.guards.body_limit import BodyLimit
+from app.protocol import ids
+from app.protocol.errors import APIError, invalid, method_not_allowed, route_not_found, server_error
+from app.protocol.openapi import install_openapi
+from app.settings import Settings, get_settings
+
+log = logging.getLogger("perceptron_mock")
+
+COMPLETIONS_PATH = "/v1/chat/completions"
+
+
+def _error_response(error: APIError) -> Response:
+    return Response(error.body(), status_code=error.status, media_type="application/json", headers=error.headers)
+
+
+def build_api(settings: Settings) -> FastAPI:
+    api = FastAPI(title="perceptron-mock", version="0.1.0", docs_url="/docs", redoc_url=None)
+    api.state.settings = settings
+    api.include_router(models.router)
+
+    @api.exception_handler(APIError)
+    async def _api_error(request: Request, exc: APIError) -> Response:
+        return _error_response(exc)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return _error_response(route_not_found(request.method, request.url.path))
+        if exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            return _error_response(method_not_allowed(request.method, request.url.path, allowed.split(", ")))
+        return _error_response(APIError(exc.status_code, str(exc.detail), code=None))
+
+    @api.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        param = ".".join(str(part) for part in first["loc"][1:]) or None
+        return _error_response(invalid(f"Invalid '{param}': {first['msg']}.", param))
+
+    @api.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error_response(server_error())
+
+    install_openapi(api, settings)
+    return api
+
+
+class MockServer:
+    """The outermost ASGI app: gives every response a request id and every refusal its envelope."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.api = build_api(settings)
+        self.completions = ChatCompletions(settings)
+        self.guarded = BodyLimit(self._route, settings.max_body_bytes)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == COMPLETIONS_PATH:
+            if scope["method"] != "POST":
+                raise method_not_allowed(scope["method"], COMPLETIONS_PATH, ["POST"])
+            await self.completions(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.api(scope, receive, send)  # lifespan
+            return
+        request_id = ids.request_id().encode()
+        started = False
+
+        async def send_with_id(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id), (b"x-trace-id", request_id)]
+            await send(message)
+
+        try:
+            await self.guarded(scope, receive, send_with_id)
+        except ClientDisconnected:
+            return
+        except APIError as error:
+            if not started:
+                await self._send_error(send_with_id, error)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            if not started:
+                await self._send_error(send_with_id, server_error())
+
+    @staticmethod
+    async def _send_error(send: Send, error: APIError) -> None:
+        headers = [(b"content-type", b"application/json")]
+        headers += [(k.encode(), v.encode()) for k, v in error.headers.items()]
+        await send_bytes(send, error.status, error.body(), headers)
+
+
+def create_app(settings: Settings | None = None) -> MockServer:
+    """The app for ``settings``, or for the process's settings (environment) when None; uvicorn calls it
+    as a factory in each worker."""
+    return MockServer(settings or get_settings())

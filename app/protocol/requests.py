@@ -1,0 +1,182 @@
+"""The request body of ``POST /v1/chat/completions`` as pydantic models.
+
+Strict types (a number is never read from a string), ranges from the API reference, and tagged
+unions for message roles and content parts, so that an error names the exact path. Tags are
+spelled ``role:…`` and ``part:…`` because they show up in pydantic's error locations, where
+``app.protocol.validation`` recognises and drops them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+INT32_MAX = 2**31 - 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class TextPart(_Strict):
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(_Strict):
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImagePart(_Strict):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+def _part_tag(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"part:{kind}" if kind in ("text", "image_url") else None
+
+
+ContentPart = Annotated[
+    Union[Annotated[TextPart, Tag("part:text")], Annotated[ImagePart, Tag("part:image_url")]],
+    Discriminator(
+        _part_tag,
+        custom_error_type="invalid_part_type",
+        custom_error_message="content part type must be 'text' or 'image_url'",
+    ),
+]
+TextOnlyPart = Annotated[TextPart, Tag("part:text")]
+
+
+class SystemMessage(_Strict):
+    role: Literal["system"]
+    content: str | Annotated[list[TextOnlyPart], Field(min_length=1)]
+    name: str | None = None
+
+
+class UserMessage(_Strict):
+    role: Literal["user"]
+    content: str | Annotated[list[ContentPart], Field(min_length=1)]
+    name: str | None = None
+
+
+class AssistantMessage(_Strict):
+    role: Literal["assistant"]
+    content: str | Annotated[list[TextOnlyPart], Field(min_length=1)] | None = None
+    reasoning_content: str | None = None
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+def _role_tag(value: Any) -> str | None:
+    role = value.get("role") if isinstance(value, dict) else getattr(value, "role", None)
+    return f"role:{role}" if role in ("system", "user", "assistant") else None
+
+
+Message = Annotated[
+    Union[
+        Annotated[SystemMessage, Tag("role:system")],
+        Annotated[UserMessage, Tag("role:user")],
+        Annotated[AssistantMessage, Tag("role:assistant")],
+    ],
+    Discriminator(
+        _role_tag,
+        custom_error_type="invalid_role",
+        custom_error_message="role must be 'system', 'user' or 'assistant'",
+    ),
+]
+
+
+class JSONSchemaFormat(_Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    schema_: Annotated[dict[str, Any] | None, Field(alias="schema")] = None
+    strict: bool | None = None
+    description: str | None = None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class TextResponseFormat(_Strict):
+    type: Literal["text"]
+
+
+class JSONSchemaResponseFormat(_Strict):
+    type: Literal["json_schema"]
+    json_schema: JSONSchemaFormat
+
+
+def _format_tag(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"format:{kind}" if kind in ("text", "json_schema") else None
+
+
+ResponseFormat = Annotated[
+    Union[
+        Annotated[TextResponseFormat, Tag("format:text")],
+        Annotated[JSONSchemaResponseFormat, Tag("format:json_schema")],
+    ],
+    Discriminator(
+        _format_tag,
+        custom_error_type="invalid_format_type",
+        custom_error_message="response_format type must be 'text' or 'json_schema'",
+    ),
+]
+
+
+class StreamOptions(_Strict):
+    include_usage: bool | None = None
+    include_obfuscation: bool | None = None
+
+
+class VisionConfig(_Strict):
+    annotation_format: Literal["point", "box", "polygon", "clip"] | None = None
+    enable_audio_in_video: bool | None = None
+    enable_thinking: bool | None = None
+
+
+class FunctionSpec(_Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class Tool(_Strict):
+    type: Literal["function"]
+    function: FunctionSpec
+
+
+class ChatCompletionRequest(BaseModel):
+    """Every field the service reads; fields outside it are kept in ``model_extra`` so that
+    ``app.protocol.validation`` can refuse or ignore them as the settings say."""
+
+    model_config = ConfigDict(strict=True, extra="allow", allow_inf_nan=False, frozen=True)
+
+    model: str
+    messages: Annotated[list[Message], Field(min_length=1)]
+    frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
+    presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
+    max_completion_tokens: Annotated[int, Field(ge=0, le=INT32_MAX)] | None = None
+    max_tokens: Annotated[int, Field(ge=0, le=INT32_MAX)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    top_k: Annotated[int, Field(ge=0, le=INT32_MAX)] | None = None
+    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
+    regex: Annotated[str, Field(min_length=1)] | None = None
+    response_format: ResponseFormat | None = None
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    vision_config: VisionConfig | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    n: Annotated[int, Field(ge=1, le=1)] | None = None
+    tools: list[Tool] | None = None
+    tool_choice: Literal["auto", "none"] | None = None
+    parallel_tool_calls: bool | None = None
+
+    @property
+    def completion_limit(self) -> int | None:
+        """``max_completion_tokens``, or its older alias ``max_tokens``."""
+        if self.max_completion_tokens is not None:
+            return self.max_completion_tokens
+        return self.max_tokens

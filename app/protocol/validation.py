@@ -1,0 +1,189 @@
+"""Raw request bytes → a validated ``ChatCompletionRequest``, or one ``APIError`` naming the problem.
+
+Pydantic does the work (``model_validate_json`` straight from the bytes); this module turns its first
+error into the OpenAI envelope: ``param`` as a path like ``messages[1].content[0].image_url.url`` and a
+message a person can act on. Values are quoted at most 60 characters long, so a 10 MB string sent in
+the wrong place never comes back in the error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.protocol.errors import APIError, invalid, unparseable_json
+from app.protocol.requests import ChatCompletionRequest
+
+_TYPE_NAMES = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "bool_type": "a boolean",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+    "list_type": "an array",
+    "none_required": "null",
+}
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _number(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _quote(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def param_path(loc: tuple[Any, ...]) -> str | None:
+    """``('messages', 1, 'role:user', 'content', 'list[...]', 0, 'part:image_url', 'image_url', 'url')``
+    → ``messages[1].content[0].image_url.url``; union member labels are dropped."""
+    out = ""
+    for item in loc:
+        if isinstance(item, int):
+            out += f"[{item}]"
+        elif ":" in item or "[" in item or item in ("str", "int", "float", "bool", "function-after"):
+            continue
+        else:
+            out += f".{item}" if out else item
+    return out or None
+
+
+def _describe(error: dict[str, Any], param: str | None) -> tuple[str, str]:
+    """(message, code) for one pydantic error."""
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    name = f"'{param}'" if param else "the request body"
+    if kind == "missing":
+        return f"Missing required parameter: {name}.", "missing_required_parameter"
+    if kind == "extra_forbidden":
+        return f"Unrecognized request argument supplied: {param}.", "unknown_parameter"
+    if kind in _TYPE_NAMES:
+        return (
+            f"Invalid type for {name}: expected {_TYPE_NAMES[kind]}, but got {_json_kind(value)}.",
+            "invalid_type",
+        )
+    if kind in ("greater_than_equal", "greater_than"):
+        return (
+            f"Invalid {name}: {_quote(value)} is below the minimum of {_number(ctx.get('ge', ctx.get('gt')))}.",
+            "below_min_value",
+        )
+    if kind in ("less_than_equal", "less_than"):
+        return (
+            f"Invalid {name}: {_quote(value)} is above the maximum of {_number(ctx.get('le', ctx.get('lt')))}.",
+            "above_max_value",
+        )
+    if kind == "too_short":
+        return f"Invalid {name}: expected at least {ctx.get('min_length')} item(s), got none.", "empty_array"
+    if kind == "string_too_short":
+        return f"Invalid {name}: must not be empty.", "empty_string"
+    if kind == "string_pattern_mismatch":
+        return f"Invalid {name}: {_quote(value)} does not match the pattern {ctx.get('pattern')}.", "invalid_value"
+    if kind == "literal_error":
+        return f"Invalid value for {name}: {_quote(value)}. Supported values are: {ctx.get('expected')}.", "invalid_value"
+    if kind in ("invalid_role", "invalid_part_type", "invalid_format_type"):
+        if not isinstance(value, dict):
+            return f"Invalid type for {name}: expected an object, but got {_json_kind(value)}.", "invalid_type"
+        field = "role" if kind == "invalid_role" else "type"
+        found = value.get(field)
+        if found is None:
+            return f"Missing required parameter: '{param}'.", "missing_required_parameter"
+        return f"Invalid value for '{param}': {_quote(found)}; {error['msg']}.", "invalid_value"
+    if kind == "finite_number":
+        return f"Invalid {name}: must be a finite number.", "invalid_value"
+    return f"Invalid {name}: {error['msg']}.", "invalid_value"
+
+
+def _first_error(exc: ValidationError) -> APIError:
+    errors = exc.errors(include_url=False)
+    if errors and errors[0]["type"] == "json_invalid":
+        return unparseable_json(str(errors[0].get("ctx", {}).get("error", "invalid JSON")))
+    if errors and errors[0]["type"] in ("model_type", "model_attributes_type") and not errors[0]["loc"]:
+        return unparseable_json(f"got {_json_kind(errors[0].get('input'))}, not an object")
+    # A value that matches neither member of ``str | list`` produces one error per member; the
+    # type error of the first is the one a person needs.
+    error = errors[0]
+    param = param_path(error["loc"])
+    related = [e for e in errors if (param_path(e["loc"]) or "").startswith(param or "")]
+    deepest = max(related, key=lambda e: (len(e["loc"]), e["type"] not in _TYPE_NAMES))
+    if deepest is not error:
+        error, param = deepest, param_path(deepest["loc"])
+    if error["type"] in ("string_type", "list_type") and param and param.endswith("content"):
+        return invalid(
+            f"Invalid type for '{param}': expected a string or an array of content parts, "
+            f"but got {_json_kind(error.get('input'))}.",
+            param,
+            "invalid_type",
+        )
+    if error["type"] in ("invalid_role", "invalid_part_type", "invalid_format_type") and isinstance(error.get("input"), dict):
+        param = f"{param}.role" if error["type"] == "invalid_role" else f"{param}.type"
+    message, code = _describe(error, param)
+    return invalid(message, param, code)
+
+
+def parse_request(body: bytes, *, reject_unknown: bool = True) -> ChatCompletionRequest:
+    if not body:
+        raise unparseable_json("the body is empty")
+    try:
+        request = ChatCompletionRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise _first_error(exc) from None
+    check_request(request, reject_unknown=reject_unknown)
+    return request
+
+
+def check_request(request: ChatCompletionRequest, *, reject_unknown: bool = True) -> None:
+    """The rules that tie fields together, which a per-field model cannot say."""
+    if reject_unknown and request.model_extra:
+        name = next(iter(request.model_extra))
+        raise invalid(f"Unrecognized request argument supplied: {_quote(name)[1:-1]}.", name, "unknown_parameter")
+    if request.stream_options is not None and not request.stream:
+        raise invalid(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            "stream_options",
+            "invalid_value",
+        )
+    if (
+        request.max_tokens is not None
+        and request.max_completion_tokens is not None
+        and request.max_tokens != request.max_completion_tokens
+    ):
+        raise invalid(
+            "Send either 'max_completion_tokens' or its alias 'max_tokens', not two different values.",
+            "max_tokens",
+            "conflicting_parameters",
+        )
+    if request.regex is not None and request.response_format is not None and request.response_format.type == "json_schema":
+        raise invalid(
+            "Send either 'regex' or a json_schema 'response_format', not both.",
+            "regex",
+            "conflicting_structured_output_controls",
+        )
+    if request.tools and (request.regex is not None or (request.response_format and request.response_format.type == "json_schema")):
+        raise invalid(
+            "'tools' cannot be combined with a json_schema 'response_format' or 'regex'.",
+            "tools",
+            "unsupported_tools_combination",
+        )

@@ -1,0 +1,83 @@
+"""Every setting of the mock, in one place.
+
+Values come, in order of precedence, from CLI flags (see ``app.cli``), from ``PERCEPTRON_MOCK_*``
+environment variables, and from the defaults below. The CLI builds its flags from this class, so a
+field added here is a flag, an environment variable and a README row at once.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import field_validator
+from typing import Annotated
+
+DEFAULT_MODELS = ["isaac-0.2-2b-preview", "isaac-0.2-1b", "isaac-0.1", "perceptron-mk1"]
+
+
+def _split_list(value: object) -> object:
+    # Environment variables carry lists as comma-separated text; JSON lists are accepted too.
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PERCEPTRON_MOCK_", extra="ignore", frozen=True)
+
+    # --- server -------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Interface to listen on; use 0.0.0.0 in containers.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on (0 picks a free one).")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes. Share limits across them with --rate-limit-storage redis://...")
+    log_level: str = Field("info", description="uvicorn log level: critical, error, warning, info, debug.")
+    access_log: bool = Field(False, description="Log one line per request (costs throughput).")
+
+    # --- API surface --------------------------------------------------------------------------
+    models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_MODELS),
+        description="Model ids the mock serves (comma-separated in the environment).",
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Accepted bearer keys (repeat --api-key). Empty: any non-empty key is accepted.",
+    )
+    unknown_fields: str = Field(
+        "reject",
+        pattern="^(reject|ignore)$",
+        description="What a request field outside the API gets: 'reject' (400 unknown_parameter) or 'ignore'.",
+    )
+
+    # --- limits -------------------------------------------------------------------------------
+    max_body_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest request body accepted (413 above).")
+    context_tokens: int = Field(8192, ge=1, description="Context window shared by prompt and completion.")
+    url_image_width: int = Field(
+        1024, ge=1, description="Assumed width of an http(s) image, which the mock never fetches (for token counts)."
+    )
+    url_image_height: int = Field(768, ge=1, description="Assumed height of an http(s) image (see url_image_width).")
+    max_image_pixels: int = Field(
+        64_000_000, ge=1, description="Largest width x height a data-URL image may declare (decompression-bomb guard)."
+    )
+
+    # --- answers ------------------------------------------------------------------------------
+    fixtures_dir: Path | None = Field(
+        None, description="Directory of fixture files (YAML or JSON) answered before the rules."
+    )
+
+    @field_validator("models", "api_keys", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _split_list(value)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once from the environment."""
+    return Settings()

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import base64
+import io
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.server import RunningServer, run_server
+
+MODEL = "isaac-0.2-2b-preview"
+
+
+@pytest.fixture(scope="session")
+def server() -> RunningServer:
+    """One mock on default settings, shared by the tests that need nothing special."""
+    with run_server() as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: RunningServer) -> httpx.Client:
+    with httpx.Client(base_url=server.url, headers={"authorization": "Bearer test-key"}, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def openai_client(server: RunningServer):
+    import openai
+
+    return openai.OpenAI(base_url=server.base_url, api_key="test-key", max_retries=0)
+
+
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48), color: str = "red") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def chat(text: str = "Hello", **fields) -> dict:
+    """A minimal valid request body, with ``fields`` merged in."""
+    return {"model": MODEL, "messages": [{"role": "user", "content": text}], **fields}
