@@ -8,12 +8,21 @@ from app.accounting import tokens
 
 
 @dataclass(frozen=True)
+class Pacing:
+    """How fast a streamed answer arrives: a delay before the first token, then a steady rate."""
+
+    first_token_ms: float = 0.0
+    tokens_per_second: float | None = None  # None: as fast as possible
+
+
+@dataclass(frozen=True)
 class Answer:
     """What the model "said", before limits are applied."""
 
     content: str
     reasoning: str | None = None
     finish_reason: str = "stop"
+    pacing: Pacing | None = None  # None: the server's default pacing
 
 
 @dataclass(frozen=True)
