@@ -52,6 +52,23 @@ def _ends_complete(fmt: str, data: bytes) -> bool:
     return False
 
 
+def _sniff(data: bytes) -> str | None:
+    """The format the bytes really are, from their magic number."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if data[:2] == b"BM":
+        return "BMP"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    return None
+
+
 def inspect_data_url(url: str, param: str, *, max_pixels: int) -> ImageInfo:
     header, sep, payload = url.partition(",")
     if not sep:
@@ -72,35 +89,40 @@ def inspect_data_url(url: str, param: str, *, max_pixels: int) -> ImageInfo:
         raise _bad("Invalid data URL: the payload is not valid base64.", param, "invalid_base64") from None
     if not data:
         raise _bad("Invalid data URL: the image is empty.", param)
+    sniffed = _sniff(data)
+    if sniffed is not None and sniffed != ALLOWED_MIME[mime]:
+        if sniffed in _MIME_OF_FORMAT:
+            raise _bad(
+                f"The data URL says {mime} but the bytes are {_MIME_OF_FORMAT[sniffed]}.", param, "image_format_mismatch"
+            )
+        raise _bad(
+            f"The image is {sniffed}, which is not supported. Supported: image/png, image/jpeg, image/webp.",
+            param,
+            "unsupported_image_format",
+        )
+    if sniffed is None:
+        raise _bad("The data URL does not contain a readable PNG, JPEG or WebP image.", param)
+    if not _ends_complete(sniffed, data):
+        raise _bad(f"The {sniffed} image is truncated.", param, "truncated_image")
     with warnings.catch_warnings():
         # Pillow warns between MAX_IMAGE_PIXELS and twice that; our own limit decides instead.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data), formats=("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")) as image:
-                fmt, (width, height) = image.format, image.size
+            with Image.open(io.BytesIO(data), formats=(sniffed,)) as image:
+                width, height = image.size
         except Image.DecompressionBombError:
             raise _bad("The image declares too many pixels to be processed.", param, "image_too_large") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error):
-            raise _bad("The data URL does not contain a readable PNG, JPEG or WebP image.", param) from None
-    if fmt not in _MIME_OF_FORMAT:
-        raise _bad(
-            f"The image is {fmt}, which is not supported. Supported: image/png, image/jpeg, image/webp.",
-            param,
-            "unsupported_image_format",
-        )
-    if ALLOWED_MIME[mime] != fmt:
-        raise _bad(
-            f"The data URL says {mime} but the bytes are {_MIME_OF_FORMAT[fmt]}.", param, "image_format_mismatch"
-        )
+            raise _bad(f"The {sniffed} image is corrupt and cannot be read.", param) from None
     if width < 1 or height < 1 or width * height > max_pixels:
         raise _bad(
             f"The image is {width}x{height} pixels; at most {max_pixels} pixels are accepted.",
             param,
             "image_too_large",
         )
-    if not _ends_complete(fmt, data):
-        raise _bad(f"The {fmt} image is truncated.", param, "truncated_image")
-    return ImageInfo(url=f"data:{mime}", width=width, height=height, sha256=hashlib.sha256(data).hexdigest(), format=fmt)
+    return ImageInfo(
+        url=f"data:{mime}", width=width, height=height, sha256=hashlib.sha256(data).hexdigest(), format=sniffed
+    )
 
 
 def inspect_image_url(url: str, param: str, *, max_pixels: int, assumed_size: tuple[int, int]) -> ImageInfo:
