@@ -1,7 +1,8 @@
 """A reproducible seed per request: same request, same answer; any change to the input, another one.
 
 ``stream`` and ``stream_options`` are left out so that a streamed answer equals the JSON answer to
-the same request. With ``temperature`` 0 (the service default) the seed is all there is; above 0
+the same request, and the token limits so that a cut answer is a prefix of the uncut one, as with
+a real model. With ``temperature`` 0 (the service default) the seed is all there is; above 0
 the temperature is part of the seed, so answers vary between temperatures but stay reproducible.
 """
 
@@ -12,7 +13,7 @@ import random
 
 from app.protocol.requests import ChatCompletionRequest
 
-_EXCLUDED = {"stream", "stream_options"}
+_EXCLUDED = {"stream", "stream_options", "max_completion_tokens", "max_tokens"}
 
 
 def seed_of(request: ChatCompletionRequest) -> int:
