@@ -37,6 +37,11 @@ class APIError(Exception):
         return orjson.dumps(self.envelope(), option=orjson.OPT_INDENT_2)
 
 
+def clip(text: str, limit: int = 64) -> str:
+    """Client-supplied text echoed in an error, cut short: a 5 MB model name must not come back."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def invalid(message: str, param: str | None, code: str | None = "invalid_value") -> APIError:
     return APIError(400, message, param=param, code=code)
 
@@ -63,7 +68,7 @@ def refused_key(key: str) -> APIError:
 def model_not_found(model: str) -> APIError:
     return APIError(
         404,
-        f"The model `{model}` does not exist or you do not have access to it.",
+        f"The model `{clip(model)}` does not exist or you do not have access to it.",
         param="model",
         code="model_not_found",
     )

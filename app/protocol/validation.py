@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.protocol.errors import APIError, invalid, unparseable_json
+from app.protocol.errors import APIError, clip, invalid, unparseable_json
 from app.protocol.requests import ChatCompletionRequest
 
 _TYPE_NAMES = {
@@ -79,7 +79,7 @@ def _describe(error: dict[str, Any], param: str | None) -> tuple[str, str]:
     if kind == "missing":
         return f"Missing required parameter: {name}.", "missing_required_parameter"
     if kind == "extra_forbidden":
-        return f"Unrecognized request argument supplied: {param}.", "unknown_parameter"
+        return f"Unrecognized request argument supplied: {clip(param or '')}.", "unknown_parameter"
     if kind in _TYPE_NAMES:
         return (
             f"Invalid type for {name}: expected {_TYPE_NAMES[kind]}, but got {_json_kind(value)}.",
@@ -140,7 +140,7 @@ def _first_error(exc: ValidationError) -> APIError:
     if error["type"] in ("invalid_role", "invalid_part_type", "invalid_format_type") and isinstance(error.get("input"), dict):
         param = f"{param}.role" if error["type"] == "invalid_role" else f"{param}.type"
     message, code = _describe(error, param)
-    return invalid(message, param, code)
+    return invalid(message, clip(param, 200) if param else None, code)
 
 
 def parse_request(body: bytes, *, reject_unknown: bool = True) -> ChatCompletionRequest:
@@ -157,8 +157,8 @@ def parse_request(body: bytes, *, reject_unknown: bool = True) -> ChatCompletion
 def check_request(request: ChatCompletionRequest, *, reject_unknown: bool = True) -> None:
     """The rules that tie fields together, which a per-field model cannot say."""
     if reject_unknown and request.model_extra:
-        name = next(iter(request.model_extra))
-        raise invalid(f"Unrecognized request argument supplied: {_quote(name)[1:-1]}.", name, "unknown_parameter")
+        name = clip(next(iter(request.model_extra)))
+        raise invalid(f"Unrecognized request argument supplied: {name}.", name, "unknown_parameter")
     if request.stream_options is not None and not request.stream:
         raise invalid(
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.",

@@ -1,0 +1,68 @@
+"""Routes other than chat completions: models, health, and unknown routes and methods in the envelope;
+every response carries a request id."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from app.settings import DEFAULT_MODELS
+from tests.conftest import chat
+from tests.server import run_server
+
+
+def test_models_list_in_openai_shape_through_the_sdk(openai_client):
+    assert [model.id for model in openai_client.models.list()] == DEFAULT_MODELS
+
+
+def test_one_model_and_an_unknown_one(openai_client):
+    assert openai_client.models.retrieve("isaac-0.1").id == "isaac-0.1"
+    with pytest.raises(openai.NotFoundError) as caught:
+        openai_client.models.retrieve("gpt-4")
+    assert caught.value.code == "model_not_found"
+
+
+def test_health(server):
+    response = httpx.get(server.url + "/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [("GET", "/v2/things", 404), ("POST", "/v1/completions", 404), ("GET", "/v1/chat/completions", 405), ("DELETE", "/v1/models", 405)])
+def test_unknown_routes_and_methods_use_the_envelope(server, method, path, status):
+    response = httpx.request(method, server.url + path)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert path in error["message"]
+
+
+def test_every_response_carries_a_request_id(server, client):
+    responses = [
+        client.post("/v1/chat/completions", json=chat()),
+        client.post("/v1/chat/completions", content=b"{"),
+        httpx.post(server.url + "/v1/chat/completions", json=chat()),
+        httpx.get(server.url + "/nowhere"),
+        httpx.get(server.url + "/v1/models"),
+    ]
+    ids = [r.headers["x-request-id"] for r in responses]
+    assert all(i.startswith("req_") and len(i) == 36 for i in ids)
+    assert len(set(ids)) == len(ids)
+    assert all(r.headers["x-trace-id"] == r.headers["x-request-id"] for r in responses)
+    assert all("server" not in r.headers for r in responses)
+
+
+def test_unknown_model_is_404_model_not_found(openai_client):
+    with pytest.raises(openai.NotFoundError) as caught:
+        openai_client.chat.completions.create(model="isaac-9", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.code == "model_not_found" and caught.value.param == "model"
+    assert "isaac-9" in caught.value.message
+
+
+def test_the_model_list_is_a_setting():
+    with run_server("--model", "my-model") as running:
+        client = openai.OpenAI(base_url=running.base_url, api_key="k", max_retries=0)
+        assert [m.id for m in client.models.list()] == ["my-model"]
+        assert client.chat.completions.create(model="my-model", messages=[{"role": "user", "content": "x"}]).model == "my-model"
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(model="isaac-0.1", messages=[{"role": "user", "content": "x"}])
