@@ -71,6 +71,17 @@ class Settings(BaseSettings):
         None, description="Directory of fixture files (YAML or JSON) answered before the rules."
     )
 
+    # --- streaming ----------------------------------------------------------------------------
+    stream_first_token_ms: float = Field(
+        0.0, ge=0, description="Default delay, in ms, before a stream's first chunk (a fixture's pacing overrides it)."
+    )
+    stream_tokens_per_second: float = Field(
+        0.0, ge=0, description="Default rate of a stream's token deltas; 0: as fast as possible."
+    )
+    stream_keepalive_seconds: float = Field(
+        15.0, ge=0, description="Seconds between ': ping' comment lines while a stream waits; 0: never."
+    )
+
     @field_validator("models", "api_keys", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
