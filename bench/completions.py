@@ -1,0 +1,181 @@
+"""Benchmark: the mock's full pipeline against a bare ASGI app returning the same completion JSON.
+
+    .venv/bin/python bench/completions.py [--duration 8] [--connections 1,16,64] [--soak 100000]
+
+Both servers run one uvicorn worker (uvloop + httptools) pinned to CPU 0; wrk runs pinned to CPU 1
+and POSTs the same small chat request. Printed per connection count: requests/s, p50 and p99 latency
+for both, and the ratio. Then the mock's RSS before and after --soak requests. Needs `wrk` (Debian's
+package). Figures vary +-25 % on a shared VM: compare the two columns of one run, not runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import httpx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tests.server import free_port  # noqa: E402
+
+REQUEST = {"model": "isaac-0.2-2b-preview", "messages": [{"role": "user", "content": "Describe this scene in detail."}]}
+
+BARE_APP = textwrap.dedent(
+    '''
+    import orjson, os, string, time
+    _ALNUM = (string.ascii_letters + string.digits).encode()
+    CONTENT = os.environ["BARE_CONTENT"]
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        body = orjson.dumps({
+            "id": "chatcmpl-" + bytes(_ALNUM[b % 62] for b in os.urandom(29)).decode(),
+            "object": "chat.completion", "created": int(time.time()), "model": "isaac-0.2-2b-preview",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": CONTENT, "reasoning_content": None},
+                         "logprobs": None, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 40, "total_tokens": 52},
+        }, option=orjson.OPT_INDENT_2)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+    '''
+)
+
+WRK_SCRIPT = textwrap.dedent(
+    """
+    wrk.method = "POST"
+    wrk.body = [[{body}]]
+    wrk.headers["Content-Type"] = "application/json"
+    wrk.headers["Authorization"] = "Bearer bench-key"
+    """
+)
+
+
+def _pin(cpu: int) -> list[str]:
+    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else []
+
+
+def _wait(url: str, process: subprocess.Popen) -> None:
+    for _ in range(200):
+        if process.poll() is not None:
+            raise SystemExit(f"server exited: {url}")
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise SystemExit(f"server did not start: {url}")
+
+
+def start_mock(port: int, extra: list[str]) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERCEPTRON_MOCK_")}
+    process = subprocess.Popen(
+        [*_pin(0), sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning", *extra],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    _wait(f"http://127.0.0.1:{port}/health", process)
+    return process
+
+
+def start_bare(port: int, content: str, directory: str) -> subprocess.Popen:
+    with open(os.path.join(directory, "bare_app.py"), "w") as handle:
+        handle.write(BARE_APP)
+    process = subprocess.Popen(
+        [*_pin(0), sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--loop", "uvloop",
+         "--http", "httptools", "--log-level", "warning", "--no-access-log"],
+        cwd=directory, env={**os.environ, "BARE_CONTENT": content}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    _wait(f"http://127.0.0.1:{port}/", process)
+    return process
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, script: str, connections: int, duration: int) -> dict:
+    output = subprocess.run(
+        [*_pin(1), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", output)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    return {"requests": requests, "rps": rps, "p50": _ms(*p50.groups()), "p99": _ms(*p99.groups()), "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as handle:
+        return int(re.search(r"VmRSS:\s+(\d+)", handle.read()).group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--connections", default="1,16,64", help="comma-separated connection counts")
+    parser.add_argument("--soak", type=int, default=100_000, help="requests for the RSS-growth check (0: skip)")
+    parser.add_argument("--mock-args", default="", help="extra CLI flags for the mock, e.g. '--rate-limit-per-minute 0'")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    mock_port, bare_port = free_port(), free_port()
+    extra = args.mock_args.split()
+    with tempfile.TemporaryDirectory() as directory:
+        mock = start_mock(mock_port, extra)
+        mock_url = f"http://127.0.0.1:{mock_port}/v1/chat/completions"
+        answer = httpx.post(mock_url, json=REQUEST, headers={"authorization": "Bearer bench-key"}).json()
+        bare = start_bare(bare_port, answer["choices"][0]["message"]["content"], directory)
+        script = os.path.join(directory, "post.lua")
+        with open(script, "w") as handle:
+            handle.write(WRK_SCRIPT.format(body=json.dumps(REQUEST)))
+        try:
+            print(f"mock flags: {' '.join(extra) or '(defaults)'}; {args.duration}s per run; wrk -t1, pinned CPUs")
+            print(f"{'conns':>5} | {'mock rps':>9} {'p50 ms':>7} {'p99 ms':>7} | {'bare rps':>9} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}")
+            for connections in [int(c) for c in args.connections.split(",")]:
+                m = wrk(mock_url, script, connections, args.duration)
+                b = wrk(f"http://127.0.0.1:{bare_port}/v1/chat/completions", script, connections, args.duration)
+                note = f"  ({m['non2xx']} non-2xx from the mock)" if m["non2xx"] else ""
+                print(
+                    f"{connections:>5} | {m['rps']:>9.0f} {m['p50']:>7.2f} {m['p99']:>7.2f} | "
+                    f"{b['rps']:>9.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} | {m['rps'] / b['rps']:>5.2f}{note}"
+                )
+            if args.soak:
+                soak(mock, mock_url, script, args.soak)
+        finally:
+            for process in (mock, bare):
+                process.terminate()
+                process.wait()
+
+
+def soak(mock: subprocess.Popen, url: str, script: str, total: int) -> None:
+    # wrk has no request-count flag: run it in slices until `total` requests have been served.
+    wrk(url, script, 16, 2)  # warm-up: caches, allocator arenas
+    before = rss_kb(mock.pid)
+    served = 0
+    while served < total:
+        result = wrk(url, script, 16, 2)
+        served += result["requests"]
+    after = rss_kb(mock.pid)
+    print(f"RSS over ~{served} requests: {before / 1024:.1f} MB -> {after / 1024:.1f} MB (growth {(after - before) / 1024:+.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
