@@ -10,14 +10,15 @@ from __future__ import annotations
 import time
 
 from app.accounting.prompt import account
-from app.answers.answer import fit
+from app.answers.answer import Pacing, fit
 from app.answers.choose import choose
 from app.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_bytes
 from app.guards.auth import BearerAuth
 from app.protocol import ids
-from app.protocol.errors import APIError, model_not_found
+from app.protocol.errors import model_not_found
 from app.protocol.validation import parse_request
 from app.render.json import render_completion
+from app.render.sse import CompletionStream, Delivery, stream_events
 from app.settings import Settings
 
 
@@ -27,6 +28,8 @@ class ChatCompletions:
         self.auth = BearerAuth(settings.api_keys)
         self.models = frozenset(settings.models)
         self.reject_unknown = settings.unknown_fields == "reject"
+        self.pacing = Pacing(settings.stream_first_token_ms, settings.stream_tokens_per_second or None)
+        self.keepalive = settings.stream_keepalive_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.auth.check(scope)
@@ -37,6 +40,13 @@ class ChatCompletions:
         answer = choose(request, prompt)
         completion = fit(answer, budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens)
         if request.stream:
-            raise APIError(400, "Streaming is not available yet.", param="stream", code="unsupported_value")
+            # Decided by the body alone: the openai SDK sends accept: application/json for streams too.
+            include_usage = bool(request.stream_options and request.stream_options.include_usage)
+            events = stream_events(
+                completion, id=ids.completion_id(), created=int(time.time()), model=request.model, include_usage=include_usage
+            )
+            delivery = Delivery(pacing=answer.pacing or self.pacing)
+            await CompletionStream(events, delivery=delivery, keepalive=self.keepalive)(scope, receive, send)
+            return
         body = render_completion(completion, id=ids.completion_id(), created=int(time.time()), model=request.model)
         await send_bytes(send, 200, body, JSON_HEADERS)

@@ -1,0 +1,215 @@
+"""The streamed answer: ``chat.completion.chunk`` events over SSE, framed as the service frames them.
+
+On the wire (the README's "Streaming" section gives the reason for each choice)::
+
+    data: {"id":"chatcmpl-…","object":"chat.completion.chunk","created":…,"model":…,
+           "choices":[{"index":0,"delta":{"role":"assistant"},"logprobs":null,"finish_reason":null}]}
+    data: {… "delta":{"reasoning_content":" token"} …}      one per token, when reasoning is on
+    data: {… "delta":{"content":" token"} …}                one per token
+    data: {… "delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":{…}}   usage only if asked
+    data: [DONE]
+
+each event ending in ``\\n\\n``, then the body ends. Keep-alives are ``: ping`` comment lines.
+
+Two halves, so that each can change without the other:
+
+- ``stream_events()`` turns a ``Completion`` into encoded events: what is said (a pure function).
+- ``CompletionStream`` delivers them through sse-starlette's ``EventSourceResponse``: when and how
+  (pacing, keep-alives, client disconnects, and the ways a ``Delivery`` can interrupt a stream:
+  stop after N events, with or without dropping the connection, or an error event after N events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import AsyncIterator, Iterable, Iterator
+
+import orjson
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from app.accounting import tokens
+from app.answers.answer import Completion, Pacing
+from app.asgi import Receive, Scope, Send
+from app.protocol.errors import APIError, server_error
+from app.render.json import usage_of
+
+log = logging.getLogger("perceptron_mock")
+
+SEP = "\n"  # OpenAI and Perceptron frame with LF; sse-starlette's default is CRLF
+DONE = b"data: [DONE]\n\n"
+CONTENT_TYPE = (b"content-type", b"text/event-stream; charset=utf-8")
+# Yield to the event loop every this many unpaced events, so that a long answer neither holds the
+# loop nor misses a client's disconnect (uvicorn silently drops writes to a closed connection).
+YIELD_EVERY = 64
+
+
+def _ping() -> ServerSentEvent:
+    # A comment, never an ``event: ping`` with data: the openai SDK json-decodes every data field.
+    return ServerSentEvent(comment="ping", sep=SEP)
+
+
+def _frame(obj: dict) -> bytes:
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+def error_event(error: APIError) -> bytes:
+    """A mid-stream failure, as OpenAI sends it: one data event whose JSON has a top-level ``error``.
+
+    Encoded with ``json.dumps``'s spaced separators, byte for byte like the captured original."""
+    return b"data: " + json.dumps(error.envelope()).encode() + b"\n\n"
+
+
+# --- what is said -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StreamEvents:
+    """The data events of one stream, in order: ``head``, then ``tokens``, then ``tail``."""
+
+    head: bytes  # the role chunk
+    tokens: Iterator[bytes]  # one event per token: reasoning first, then content; encoded lazily
+    tail: tuple[bytes, ...]  # the finish chunk (with usage when asked) and [DONE]
+
+
+def chunk(*, id: str, created: int, model: str, delta: dict, finish_reason: str | None = None) -> dict:
+    return {
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+    }
+
+
+def _token_events(prefix: bytes, field: str, text: str | None, suffix: bytes) -> Iterator[bytes]:
+    if not text:
+        return
+    # The chunk around a delta never changes, so it is encoded once and each token is spliced in;
+    # tests check the result equals encoding the whole chunk.
+    head = prefix + b'{"' + field.encode() + b'":'
+    for piece in tokens.split(text):
+        yield head + orjson.dumps(piece) + suffix
+
+
+def _tokens(completion: Completion, prefix: bytes, suffix: bytes) -> Iterator[bytes]:
+    yield from _token_events(prefix, "reasoning_content", completion.reasoning, suffix)
+    yield from _token_events(prefix, "content", completion.content, suffix)
+
+
+def stream_events(completion: Completion, *, id: str, created: int, model: str, include_usage: bool) -> StreamEvents:
+    """The events that stream ``completion``: its deltas joined give the JSON answer back."""
+    head = _frame(chunk(id=id, created=created, model=model, delta={"role": "assistant"}))
+    template = _frame(chunk(id=id, created=created, model=model, delta={}))
+    prefix, suffix = template.split(b"{}", 1)  # the first "{}" is the delta: id and model are JSON strings
+    suffix = b"}" + suffix  # closes the one-field delta spliced in by _token_events
+    last = chunk(id=id, created=created, model=model, delta={}, finish_reason=completion.finish_reason)
+    if include_usage:
+        # The Perceptron reference: usage rides on the finish_reason chunk, right before [DONE]
+        # (OpenAI sends a separate chunk with empty choices instead).
+        last["usage"] = usage_of(completion)
+    return StreamEvents(head=head, tokens=_tokens(completion, prefix, suffix), tail=(_frame(last), DONE))
+
+
+# --- how it is delivered ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How one stream reaches the client: its pacing, and where (if anywhere) it is interrupted.
+
+    Event counts are data events, ``[DONE]`` included and keep-alives not: ``stop_after=0`` sends
+    headers and nothing else; ``stop_after`` one less than the stream's length leaves out ``[DONE]``.
+    """
+
+    pacing: Pacing = Pacing()
+    stop_after: int | None = None  # send this many events, then stop
+    drop_connection: bool = False  # on stop, close the connection mid-body instead of ending the body
+    error_after: int | None = None  # send this many events, then ``error`` as an error event, then end
+    error: APIError | None = None  # default: the service's generic server error
+
+
+class StreamDropped(Exception):
+    """Raised by a delivery that must end with a dropped connection rather than an ended body."""
+
+
+def _schedule(events: StreamEvents, pacing: Pacing) -> Iterator[tuple[float, bytes]]:
+    """(seconds after the start when it is due, event): the role chunk arrives with the first token,
+    tokens at the pacing's rate, the finish chunk and ``[DONE]`` right after the last token."""
+    first = pacing.first_token_ms / 1000
+    interval = 1 / pacing.tokens_per_second if pacing.tokens_per_second else 0.0
+    yield first, events.head
+    for k, event in enumerate(events.tokens):
+        yield first + k * interval, event
+    due = first  # the tail is due at once (after the last token, which yield order guarantees)
+    for event in events.tail:
+        yield due, event
+
+
+class CompletionStream(EventSourceResponse):
+    """sse-starlette's response (its ping task, disconnect listener and shutdown handling unchanged),
+    with the service's framing and headers, and a delivery loop that paces and interrupts."""
+
+    def __init__(
+        self,
+        events: StreamEvents,
+        *,
+        delivery: Delivery = Delivery(),
+        keepalive: float = 15.0,
+        headers: Iterable[tuple[bytes, bytes]] = (),
+    ) -> None:
+        super().__init__(
+            self._deliver(events, delivery),
+            ping=keepalive,
+            sep=SEP,
+            ping_message_factory=_ping,
+        )
+        # sse-starlette adds cache-control, connection and x-accel-buffering, which the service
+        # does not send: a fingerprint. Starlette's charset suffix matches the service's header.
+        self.raw_headers = [CONTENT_TYPE, *headers]
+
+    async def _send_with_timeout(self, send: Send, message: dict) -> None:
+        # sse-starlette wraps every send in an anyio cancel scope even with no timeout set; that
+        # scope was the largest per-event cost in the profile (README, "Streaming").
+        if self.send_timeout is None:
+            await send(message)
+        else:
+            await super()._send_with_timeout(send, message)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except StreamDropped:
+            # Returning without ending the body makes the server close the connection mid-body.
+            return
+
+    @staticmethod
+    async def _deliver(events: StreamEvents, delivery: Delivery) -> AsyncIterator[bytes]:
+        limit = min((n for n in (delivery.stop_after, delivery.error_after) if n is not None), default=-1)
+        loop = asyncio.get_running_loop()
+        sent = 0
+        try:
+            start = loop.time()
+            for due, event in _schedule(events, delivery.pacing):
+                if sent == limit:
+                    break
+                delay = start + due - loop.time() if due else 0.0
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                elif sent % YIELD_EVERY == YIELD_EVERY - 1:
+                    await asyncio.sleep(0)
+                yield event
+                sent += 1
+            else:
+                return
+        except Exception:
+            # Headers are out, so a status can no longer say it: tell the client in the stream.
+            log.exception("stream failed after %d events", sent)
+            yield error_event(server_error())
+            return
+        if sent == delivery.error_after:
+            yield error_event(delivery.error or server_error())
+        elif delivery.drop_connection:
+            raise StreamDropped
