@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import models
+from app.api import admin, models
 from app.api.completions import ChatCompletions
 from app.asgi import ClientDisconnected, Receive, Scope, Send, send_bytes
 from app.guards.body_limit import BodyLimit
@@ -25,6 +25,9 @@ from app.protocol import ids
 from app.protocol.errors import APIError, invalid, method_not_allowed, route_not_found, server_error
 from app.protocol.openapi import install_openapi
 from app.settings import Settings, get_settings
+from app.testing.faults import RECEIVE_KEY
+from app.testing.journal import Recorder, recordable
+from app.testing.state import Toolkit
 
 log = logging.getLogger("perceptron_mock")
 
@@ -38,7 +41,9 @@ def _error_response(error: APIError) -> Response:
 def build_api(settings: Settings) -> FastAPI:
     api = FastAPI(title="perceptron-mock", version="0.1.0", docs_url="/docs", redoc_url=None)
     api.state.settings = settings
+    api.state.admin_access = admin.AdminAccess(settings)
     api.include_router(models.router)
+    api.include_router(admin.router)
 
     @api.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> Response:
@@ -74,8 +79,12 @@ class MockServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.api = build_api(settings)
-        self.completions = ChatCompletions(settings)
+        self.toolkit = Toolkit.from_settings(settings)
+        self.api.state.toolkit = self.toolkit
+        self.completions = ChatCompletions(settings, faults=self.toolkit.faults)
         self.guarded = BodyLimit(self._route, settings.max_body_bytes)
+        journal = self.toolkit.journal
+        self.recorder = Recorder(self._serve, journal, body_limit=settings.journal_body_bytes) if journal else None
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] == COMPLETIONS_PATH:
@@ -89,6 +98,13 @@ class MockServer:
         if scope["type"] != "http":
             await self.api(scope, receive, send)  # lifespan
             return
+        scope[RECEIVE_KEY] = receive  # a "reset" fault reaches the socket through the server's own receive
+        if self.recorder is not None and recordable(scope["path"]):
+            await self.recorder(scope, receive, send)
+        else:
+            await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = ids.request_id().encode()
         started = False
 

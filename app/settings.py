@@ -82,6 +82,20 @@ class Settings(BaseSettings):
         15.0, ge=0, description="Seconds between ': ping' comment lines while a stream waits; 0: never."
     )
 
+    # --- testing toolkit (admin API, journal) -------------------------------------------------
+    admin_key: str | None = Field(
+        None,
+        description="Bearer key the /_admin API requires. Unset: /_admin is open on loopback and off on other interfaces.",
+    )
+    journal_size: int = Field(
+        1000, ge=0, description="Requests the journal (/_admin/requests) keeps, newest last; 0 turns it off."
+    )
+    journal_body_bytes: int = Field(
+        65536,
+        ge=1024,
+        description="Bodies larger than this are journaled with their long strings (data-URL images) shortened.",
+    )
+
     @field_validator("models", "api_keys", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:

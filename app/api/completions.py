@@ -20,11 +20,14 @@ from app.protocol.validation import parse_request
 from app.render.json import render_completion
 from app.render.sse import CompletionStream, Delivery, stream_events
 from app.settings import Settings
+from app.testing import faults as inject
+from app.testing.faults import Faults
 
 
 class ChatCompletions:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, faults: Faults | None = None) -> None:
         self.settings = settings
+        self.faults = faults
         self.auth = BearerAuth(settings.api_keys)
         self.models = frozenset(settings.models)
         self.reject_unknown = settings.unknown_fields == "reject"
@@ -36,6 +39,9 @@ class ChatCompletions:
         request = parse_request(await read_body(receive), reject_unknown=self.reject_unknown)
         if request.model not in self.models:
             raise model_not_found(request.model)
+        fault = await self.faults.pick(scope, stream=bool(request.stream), model=request.model) if self.faults else None
+        if fault is not None:  # the fault step comes first; app.testing.faults says what each one does
+            await inject.begin(fault, scope, receive)
         prompt = account(request, self.settings)
         answer = choose(request, prompt)
         completion = fit(answer, budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens)
@@ -46,7 +52,14 @@ class ChatCompletions:
                 completion, id=ids.completion_id(), created=int(time.time()), model=request.model, include_usage=include_usage
             )
             delivery = Delivery(pacing=answer.pacing or self.pacing)
-            await CompletionStream(events, delivery=delivery, keepalive=self.keepalive)(scope, receive, send)
+            if fault is None:
+                await CompletionStream(events, delivery=delivery, keepalive=self.keepalive)(scope, receive, send)
+                return
+            events, delivery = inject.stream_events(fault, events), inject.stream_delivery(fault, delivery)
+            stream = CompletionStream(events, delivery=delivery, keepalive=self.keepalive)
+            await inject.stream_app(fault, stream)(scope, receive, send)
             return
         body = render_completion(completion, id=ids.completion_id(), created=int(time.time()), model=request.model)
+        if fault is not None:
+            send = inject.answer_send(fault, scope, receive, send)
         await send_bytes(send, 200, body, JSON_HEADERS)

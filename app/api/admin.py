@@ -1,0 +1,171 @@
+"""``/_admin``: the API the people testing use to look inside the mock and steer it.
+
+    GET    /_admin/requests   the journal (filters: model, status, path, method, request_id, limit)
+    DELETE /_admin/requests   clear it
+    POST   /_admin/faults     queue a fault for the next N requests; GET lists them, DELETE clears them
+    POST   /_admin/reset      clear the journal and the fault queue
+    GET    /_admin/config     the settings in force, secrets masked
+
+It is kept out of ``/openapi.json`` (which describes the real API only). Who may call it is decided
+once at start-up (``AdminAccess``): with an admin key set, callers send ``Authorization: Bearer <key>``;
+without one it is open while the server listens on loopback only, and off (404, as on the real
+service) when it listens beyond loopback, since anyone who can reach the port could then steer it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.protocol.errors import APIError, mask_key, route_not_found
+from app.settings import Settings
+from app.testing import journal as journal_view
+from app.testing.faults import FaultSpecError, parse
+from app.testing.state import Toolkit
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class AdminAccess:
+    """``open`` (loopback, no key), ``key`` (an admin key is required) or ``off``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.key = settings.admin_key.encode() if settings.admin_key else None
+        if self.key is not None:
+            self.mode = "key"
+        elif is_loopback(settings.host):
+            self.mode = "open"
+        else:
+            self.mode = "off"
+
+    def check(self, request: Request) -> None:
+        if self.mode == "open":
+            return
+        if self.mode == "off":
+            raise route_not_found(request.method, request.url.path)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.key or b""):
+            raise APIError(
+                401,
+                "The admin API needs the admin key: send it as 'Authorization: Bearer <admin key>'.",
+                code="invalid_admin_key",
+            )
+
+
+def _guard(request: Request) -> None:
+    request.app.state.admin_access.check(request)
+
+
+def _toolkit(request: Request) -> Toolkit:
+    return request.app.state.toolkit
+
+
+router = APIRouter(prefix="/_admin", include_in_schema=False, dependencies=[Depends(_guard)])
+ToolkitDep = Annotated[Toolkit, Depends(_toolkit)]
+
+
+# --- journal ---------------------------------------------------------------------------------------
+
+
+def _journal_off() -> APIError:
+    return APIError(409, "The journal is off (journal_size is 0).", code="journal_off")
+
+
+@router.get("/requests")
+async def list_requests(
+    toolkit: ToolkitDep,
+    model: str | None = None,
+    status: Annotated[str | None, Query(pattern=r"^(\d{3}|[1-5]xx|none)$")] = None,
+    path: str | None = None,
+    method: str | None = None,
+    request_id: str | None = None,
+    limit: Annotated[int | None, Query(ge=0)] = None,
+) -> dict[str, Any]:
+    if toolkit.journal is None:
+        raise _journal_off()
+    entries = await toolkit.journal.entries()
+    data = journal_view.select(
+        entries, model=model, status=status, path=path, method=method, request_id=request_id, limit=limit
+    )
+    return {"object": "list", "data": data}
+
+
+@router.delete("/requests")
+async def clear_requests(toolkit: ToolkitDep) -> dict[str, Any]:
+    if toolkit.journal is None:
+        raise _journal_off()
+    return {"deleted": await toolkit.journal.clear()}
+
+
+# --- faults ----------------------------------------------------------------------------------------
+
+
+class FaultRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fault: str = Field(description="A fault spec, as in the X-Mock-Fault header (e.g. '503', 'cut=3').")
+    count: int = Field(1, ge=1, le=1_000_000, description="How many requests get it.")
+    model: str | None = Field(None, description="Only requests for this model take it.")
+
+
+@router.post("/faults", status_code=201)
+async def add_fault(body: FaultRequest, toolkit: ToolkitDep) -> dict[str, Any]:
+    try:
+        fault = parse(body.fault)
+    except FaultSpecError as exc:
+        raise APIError(400, f"Invalid fault: {exc}.", param="fault", code="invalid_fault") from None
+    queued = await toolkit.faults.store.push(fault, body.count, body.model)
+    return queued.describe()
+
+
+@router.get("/faults")
+async def list_faults(toolkit: ToolkitDep) -> dict[str, Any]:
+    return {"object": "list", "data": [queued.describe() for queued in await toolkit.faults.store.list()]}
+
+
+@router.delete("/faults")
+async def clear_faults(toolkit: ToolkitDep) -> dict[str, Any]:
+    return {"deleted": await toolkit.faults.store.clear()}
+
+
+# --- reset and config ------------------------------------------------------------------------------
+
+
+@router.post("/reset")
+async def reset(toolkit: ToolkitDep) -> dict[str, Any]:
+    journal = await toolkit.journal.clear() if toolkit.journal is not None else 0
+    faults = await toolkit.faults.store.clear()
+    return {"journal": journal, "faults": faults}
+
+
+def _masked(name: str, value: Any) -> Any:
+    """Settings as shown to anyone with admin access: keys masked, passwords out of URLs."""
+    if name == "api_keys":
+        return [mask_key(key) for key in value]
+    if isinstance(value, str) and value and ("key" in name or "password" in name or "secret" in name):
+        return mask_key(value)
+    if isinstance(value, str) and "://" in value and "@" in value:
+        parts = urlsplit(value)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+            return urlunsplit(parts._replace(netloc=netloc))
+    return value
+
+
+@router.get("/config")
+async def config(request: Request) -> dict[str, Any]:
+    settings: Settings = request.app.state.settings
+    shown = {name: _masked(name, value) for name, value in settings.model_dump(mode="json").items()}
+    return {"settings": shown, "admin_access": request.app.state.admin_access.mode}

@@ -1,0 +1,252 @@
+"""The request journal: what clients sent and what they got back, for tests to read.
+
+Every request outside ``/_admin`` and ``/health`` is recorded once its answer is known: method, path,
+query, headers (without credentials), body, status, duration, request id and the fault it got. The
+journal is a bounded ring (``journal_size``): the oldest entries fall out. ``Recorder`` is the ASGI
+wrapper that fills it; ``app.api.admin`` reads it (``GET /_admin/requests``).
+
+The request path pays for a few closures and an append; the body is kept as raw bytes and only parsed
+when somebody reads the journal. A body larger than ``journal_body_bytes`` (data-URL images, mostly) is
+shortened when it is recorded: its long strings keep their head and say how long they were, so the
+structure a test asserts on survives while the ring cannot grow to gigabytes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from typing import Any, Iterable, Protocol
+
+import orjson
+
+from app.asgi import ASGIApp, Message, Receive, Scope, Send
+
+# Headers that carry credentials never enter the journal (nor Redis, when it holds the journal).
+SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-key", b"api-key", b"cookie"})
+
+# Paths that are about the mock rather than the API: reading the journal must not add to it, and a
+# health probe every few seconds would push real requests out of the ring.
+UNRECORDED_PREFIXES = ("/_admin", "/health")
+
+FAULT_KEY = "perceptron_mock.fault"  # the scope key a fault leaves its spec under, for the journal
+
+_LONG_STRING = 256  # strings longer than this are shortened in an oversized body
+_KEPT_HEAD = 64
+
+
+def recordable(path: str) -> bool:
+    return not path.startswith(UNRECORDED_PREFIXES)
+
+
+class JournalStore(Protocol):
+    """Where entries live: this process's memory, or Redis (``app.testing.redis_store``) so that every
+    worker and replica shares one journal."""
+
+    async def add(self, entry: dict[str, Any]) -> None: ...
+
+    async def entries(self) -> list[dict[str, Any]]: ...
+
+    async def clear(self) -> int: ...
+
+
+class MemoryJournal:
+    """A ring of the last ``size`` entries of this process."""
+
+    def __init__(self, size: int) -> None:
+        self._ring: deque[dict[str, Any]] = deque(maxlen=size)
+        self._ids = itertools.count(1)
+
+    async def add(self, entry: dict[str, Any]) -> None:
+        entry["id"] = next(self._ids)
+        self._ring.append(entry)
+
+    async def entries(self) -> list[dict[str, Any]]:
+        return list(self._ring)
+
+    async def clear(self) -> int:
+        count = len(self._ring)
+        self._ring.clear()
+        return count
+
+
+# --- recording -------------------------------------------------------------------------------------
+
+
+def _shorten(value: Any) -> Any:
+    if isinstance(value, str):
+        if len(value) > _LONG_STRING:
+            return f"{value[:_KEPT_HEAD]}...[{len(value)} chars]"
+        return value
+    if isinstance(value, list):
+        return [_shorten(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _shorten(item) for key, item in value.items()}
+    return value
+
+
+def stored_body(body: bytes, limit: int) -> tuple[bytes, bool]:
+    """The bytes to keep for ``body`` and whether they were shortened."""
+    if len(body) <= limit:
+        return body, False
+    try:
+        shortened = orjson.dumps(_shorten(orjson.loads(body)))
+    except orjson.JSONDecodeError:
+        return body[:limit], True
+    return (shortened if len(shortened) <= limit else shortened[:limit]), True
+
+
+class Recorder:
+    """ASGI wrapper that records each request it passes on, with its answer, in a journal.
+
+    The entry is written just before the last byte of the response is sent, so a client that has its
+    answer always finds it in the journal; a request that ends without a complete answer (a hang the
+    client gave up on, a reset, a cut stream) is written when the app returns.
+    """
+
+    def __init__(self, app: ASGIApp, store: JournalStore, *, body_limit: int) -> None:
+        self.app = app
+        self.store = store
+        self.body_limit = body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        wall = time.time()
+        began = time.perf_counter()
+        chunks: list[bytes] = []
+        status: int | None = None
+        request_id: str | None = None
+        written = False
+
+        async def recording_receive() -> Message:
+            message = await receive()
+            body = message.get("body")
+            if body:
+                chunks.append(body)
+            return message
+
+        async def write(complete: bool) -> None:
+            nonlocal written
+            written = True
+            body, shortened = stored_body(b"".join(chunks), self.body_limit)
+            await self.store.add(
+                {
+                    "request_id": request_id,
+                    "time": wall,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "query": scope.get("query_string", b"").decode("latin-1"),
+                    "headers": [(k, v) for k, v in scope["headers"] if k not in SECRET_HEADERS],
+                    "body": body,
+                    "body_shortened": shortened,
+                    "status": status,
+                    "complete": complete,
+                    "duration_ms": round((time.perf_counter() - began) * 1000, 3),
+                    "fault": scope.get(FAULT_KEY),
+                }
+            )
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status, request_id
+            kind = message["type"]
+            if kind == "http.response.start":
+                status = message["status"]
+                for key, value in message.get("headers", ()):
+                    if key == b"x-request-id":
+                        request_id = value.decode("latin-1")
+            elif kind == "http.response.body" and not message.get("more_body", False) and not written:
+                await write(complete=True)
+            await send(message)
+
+        try:
+            await self.app(scope, recording_receive, recording_send)
+        finally:
+            if not written:
+                await write(complete=False)
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def _decode_headers(headers: Iterable[Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in headers:
+        key = key.decode("latin-1") if isinstance(key, bytes) else key
+        value = value.decode("latin-1") if isinstance(value, bytes) else value
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
+def present(entry: dict[str, Any]) -> dict[str, Any]:
+    """A stored entry as ``GET /_admin/requests`` shows it: headers as an object, the body as JSON when it
+    parses (``body``) and as text when it does not (``body_text``), the model and stream flag read from it."""
+    raw = entry["body"]
+    raw = raw.encode() if isinstance(raw, str) else raw
+    body: Any = None
+    text: str | None = None
+    if raw:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            text = raw.decode("utf-8", errors="replace")
+    fields = body if isinstance(body, dict) else {}
+    model = fields.get("model")
+    return {
+        "id": entry["id"],
+        "request_id": entry["request_id"],
+        "time": entry["time"],
+        "method": entry["method"],
+        "path": entry["path"],
+        "query": entry["query"],
+        "headers": _decode_headers(entry["headers"]),
+        "body": body,
+        "body_text": text,
+        "body_shortened": entry["body_shortened"],
+        "model": model if isinstance(model, str) else None,
+        "stream": fields.get("stream") is True,
+        "status": entry["status"],
+        "complete": entry["complete"],
+        "duration_ms": entry["duration_ms"],
+        "fault": entry["fault"],
+    }
+
+
+def status_matches(status: int | None, wanted: str) -> bool:
+    """``wanted`` is a status (``503``), a class (``5xx``) or ``none`` (no answer was sent)."""
+    wanted = wanted.strip().lower()
+    if wanted == "none":
+        return status is None
+    if status is None:
+        return False
+    if len(wanted) == 3 and wanted.endswith("xx") and wanted[0].isdigit():
+        return status // 100 == int(wanted[0])
+    return wanted.isdigit() and status == int(wanted)
+
+
+def select(
+    entries: list[dict[str, Any]],
+    *,
+    model: str | None = None,
+    status: str | None = None,
+    path: str | None = None,
+    method: str | None = None,
+    request_id: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The presented entries that match every filter given, oldest first; ``limit`` keeps the newest."""
+    out = []
+    for entry in entries:
+        if path is not None and entry["path"] != path:
+            continue
+        if method is not None and entry["method"] != method.upper():
+            continue
+        if request_id is not None and entry["request_id"] != request_id:
+            continue
+        if status is not None and not status_matches(entry["status"], status):
+            continue
+        shown = present(entry)
+        if model is not None and shown["model"] != model:
+            continue
+        out.append(shown)
+    if limit is not None:
+        out = out[-limit:] if limit > 0 else []
+    return out

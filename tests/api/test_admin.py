@@ -1,0 +1,92 @@
+"""/_admin: who may use it, what it shows, and that the public API document does not mention it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from app.api.admin import AdminAccess, is_loopback
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import chat
+from tests.server import run_server
+
+
+@pytest.fixture(scope="module")
+def mock():
+    with run_server("--api-key", "sk-live-abcdefghijklmnop") as running:
+        yield running
+
+
+def test_admin_api_is_not_in_the_public_openapi_document(mock):
+    document = httpx.get(mock.url + "/openapi.json").json()
+    assert not [path for path in document["paths"] if path.startswith("/_admin")]
+    assert "/v1/chat/completions" in document["paths"]
+
+
+def test_config_shows_the_settings_with_secrets_masked(mock):
+    body = httpx.get(mock.url + "/_admin/config").json()
+    assert body["admin_access"] == "open"
+    settings = body["settings"]
+    assert settings["api_keys"] == ["sk-*****************mnop"]
+    assert settings["journal_size"] == 1000 and settings["host"] == "127.0.0.1"
+    assert "sk-live-abcdefghijklmnop" not in httpx.get(mock.url + "/_admin/config").text
+
+
+def test_reset_clears_journal_and_faults(mock):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
+    admin.post("/faults", json={"fault": "503", "count": 5})
+    httpx.post(mock.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer sk-live-abcdefghijklmnop"})
+    reset = admin.post("/reset").json()
+    assert reset["journal"] >= 1 and reset["faults"] == 1
+    assert admin.get("/requests").json()["data"] == []
+    assert admin.get("/faults").json()["data"] == []
+
+
+def test_faults_are_listed_and_cleared(mock):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
+    admin.post("/reset")
+    created = admin.post("/faults", json={"fault": "429; retry_after=1", "count": 2, "model": "isaac-0.1"}).json()
+    assert created == {"id": created["id"], "fault": "429; retry_after=1", "remaining": 2, "model": "isaac-0.1"}
+    assert admin.get("/faults").json()["data"] == [created]
+    assert admin.delete("/faults").json() == {"deleted": 1}
+
+
+def test_unknown_admin_fields_are_refused_in_the_envelope(mock):
+    response = httpx.post(mock.url + "/_admin/faults", json={"fault": "503", "times": 2})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "times"
+
+
+def test_an_admin_key_is_required_once_set():
+    with run_server("--admin-key", "admin-secret-1") as keyed:
+        url = keyed.url + "/_admin/requests"
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, headers={"authorization": "Bearer wrong"}).json()["error"]["code"] == "invalid_admin_key"
+        assert httpx.get(url, headers={"authorization": "Bearer admin-secret-1"}).status_code == 200
+        config = httpx.get(keyed.url + "/_admin/config", headers={"authorization": "Bearer admin-secret-1"}).json()
+        assert config["admin_access"] == "key" and config["settings"]["admin_key"] == "adm*******et-1"
+
+
+def test_admin_is_off_beyond_loopback_without_a_key():
+    # An app built for 0.0.0.0, driven in-process: the test itself never listens beyond loopback.
+    app = create_app(Settings(host="0.0.0.0"))
+
+    async def calls() -> tuple[httpx.Response, httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock") as http:
+            return await http.get("/_admin/requests"), await http.get("/v1/models", headers={"authorization": "Bearer k"})
+
+    admin, models = asyncio.run(calls())
+    assert admin.status_code == 404 and admin.json()["error"]["code"] == "unknown_url"
+    assert models.status_code == 200
+
+
+def test_access_modes():
+    assert AdminAccess(Settings(host="127.0.0.1")).mode == "open"
+    assert AdminAccess(Settings(host="::1")).mode == "open"
+    assert AdminAccess(Settings(host="0.0.0.0")).mode == "off"
+    assert AdminAccess(Settings(host="0.0.0.0", admin_key="k")).mode == "key"
+    assert AdminAccess(Settings(host="127.0.0.1", admin_key="k")).mode == "key"
+    assert is_loopback("localhost") and is_loopback("127.0.0.2") and not is_loopback("192.168.1.4")

@@ -1,0 +1,350 @@
+"""Each fault as a client sees it: the openai SDK (with its retry logic) and the perceptron SDK (with its
+error classes), against a real server."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import openai
+import perceptron
+import pytest
+from perceptron import errors as perr
+
+from app.testing.faults import FaultSpecError, parse
+from tests.conftest import MODEL, chat
+from tests.server import run_server
+
+MESSAGES = [{"role": "user", "content": "Describe the scene."}]
+
+
+@pytest.fixture(scope="module")
+def mock():
+    with run_server() as running:
+        yield running
+
+
+@pytest.fixture
+def admin(mock):
+    with httpx.Client(base_url=mock.url + "/_admin", timeout=10) as http:
+        http.post("/reset").raise_for_status()
+        yield http
+
+
+def queue(admin: httpx.Client, fault: str, count: int = 1, **match) -> dict:
+    response = admin.post("/faults", json={"fault": fault, "count": count, **match})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def journal(admin: httpx.Client, **filters) -> list[dict]:
+    return admin.get("/requests", params=filters).json()["data"]
+
+
+def wait_for_entries(admin: httpx.Client, count: int) -> list[dict]:
+    """Entries of requests the client abandoned are written when the server notices; give it a moment."""
+    deadline = time.monotonic() + 10
+    while len(entries := journal(admin)) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return entries
+
+
+def oai(mock, **options) -> openai.OpenAI:
+    return openai.OpenAI(base_url=mock.base_url, api_key="test-key", **{"max_retries": 0, **options})
+
+
+def sdk(mock) -> perceptron.Client:
+    return perceptron.Client(base_url=mock.base_url, api_key="test-key")
+
+
+def stream_text(stream) -> str:
+    return "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+
+
+# --- statuses and the openai SDK's retries -------------------------------------------------------
+
+
+def test_header_fault_gives_the_status_and_its_envelope(mock, admin):
+    with pytest.raises(openai.InternalServerError) as caught:
+        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "503"})
+    error = caught.value
+    assert error.status_code == 503
+    assert error.code == "server_is_overloaded" and error.type == "service_unavailable_error"
+    assert error.request_id and error.request_id.startswith("req_")
+    [entry] = journal(admin)
+    assert entry["status"] == 503 and entry["fault"] == "503"
+
+
+def test_openai_retries_through_two_queued_503s_and_succeeds(mock, admin):
+    queue(admin, "503; retry_after=0.05", count=2)
+    completion = oai(mock, max_retries=2).chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert completion.choices[0].message.content
+    entries = journal(admin)
+    assert [e["status"] for e in entries] == [503, 503, 200]
+    assert [e["headers"]["x-stainless-retry-count"] for e in entries] == ["0", "1", "2"]
+    assert admin.get("/faults").json()["data"] == []
+
+
+def test_openai_gives_up_when_failures_outlast_its_retries(mock, admin):
+    queue(admin, "429; retry_after=0.05", count=3)
+    with pytest.raises(openai.RateLimitError) as caught:
+        oai(mock, max_retries=2).chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert caught.value.code == "rate_limit_exceeded"
+    assert [e["status"] for e in journal(admin)] == [429, 429, 429]
+    # the queue is used up: the next request is answered normally
+    assert oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES).choices
+
+
+def test_openai_does_not_retry_a_400(mock, admin):
+    queue(admin, "400", count=2)
+    with pytest.raises(openai.BadRequestError):
+        oai(mock, max_retries=2).chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert len(journal(admin)) == 1
+    assert [q["remaining"] for q in admin.get("/faults").json()["data"]] == [1]
+
+
+def test_perceptron_sdk_error_classes_for_injected_statuses(mock, admin):
+    queue(admin, "429; retry_after=2")
+    queue(admin, "503")
+    queue(admin, "500")
+    client = sdk(mock)
+    with pytest.raises(perr.RateLimitError) as limited:
+        client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert limited.value.retry_after == 2 and limited.value.status_code == 429
+    with pytest.raises(perr.ServerError) as overloaded:
+        client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert overloaded.value.status_code == 503 and overloaded.value.code == "server_is_overloaded"
+    with pytest.raises(perr.ServerError) as crashed:
+        client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert crashed.value.status_code == 500 and crashed.value.error_type == "server_error"
+
+
+def test_a_queued_fault_only_takes_the_model_it_names(mock, admin):
+    queue(admin, "503", model="isaac-0.1")
+    client = oai(mock)
+    assert client.chat.completions.create(model=MODEL, messages=MESSAGES).choices
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.create(model="isaac-0.1", messages=MESSAGES)
+
+
+def test_a_request_with_its_own_fault_header_leaves_the_queue_alone(mock, admin):
+    queue(admin, "503")
+    with pytest.raises(openai.InternalServerError) as caught:
+        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "502"})
+    assert caught.value.status_code == 502
+    assert [q["fault"] for q in admin.get("/faults").json()["data"]] == ["503"]
+
+
+def test_invalid_requests_keep_their_400_and_do_not_use_up_a_fault(mock, admin):
+    queue(admin, "503")
+    with pytest.raises(openai.BadRequestError):
+        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, top_p=7)
+    assert admin.get("/faults").json()["data"][0]["remaining"] == 1
+
+
+# --- latency, hang, reset ----------------------------------------------------------------------------
+
+
+def test_latency_delays_a_normal_answer(mock, admin):
+    completion = oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "latency=250"})
+    assert completion.choices[0].message.content
+    [entry] = journal(admin)
+    assert entry["status"] == 200 and entry["duration_ms"] >= 250
+
+
+def test_hang_lasts_until_the_client_gives_up(mock, admin):
+    with pytest.raises(openai.APITimeoutError):
+        oai(mock, timeout=0.5).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "hang"})
+    [entry] = wait_for_entries(admin, 1)
+    assert entry["status"] is None and entry["complete"] is False and entry["fault"] == "hang"
+
+
+def test_perceptron_sdk_times_out_on_a_hang(mock, admin):
+    queue(admin, "hang")
+    with pytest.raises(perr.TimeoutError):
+        sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES, timeout=0.5)
+
+
+def test_reset_is_a_connection_error_that_openai_retries(mock, admin):
+    with pytest.raises(openai.APIConnectionError):
+        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "reset"})
+    queue(admin, "reset")
+    admin.delete("/requests")
+    assert oai(mock, max_retries=1).chat.completions.create(model=MODEL, messages=MESSAGES).choices
+    assert [e["status"] for e in wait_for_entries(admin, 2)] == [None, 200]
+
+
+def test_reset_is_a_transport_error_for_the_perceptron_sdk(mock, admin):
+    queue(admin, "reset")
+    with pytest.raises(perr.TransportError):
+        sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES)
+
+
+# --- broken answers ------------------------------------------------------------------------------------
+
+
+def test_malformed_json_is_200_with_a_body_that_does_not_parse(mock, admin):
+    response = httpx.post(
+        mock.base_url + "/chat/completions",
+        json=chat(),
+        headers={"authorization": "Bearer k", "x-mock-fault": "malformed"},
+    )
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    assert response.text.startswith('{\n  "id": "chatcmpl-')
+    with pytest.raises(ValueError):
+        response.json()
+
+
+def test_malformed_json_through_both_sdks(mock, admin):
+    # the openai SDK does not wrap a body that is not JSON: json.JSONDecodeError reaches the caller
+    with pytest.raises(json.JSONDecodeError):
+        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "malformed"})
+    queue(admin, "malformed")
+    with pytest.raises(perr.ServerError) as caught:
+        sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert caught.value.code == "invalid_response"
+
+
+def test_a_cut_body_is_a_connection_error(mock, admin):
+    with pytest.raises(openai.APIConnectionError):
+        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "cut"})
+    queue(admin, "cut")
+    with pytest.raises(perr.TransportError):
+        sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES)
+    entries = wait_for_entries(admin, 2)
+    assert [(e["status"], e["complete"]) for e in entries] == [(200, False), (200, False)]
+
+
+# --- streams -------------------------------------------------------------------------------------------
+
+
+def test_a_stream_cut_after_three_events(mock, admin):
+    stream = oai(mock).chat.completions.create(
+        model=MODEL, messages=MESSAGES, stream=True, extra_headers={"X-Mock-Fault": "cut=3"}
+    )
+    received = []
+    with pytest.raises(openai.APIConnectionError):
+        for chunk in stream:
+            received.append(chunk)
+    assert len(received) == 3
+    queue(admin, "cut=3")
+    with pytest.raises(perr.IncompleteStreamError) as caught:
+        list(sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+    assert caught.value.code == "stream_truncated"
+
+
+def test_an_sse_error_event_mid_stream(mock, admin):
+    stream = oai(mock).chat.completions.create(
+        model=MODEL, messages=MESSAGES, stream=True, extra_headers={"X-Mock-Fault": "sse_error=2"}
+    )
+    received = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in stream:
+            received.append(chunk)
+    assert len(received) == 2
+    assert "The server had an error" in caught.value.message
+    queue(admin, "sse_error=2; 503")
+    with pytest.raises(perr.ServerError) as failed:
+        list(sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+    assert failed.value.code == "server_is_overloaded"
+
+
+def test_a_malformed_stream_event(mock, admin):
+    queue(admin, "malformed")
+    with pytest.raises(json.JSONDecodeError):
+        list(oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+
+
+def test_a_slow_drip_delivers_the_same_answer(mock, admin):
+    client = oai(mock)
+    plain = stream_text(client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, max_tokens=5))
+    dripped = stream_text(
+        client.chat.completions.create(
+            model=MODEL, messages=MESSAGES, stream=True, max_tokens=5, extra_headers={"X-Mock-Fault": "drip=60"}
+        )
+    )
+    assert dripped == plain
+    entries = journal(admin)
+    # 5 tokens, each 60 ms apart, plus 60 ms before the first
+    assert entries[1]["fault"] == "drip=60" and entries[1]["duration_ms"] >= 5 * 60
+
+
+def test_a_slow_drip_trips_a_read_timeout(mock, admin):
+    client = oai(mock, timeout=httpx.Timeout(10, read=0.3))
+    with pytest.raises((openai.APITimeoutError, httpx.ReadTimeout)):
+        list(client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, extra_headers={"X-Mock-Fault": "drip=1500"}))
+
+
+def test_stream_faults_wait_in_the_queue_for_a_streamed_request(mock, admin):
+    queue(admin, "sse_error=1")
+    assert oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES).choices
+    with pytest.raises(openai.APIError):
+        list(oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+
+
+def test_a_stream_fault_in_the_header_of_a_plain_request_is_refused(mock, admin):
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "drip=10"})
+    assert caught.value.code == "invalid_fault"
+
+
+def test_a_status_fault_on_a_stream_is_an_ordinary_error_response(mock, admin):
+    with pytest.raises(openai.InternalServerError):
+        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, extra_headers={"X-Mock-Fault": "500"})
+
+
+# --- the spec ------------------------------------------------------------------------------------------
+
+
+def test_unknown_fault_header_is_a_clear_400(mock, admin):
+    response = httpx.post(
+        mock.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer k", "x-mock-fault": "explode"}
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_fault" and "unknown fault 'explode'" in error["message"]
+
+
+def test_admin_refuses_an_invalid_fault(admin):
+    response = admin.post("/faults", json={"fault": "503; hang"})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "fault"
+    response = admin.post("/faults", json={"fault": "503", "count": 0})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "count"
+
+
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("503", {"status": 503}),
+        ("status=429; retry_after=1.5", {"status": 429, "retry_after": 1.5}),
+        ("latency=200, 500", {"latency_ms": 200.0, "status": 500}),
+        ("hang", {"hang": True}),
+        ("cut=3; drip=50", {"cut_after": 3, "drip_ms": 50.0}),
+        ("sse_error=2; 503", {"error_after": 2, "status": 503}),
+        ("MALFORMED", {"malformed": True}),
+    ],
+)
+def test_parse(spec, expected):
+    fault = parse(spec)
+    assert {name: getattr(fault, name) for name in expected} == expected
+
+
+@pytest.mark.parametrize(
+    "spec, says",
+    [
+        ("", "empty"),
+        ("teapot", "unknown fault"),
+        ("503; 502", "twice"),
+        ("503; reset", "choose one"),
+        ("status=200", "between 400 and 599"),
+        ("latency=-5", "between"),
+        ("latency=abc", "a number"),
+        ("retry_after=1", "goes with a status"),
+        ("hang=3", "takes no value"),
+        ("drip=10; 503", "cannot go with"),
+    ],
+)
+def test_parse_refuses(spec, says):
+    with pytest.raises(FaultSpecError, match=says):
+        parse(spec)

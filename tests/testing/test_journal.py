@@ -1,0 +1,157 @@
+"""The request journal, read through GET /_admin/requests after real clients have talked to the mock."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import httpx
+import openai
+import perceptron
+import pytest
+from PIL import Image
+
+from app.testing.journal import status_matches, stored_body
+from tests.conftest import MODEL, chat, data_url
+from tests.server import run_server
+
+
+@pytest.fixture(scope="module")
+def mock():
+    with run_server() as running:
+        yield running
+
+
+@pytest.fixture
+def admin(mock):
+    with httpx.Client(base_url=mock.url + "/_admin", timeout=10) as http:
+        http.delete("/requests").raise_for_status()
+        yield http
+
+
+def journal(admin: httpx.Client, **filters) -> list[dict]:
+    response = admin.get("/requests", params=filters)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def test_openai_request_is_recorded_as_sent(mock, admin):
+    client = openai.OpenAI(base_url=mock.base_url, api_key="sk-secret-key-123456", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model=MODEL, messages=[{"role": "user", "content": "What is in the picture?"}], max_tokens=20
+    )
+    [entry] = journal(admin)
+    assert entry["method"] == "POST" and entry["path"] == "/v1/chat/completions"
+    assert entry["body"] == {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "What is in the picture?"}],
+        "max_tokens": 20,
+    }
+    assert entry["model"] == MODEL and entry["stream"] is False
+    assert entry["status"] == 200 and entry["complete"] is True
+    assert entry["request_id"] == raw.headers["x-request-id"]
+    assert entry["headers"]["x-stainless-lang"] == "python"
+    assert entry["duration_ms"] >= 0 and entry["fault"] is None
+
+
+def test_the_api_key_never_reaches_the_journal(mock, admin):
+    client = openai.OpenAI(base_url=mock.base_url, api_key="sk-secret-key-123456", max_retries=0)
+    client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    text = admin.get("/requests").text
+    assert "authorization" not in text.lower()
+    assert "sk-secret-key-123456" not in text
+
+
+def test_perceptron_sdk_request_and_stream_are_recorded(mock, admin):
+    sdk = perceptron.Client(base_url=mock.base_url, api_key="test-key")
+    completion = sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hello there"}])
+    chunks = list(sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Stream it"}], stream=True))
+    assert chunks
+    first, second = journal(admin)
+    assert first["request_id"] == completion.request_id
+    assert first["body"]["messages"] == [{"role": "user", "content": "Hello there"}]
+    assert second["stream"] is True and second["status"] == 200 and second["complete"] is True
+
+
+def test_refusals_are_recorded_with_their_status(mock, admin):
+    http = httpx.Client(base_url=mock.url, timeout=10)
+    http.post("/v1/chat/completions", json=chat())  # no key: 401
+    http.post("/v1/chat/completions", json=chat(top_p=3), headers={"authorization": "Bearer k"})  # 400
+    http.get("/v1/nowhere")  # 404
+    http.post("/v1/chat/completions", content=b"{not json", headers={"authorization": "Bearer k"})  # 400
+    entries = journal(admin)
+    assert [e["status"] for e in entries] == [401, 400, 404, 400]
+    assert entries[3]["body"] is None and entries[3]["body_text"] == "{not json"
+    assert [e["path"] for e in journal(admin, status="4xx", method="get")] == ["/v1/nowhere"]
+
+
+def test_filters_by_model_status_path_and_limit(mock, admin):
+    http = httpx.Client(base_url=mock.url, headers={"authorization": "Bearer k"}, timeout=10)
+    http.post("/v1/chat/completions", json=chat("one", model="isaac-0.1"))
+    http.post("/v1/chat/completions", json=chat("two", model="isaac-0.2-1b"))
+    http.post("/v1/chat/completions", json=chat("three", model="isaac-0.1"))
+    http.get("/v1/models")
+    assert [e["body"]["messages"][0]["content"] for e in journal(admin, model="isaac-0.1")] == ["one", "three"]
+    assert [e["path"] for e in journal(admin, path="/v1/models")] == ["/v1/models"]
+    assert [e["body"]["messages"][0]["content"] for e in journal(admin, status="200", path="/v1/chat/completions", limit=2)] == [
+        "two",
+        "three",
+    ]
+    assert journal(admin, status="5xx") == []
+
+
+def test_admin_and_health_requests_are_not_recorded(mock, admin):
+    httpx.get(mock.url + "/health")
+    admin.get("/config")
+    assert journal(admin) == []
+
+
+def test_delete_clears_the_journal(mock, admin):
+    httpx.get(mock.url + "/v1/models", headers={"authorization": "Bearer k"})
+    assert admin.delete("/requests").json() == {"deleted": 1}
+    assert journal(admin) == []
+
+
+def test_a_large_image_body_keeps_its_shape_but_not_its_bytes(mock, admin):
+    noise = Image.frombytes("RGB", (200, 200), os.urandom(200 * 200 * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, "PNG")
+    url = data_url(buffer.getvalue())  # ~160 KB of base64, more than journal_body_bytes
+    body = chat()
+    body["messages"] = [{"role": "user", "content": [{"type": "text", "text": "what?"}, {"type": "image_url", "image_url": {"url": url}}]}]
+    httpx.post(mock.base_url + "/chat/completions", json=body, headers={"authorization": "Bearer k"}, timeout=30)
+    [entry] = journal(admin)
+    assert entry["status"] == 200 and entry["body_shortened"] is True
+    parts = entry["body"]["messages"][0]["content"]
+    assert parts[0] == {"type": "text", "text": "what?"}
+    recorded = parts[1]["image_url"]["url"]
+    assert recorded.startswith(url[:64]) and recorded.endswith(f"[{len(url)} chars]")
+
+
+def test_the_ring_keeps_only_the_newest_entries():
+    with run_server("--journal-size", "3") as small:
+        http = httpx.Client(base_url=small.url, headers={"authorization": "Bearer k"}, timeout=10)
+        for i in range(5):
+            http.post("/v1/chat/completions", json=chat(f"message {i}"))
+        kept = http.get("/_admin/requests").json()["data"]
+    assert [e["body"]["messages"][0]["content"] for e in kept] == ["message 2", "message 3", "message 4"]
+
+
+def test_a_journal_of_size_zero_is_off():
+    with run_server("--journal-size", "0") as off:
+        response = httpx.get(off.url + "/_admin/requests")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "journal_off"
+
+
+@pytest.mark.parametrize(
+    "status, wanted, matches",
+    [(503, "503", True), (503, "5xx", True), (503, "4xx", False), (None, "none", True), (200, "none", False), (None, "2xx", False)],
+)
+def test_status_filter(status, wanted, matches):
+    assert status_matches(status, wanted) is matches
+
+
+def test_small_bodies_are_kept_whole_and_odd_large_ones_are_truncated():
+    assert stored_body(b'{"a": 1}', 1024) == (b'{"a": 1}', False)
+    kept, shortened = stored_body(b"x" * 5000, 1024)
+    assert shortened and kept == b"x" * 1024
