@@ -1,20 +1,69 @@
-"""Image tokens from pixel size.
+"""Image tokens from pixel size, by the Isaac image processor's resize rule.
 
-Orientation from the Isaac processor config: 16-pixel patches, a 2x2 pixel shuffle, and between
-256 and 6,144 patches per image after resizing, so 64 to 1,536 tokens an image.
+Isaac cuts an image into 16-pixel patches and merges each 2x2 block of patches into one token
+(pixel shuffle), so both sides of the resized image are multiples of 32 and
+tokens = (height / 32) * (width / 32). Before that the image is resized, keeping its aspect ratio:
+
+- each side is rounded up to a multiple of 32 (at least 32);
+- if that gives fewer than 256 patches, the image is scaled up: a bisection over the scale in
+  [1, 100] finds the smallest scale whose rounded-up sides reach 256 patches;
+- if it gives more than 6,144 patches, it is scaled down: a bisection over the scale in
+  [1e-6, 1] finds the largest scale whose rounded-up sides stay within 6,144 patches;
+- otherwise the rounded-up size is used as it is.
+
+This is ``get_image_size_for_max_num_patches`` of the Isaac processor (vLLM's
+``vllm/model_executor/models/isaac.py`` and Perceptron's ``modular_isaac.py``), including its
+bisection tolerance, so sizes near a rounding step come out exactly as the model's. Perceptron's
+tokenization guide gives two checks: 640x480 -> 300 tokens, 1920x1080 -> 1664x928 -> 1,508 tokens.
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 PATCH = 16
 SHUFFLE = 2
 MIN_PATCHES = 256
 MAX_PATCHES = 6144
+_STEP = PATCH * SHUFFLE  # sides are multiples of 32
+_EPS = 1e-5  # the processor's bisection tolerance
+
+
+def _scaled(scale: float, side: int) -> int:
+    return max(_STEP, math.ceil(scale * side / _STEP) * _STEP)
+
+
+def _patches(height: int, width: int) -> float:
+    return (height / PATCH) * (width / PATCH)
+
+
+@lru_cache(maxsize=4096)
+def resized_size(width: int, height: int) -> tuple[int, int]:
+    """(width, height) of the image as the model sees it."""
+    adjusted_h, adjusted_w = _scaled(1.0, height), _scaled(1.0, width)
+    patches = _patches(adjusted_h, adjusted_w)
+    if patches < MIN_PATCHES:
+        low, high = 1.0, 100.0
+        while high - low >= _EPS:
+            mid = (low + high) / 2
+            if _patches(_scaled(mid, height), _scaled(mid, width)) >= MIN_PATCHES:
+                high = mid
+            else:
+                low = mid
+        return _scaled(high, width), _scaled(high, height)
+    if patches <= MAX_PATCHES:
+        return adjusted_w, adjusted_h
+    low, high = _EPS / 10, 1.0
+    while high - low >= _EPS:
+        mid = (low + high) / 2
+        if _patches(_scaled(mid, height), _scaled(mid, width)) <= MAX_PATCHES:
+            low = mid
+        else:
+            high = mid
+    return _scaled(low, width), _scaled(low, height)
 
 
 def image_tokens(width: int, height: int) -> int:
-    patches = math.ceil(width / PATCH) * math.ceil(height / PATCH)
-    patches = max(MIN_PATCHES, min(MAX_PATCHES, patches))
-    return math.ceil(patches / (SHUFFLE * SHUFFLE))
+    resized_w, resized_h = resized_size(width, height)
+    return (resized_w // _STEP) * (resized_h // _STEP)

@@ -41,6 +41,37 @@ def _text_of(content: object) -> str:
     return "\n".join(part.text for part in content if part.type == "text")
 
 
+def context_length_exceeded(window: int, prompt_tokens: int, limit: int | None) -> APIError:
+    # OpenAI's wording (see the wire notes), naming the window and what was asked.
+    if limit is None:
+        message = (
+            f"This model's maximum context length is {window} tokens. However, your messages resulted in "
+            f"{prompt_tokens} tokens. Please reduce the length of the messages."
+        )
+    else:
+        message = (
+            f"This model's maximum context length is {window} tokens. However, you requested "
+            f"{prompt_tokens + limit} tokens ({prompt_tokens} in the messages, {limit} in the completion). "
+            "Please reduce the length of the messages or completion."
+        )
+    return APIError(400, message, param="messages", code="context_length_exceeded")
+
+
+def completion_budget(prompt_tokens: int, limit: int | None, window: int) -> int:
+    """Tokens the completion may use: ``limit`` when it fits beside the prompt, else what is left of
+    the window when no limit was asked; a 400 ``context_length_exceeded`` when neither fits.
+
+    Without a limit, a prompt that fills the whole window is refused too (as vLLM does): it leaves no
+    room for a single completion token."""
+    if limit is None:
+        if prompt_tokens >= window:
+            raise context_length_exceeded(window, prompt_tokens, None)
+        return window - prompt_tokens
+    if prompt_tokens + limit > window:
+        raise context_length_exceeded(window, prompt_tokens, limit)
+    return limit
+
+
 def account(request: ChatCompletionRequest, settings: Settings) -> Prompt:
     text_tokens = 0
     images: list[ImageInfo] = []
@@ -71,22 +102,7 @@ def account(request: ChatCompletionRequest, settings: Settings) -> Prompt:
             user_text = text
     message_tokens = tokens.TOKENS_PER_MESSAGE * len(request.messages) + tokens.TOKENS_PER_REPLY
     prompt_tokens = text_tokens + sum(counts) + message_tokens
-    limit = request.completion_limit
-    window = settings.context_tokens
-    if prompt_tokens + (limit or 0) > window:
-        if limit:
-            message = (
-                f"This model's maximum context length is {window} tokens. However, you requested "
-                f"{prompt_tokens + limit} tokens ({prompt_tokens} in the messages, {limit} in the completion). "
-                "Please reduce the length of the messages or completion."
-            )
-        else:
-            message = (
-                f"This model's maximum context length is {window} tokens. However, your messages resulted in "
-                f"{prompt_tokens} tokens. Please reduce the length of the messages."
-            )
-        raise APIError(400, message, param="messages", code="context_length_exceeded")
-    budget = window - prompt_tokens if limit is None else limit
+    budget = completion_budget(prompt_tokens, request.completion_limit, settings.context_tokens)
     return Prompt(
         text_tokens=text_tokens,
         image_tokens=sum(counts),

