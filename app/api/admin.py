@@ -3,7 +3,7 @@
     GET    /_admin/requests   the journal (filters: model, status, path, method, request_id, limit)
     DELETE /_admin/requests   clear it
     POST   /_admin/faults     queue a fault for the next N requests; GET lists them, DELETE clears them
-    POST   /_admin/reset      clear the journal and the fault queue
+    POST   /_admin/reset      clear the journal, the fault queue and the rate-limit counters
     GET    /_admin/config     the settings in force, secrets masked
 
 It is kept out of ``/openapi.json`` (which describes the real API only). Who may call it is decided
@@ -144,10 +144,13 @@ async def clear_faults(toolkit: ToolkitDep) -> dict[str, Any]:
 
 
 @router.post("/reset")
-async def reset(toolkit: ToolkitDep) -> dict[str, Any]:
+async def reset(request: Request, toolkit: ToolkitDep) -> dict[str, Any]:
     journal = await toolkit.journal.clear() if toolkit.journal is not None else 0
     faults = await toolkit.faults.store.clear()
-    return {"journal": journal, "faults": faults}
+    limiter = getattr(request.app.state, "limiter", None)  # None when rate limiting is off
+    if limiter is not None:
+        await limiter.reset()
+    return {"journal": journal, "faults": faults, "rate_limits": limiter is not None}
 
 
 def _masked(name: str, value: Any) -> Any:

@@ -120,6 +120,13 @@ def test_perceptron_sdk_error_classes_for_injected_statuses(mock, admin):
     assert crashed.value.status_code == 500 and crashed.value.error_type == "server_error"
 
 
+def test_perceptron_sdk_gets_a_bad_request_for_an_injected_400(mock, admin):
+    queue(admin, "400")
+    with pytest.raises(perr.BadRequestError) as caught:
+        sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert caught.value.status_code == 400
+
+
 def test_a_queued_fault_only_takes_the_model_it_names(mock, admin):
     queue(admin, "503", model="isaac-0.1")
     client = oai(mock)
@@ -251,9 +258,12 @@ def test_an_sse_error_event_mid_stream(mock, admin):
 
 
 def test_a_malformed_stream_event(mock, admin):
-    queue(admin, "malformed")
+    queue(admin, "malformed", count=2)
     with pytest.raises(json.JSONDecodeError):
         list(oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+    with pytest.raises(perr.ServerError) as caught:
+        list(sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+    assert caught.value.code == "invalid_stream_chunk"
 
 
 def test_a_slow_drip_delivers_the_same_answer(mock, admin):
@@ -274,6 +284,12 @@ def test_a_slow_drip_trips_a_read_timeout(mock, admin):
     client = oai(mock, timeout=httpx.Timeout(10, read=0.3))
     with pytest.raises((openai.APITimeoutError, httpx.ReadTimeout)):
         list(client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, extra_headers={"X-Mock-Fault": "drip=1500"}))
+
+
+def test_a_slow_drip_times_out_the_perceptron_sdk(mock, admin):
+    queue(admin, "drip=1500")
+    with pytest.raises(perr.TimeoutError):
+        list(sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, timeout=0.3))
 
 
 def test_stream_faults_wait_in_the_queue_for_a_streamed_request(mock, admin):

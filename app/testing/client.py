@@ -1,0 +1,169 @@
+"""``MockClient``: the ``/_admin`` API from Python, for a mock started anywhere (the pytest plugin, a
+container, a shell).
+
+It speaks plain HTTP with the standard library, so installing the mock brings no client dependency;
+the openai and perceptron clients it can hand out are imported only when asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, fields
+from typing import Any
+
+FAULT_HEADER = "X-Mock-Fault"
+
+# The mock is local: an HTTP(S)_PROXY in the environment must not capture calls to it.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class MockAdminError(Exception):
+    """An ``/_admin`` call was refused; ``status`` and ``error`` (the envelope's fields) say why."""
+
+    def __init__(self, status: int, error: dict[str, Any]) -> None:
+        super().__init__(f"{status}: {error.get('message', error)}")
+        self.status = status
+        self.error = error
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One journal entry (``GET /_admin/requests``)."""
+
+    id: int
+    request_id: str | None  # the x-request-id the client got; None when no answer was sent
+    time: float  # when the request arrived (Unix seconds)
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]  # lower-case names; credentials are never recorded
+    body: Any  # the JSON body, or None when it was empty or not JSON
+    body_text: str | None  # the body when it was not JSON
+    body_shortened: bool  # long strings were shortened (the body was over journal_body_bytes)
+    model: str | None
+    stream: bool
+    status: int | None  # None: no answer was sent (hang, reset, client gone)
+    complete: bool  # False: the answer was cut off
+    duration_ms: float
+    fault: str | None  # the fault spec this request got
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> "RecordedRequest":
+        return cls(**{f.name: entry.get(f.name) for f in fields(cls)})
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.body.get("messages", []) if isinstance(self.body, dict) else []
+
+
+class MockClient:
+    """Drive a running mock: read its journal, queue faults, add fixtures, reset it."""
+
+    def __init__(self, url: str, *, api_key: str = "test-key", admin_key: str | None = None, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.api_key = api_key
+        self.admin_key = admin_key
+        self.timeout = timeout
+
+    @property
+    def base_url(self) -> str:
+        """What the SDKs take as ``base_url``."""
+        return self.url + "/v1"
+
+    # --- plumbing ---
+
+    def _call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        url = f"{self.url}/_admin{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            request.add_header("content-type", "application/json")
+        if self.admin_key:
+            request.add_header("authorization", f"Bearer {self.admin_key}")
+        try:
+            with _OPENER.open(request, timeout=self.timeout) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                error = json.loads(raw)["error"]
+            except (ValueError, KeyError, TypeError):
+                error = {"message": raw.decode("utf-8", "replace")}
+            raise MockAdminError(exc.code, error) from None
+        return json.loads(payload) if payload else None
+
+    # --- journal ---
+
+    def requests(
+        self,
+        *,
+        model: str | None = None,
+        status: int | str | None = None,
+        path: str | None = None,
+        method: str | None = None,
+        limit: int | None = None,
+    ) -> list[RecordedRequest]:
+        """The journal, oldest first; ``status`` is a code (503), a class ("5xx") or "none"."""
+        params = {"model": model, "status": status, "path": path, "method": method, "limit": limit}
+        return [RecordedRequest.from_json(e) for e in self._call("GET", "/requests", params=params)["data"]]
+
+    @property
+    def last_request(self) -> RecordedRequest | None:
+        found = self.requests(limit=1)
+        return found[0] if found else None
+
+    def wait_for_requests(self, count: int, *, timeout: float = 5.0, **filters: Any) -> list[RecordedRequest]:
+        """The journal once it holds ``count`` matching entries. A request the client abandoned (a hang, a
+        reset) is recorded when the server notices, a moment after the client's call returned."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.requests(**filters)
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
+
+    def clear_requests(self) -> int:
+        return self._call("DELETE", "/requests")["deleted"]
+
+    # --- faults ---
+
+    def fail_next(self, fault: str = "503", count: int = 1, *, model: str | None = None) -> dict[str, Any]:
+        """The next ``count`` completions requests (for ``model``, if given) get ``fault``, then normal."""
+        return self._call("POST", "/faults", {"fault": fault, "count": count, "model": model})
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/faults")["data"]
+
+    def clear_faults(self) -> int:
+        return self._call("DELETE", "/faults")["deleted"]
+
+    @staticmethod
+    def fault_header(fault: str) -> dict[str, str]:
+        """Headers that give one request ``fault``, e.g. ``extra_headers=mock.fault_header("hang")``."""
+        return {FAULT_HEADER: fault}
+
+    # --- the rest ---
+
+    def reset(self) -> dict[str, Any]:
+        """Clear the journal, the fault queue and the rate-limit counters."""
+        return self._call("POST", "/reset")
+
+    def config(self) -> dict[str, Any]:
+        return self._call("GET", "/config")
+
+    def openai_client(self, **options: Any) -> Any:
+        """An ``openai.OpenAI`` pointed at the mock (``options`` go to its constructor)."""
+        import openai
+
+        return openai.OpenAI(**{"base_url": self.base_url, "api_key": self.api_key, **options})
+
+    def perceptron_client(self, **options: Any) -> Any:
+        """A ``perceptron.Client`` pointed at the mock."""
+        import perceptron
+
+        return perceptron.Client(**{"base_url": self.base_url, "api_key": self.api_key, **options})

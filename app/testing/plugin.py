@@ -1,0 +1,134 @@
+"""The pytest plugin (entry point ``pytest11``): a ``perceptron_mock`` fixture.
+
+    def test_retries(perceptron_mock):
+        perceptron_mock.fail_next("503", count=2)
+        client = perceptron_mock.openai_client(max_retries=2)
+        assert client.chat.completions.create(model="isaac-0.1", messages=[...]).choices
+        assert [r.status for r in perceptron_mock.requests()] == [503, 503, 200]
+
+The server is the real app under uvicorn, in a background thread of the test process, on a port the
+OS picked (the listening socket is bound before the server starts, so parallel test processes never
+race for a port: safe under pytest-xdist, where each worker has its own server). One server per
+worker is shared by the tests that take the defaults, and reset before each of them (journal,
+faults, rate-limit counters, run-time fixtures): tests are isolated without paying for a start-up
+each. ``@pytest.mark.perceptron_mock(api_keys=["k"], rate_limit_per_minute=5, ...)`` gives a test its
+own server with those settings. The server ignores ``PERCEPTRON_MOCK_*`` environment variables, so a
+test sees the same mock on every machine.
+
+Importing this module costs nothing: the app and uvicorn are imported when a test first asks for the
+fixture, so the plugin does not slow down the test runs of projects that never use it.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from app.testing.client import MockClient
+
+MARKER = "perceptron_mock"
+DEFAULT_KEY = "test-key"
+START_TIMEOUT = 30.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(**settings): give this test its own perceptron-mock server with these settings "
+        "(field names of app.settings.Settings, e.g. api_keys=['k'], context_tokens=2048).",
+    )
+
+
+def _settings(overrides: dict[str, Any]) -> Any:
+    from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+    from app.settings import Settings
+
+    class PluginSettings(Settings):
+        """Defaults and the marker's values only: no environment variables, no dotenv."""
+
+        @classmethod
+        def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, *args: Any, **kwargs: Any
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings,)
+
+    return PluginSettings(**{"host": "127.0.0.1", "port": 0, **overrides})
+
+
+class ThreadedMock(MockClient):
+    """A mock server running in a thread of this process, and the client that drives it."""
+
+    def __init__(self, **settings: Any) -> None:
+        import uvicorn
+
+        from app.main import create_app
+
+        self.settings = _settings(settings)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", 0))
+        port = self._socket.getsockname()[1]
+        api_key = self.settings.api_keys[0] if self.settings.api_keys else DEFAULT_KEY
+        super().__init__(f"http://127.0.0.1:{port}", api_key=api_key, admin_key=self.settings.admin_key)
+        config = uvicorn.Config(
+            create_app(self.settings),
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            # A request held by a "hang" fault must not hold up the end of the test session.
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name=f"perceptron-mock:{port}", daemon=True
+        )
+
+    def start(self) -> "ThreadedMock":
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("perceptron-mock failed to start (see the captured log)")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"perceptron-mock did not start within {START_TIMEOUT:g}s")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
+
+
+@pytest.fixture(scope="session")
+def perceptron_mock_server() -> Iterator[ThreadedMock]:
+    """The mock on default settings that this test process (this xdist worker) shares between tests;
+    prefer ``perceptron_mock``, which also resets it."""
+    mock = ThreadedMock().start()
+    yield mock
+    mock.stop()
+
+
+@pytest.fixture
+def perceptron_mock(request: pytest.FixtureRequest) -> Iterator[ThreadedMock]:
+    """A running perceptron-mock, in the state of a fresh start: ``.base_url`` and ``.api_key`` for the
+    client under test, ``.requests()`` for the journal, ``.fail_next()`` and ``.fault_header()`` for
+    faults, ``.add_fixture()`` for answers, ``.openai_client()`` / ``.perceptron_client()``."""
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is not None and (marker.kwargs or marker.args):
+        if marker.args:
+            raise pytest.UsageError(f"@pytest.mark.{MARKER} takes settings as keywords only")
+        mock = ThreadedMock(**marker.kwargs).start()
+        try:
+            yield mock
+        finally:
+            mock.stop()
+        return
+    mock = request.getfixturevalue("perceptron_mock_server")
+    mock.reset()
+    yield mock

@@ -1,0 +1,117 @@
+"""The pytest plugin, used the way a user uses it: test files run by pytester."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_example() -> str:
+    """The complete example test file from the README's "pytest fixture" section."""
+    section = README.read_text().split("## pytest fixture", 1)[1]
+    match = re.search(r"```python\n(# test_.*?)```", section, re.S)
+    assert match, "the README's pytest fixture section has no example test file"
+    return match.group(1)
+
+
+def test_the_readme_example_passes(pytester: pytest.Pytester):
+    example = readme_example()
+    pytester.makepyfile(test_example=example)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=example.count("\ndef test_"))
+
+
+def test_each_test_starts_from_a_clean_mock(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        test_isolation="""
+        import pytest
+
+        def test_first_leaves_a_mess(perceptron_mock):
+            perceptron_mock.fail_next("503", count=5)
+            client = perceptron_mock.openai_client(max_retries=0)
+            with pytest.raises(Exception):
+                client.chat.completions.create(model="isaac-0.1", messages=[{"role": "user", "content": "a"}])
+            assert len(perceptron_mock.requests()) == 1
+
+        def test_second_sees_none_of_it(perceptron_mock):
+            assert perceptron_mock.requests() == []
+            assert perceptron_mock.faults() == []
+            client = perceptron_mock.openai_client(max_retries=0)
+            assert client.chat.completions.create(model="isaac-0.1", messages=[{"role": "user", "content": "b"}]).choices
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_a_marker_gives_a_test_its_own_server_and_settings(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        test_marker="""
+        import openai
+        import pytest
+
+        @pytest.mark.perceptron_mock(api_keys=["sk-only-this-one"], models=["isaac-0.1"])
+        def test_own_settings(perceptron_mock):
+            assert perceptron_mock.api_key == "sk-only-this-one"
+            client = perceptron_mock.openai_client(max_retries=0)
+            assert [m.id for m in client.models.list()] == ["isaac-0.1"]
+            other = perceptron_mock.openai_client(api_key="sk-other", max_retries=0)
+            with pytest.raises(openai.AuthenticationError):
+                other.chat.completions.create(model="isaac-0.1", messages=[{"role": "user", "content": "hi"}])
+
+        def test_default_server_is_untouched(perceptron_mock, perceptron_mock_server):
+            assert perceptron_mock is perceptron_mock_server
+            assert len(perceptron_mock.openai_client().models.list().data) == 4
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_the_environment_does_not_leak_into_the_mock(pytester: pytest.Pytester, monkeypatch):
+    monkeypatch.setenv("PERCEPTRON_MOCK_MODELS", "some-other-model")
+    monkeypatch.setenv("PERCEPTRON_MOCK_JOURNAL_SIZE", "0")
+    pytester.makepyfile(
+        test_env="""
+        def test_defaults(perceptron_mock):
+            client = perceptron_mock.openai_client()
+            assert "isaac-0.1" in [m.id for m in client.models.list()]
+            assert len(perceptron_mock.requests()) == 1
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_a_failing_user_test_still_fails(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        test_fails="""
+        def test_wrong_expectation(perceptron_mock):
+            perceptron_mock.openai_client().models.list()
+            assert perceptron_mock.requests()[0].path == "/v1/chat/completions"
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(failed=1)
+
+
+def test_parallel_workers_each_get_their_own_mock(pytester: pytest.Pytester):
+    pytest.importorskip("xdist")
+    body = """
+    def test_{n}(perceptron_mock):
+        client = perceptron_mock.openai_client(max_retries=0)
+        perceptron_mock.fail_next("429", count=1)
+        try:
+            client.chat.completions.create(model="isaac-0.1", messages=[{{"role": "user", "content": "{n}"}}])
+        except Exception:
+            pass
+        client.chat.completions.create(model="isaac-0.1", messages=[{{"role": "user", "content": "{n}"}}])
+        seen = [r.messages[0]["content"] for r in perceptron_mock.requests()]
+        assert seen == ["{n}", "{n}"]
+        assert [r.status for r in perceptron_mock.requests()] == [429, 200]
+    """
+    pytester.makepyfile(test_parallel="\n".join(body.format(n=n) for n in range(8)))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=8)
