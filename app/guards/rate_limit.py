@@ -1,0 +1,304 @@
+"""Requests per minute per API key, as a bucket that refills continuously (GCRA).
+
+Each key has a bucket of ``limit`` requests that refills at ``limit`` per minute, a little at a time:
+after a burst that empties it, one more request is allowed every ``60 s / limit`` (200 ms at 300/min),
+not all of them a minute later as with a fixed or moving window. That is how OpenAI-compatible
+services behave (their "Please try again in 20s" at 3 RPM is exactly one refill interval), and it is
+friendlier to bursts. The `limits` library's strategies (fixed window, moving window, sliding window
+counter) all count requests in windows, so none of them can express this; the bucket is a single
+number per key instead, the "theoretical arrival time" (TAT) of GCRA:
+
+    tat = max(stored tat, now); a request is allowed when tat + interval - now <= capacity
+    (capacity = limit x interval), and then stores tat + interval.
+
+From that one number the headers follow exactly: remaining = (capacity - (tat - now)) // interval,
+reset (time until the bucket is full again) = tat - now, and for a refusal retry-after = the time
+until one interval fits. All arithmetic is in whole microseconds, so the counts never drift.
+
+Storage: ``memory://`` keeps the buckets in this process (one budget per worker); ``redis://...``
+keeps them in Redis, updated atomically by a Lua script that reads Redis's own clock, so every
+worker and every replica shares one budget and no two of them disagree about the time. The Redis
+client is asyncio's: a check never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.exceptions import RedisError
+
+from app.asgi import Scope, header
+from app.protocol.errors import APIError
+
+log = logging.getLogger("perceptron_mock")
+
+QUOTA_KEY = "perceptron_mock.quota"  # where admit() leaves the caller's quota in the ASGI scope
+REDIS_PREFIX = "perceptron-mock:ratelimit:"
+_STORAGE_ERRORS = (RedisError, OSError, TimeoutError)  # Redis gone, refused, timed out
+_MICROS = 1_000_000
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go prints it, to the millisecond (rounded up): ``0s``, ``200ms``, ``1.5s``,
+    ``1m0s``, ``1h2m3.004s`` — the format of OpenAI's ``x-ratelimit-reset-*`` headers."""
+    ms = max(0, math.ceil(seconds * 1000 - 1e-6))
+    if ms == 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    whole, frac = divmod(rest, 1000)
+    text = f"{whole}.{frac:03d}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{text}"
+    if minutes:
+        return f"{minutes}m{text}"
+    return text
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One key's bucket as one request leaves it."""
+
+    limit: int
+    remaining: int
+    reset_us: int  # until the bucket is full again
+    retry_us: int | None = None  # until one more request fits; set only on a refusal
+    period_s: float = 60.0
+
+    @property
+    def allowed(self) -> bool:
+        return self.retry_us is None
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        headers = [
+            (b"x-ratelimit-limit-requests", str(self.limit).encode()),
+            (b"x-ratelimit-remaining-requests", str(self.remaining).encode()),
+            (b"x-ratelimit-reset-requests", go_duration(self.reset_us / _MICROS).encode()),
+        ]
+        if self.retry_us is not None:
+            # Retry-After is whole seconds (RFC 9110), rounded up so that it is never too early;
+            # retry-after-ms, which the openai SDK prefers, carries the exact wait.
+            ms = max(1, math.ceil(self.retry_us / 1000))
+            headers.append((b"retry-after", str(max(1, math.ceil(ms / 1000))).encode()))
+            headers.append((b"retry-after-ms", str(ms).encode()))
+        return headers
+
+    def refusal(self) -> APIError:
+        per = "per min (RPM)" if self.period_s == 60 else f"per {go_duration(self.period_s)}"
+        wait = go_duration((self.retry_us or 0) / _MICROS)
+        return APIError(
+            429,
+            f"Rate limit reached on requests {per}: Limit {self.limit}, Used {self.limit - self.remaining}, "
+            f"Requested 1. Please try again in {wait}.",
+            type="requests",
+            code="rate_limit_exceeded",
+        )
+
+
+class Store(Protocol):
+    """Where the buckets live. ``take`` spends one request if it fits; ``look`` only reads."""
+
+    async def take(self, key: str) -> tuple[int, int, int | None]: ...  # remaining, reset_us, retry_us
+
+    async def look(self, key: str) -> tuple[int, int]: ...  # remaining, reset_us
+
+    async def reset(self, key: str | None = None) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class MemoryStore:
+    """The buckets of this process. Without an ``await`` inside, each update is atomic."""
+
+    _PRUNE_AT = 10_000  # keys kept before full buckets are dropped (any non-empty key is accepted)
+
+    def __init__(self, interval_us: int, capacity_us: int) -> None:
+        self.interval = interval_us
+        self.capacity = capacity_us
+        self._tat: dict[str, int] = {}
+
+    @staticmethod
+    def _now() -> int:
+        return time.monotonic_ns() // 1000
+
+    async def take(self, key: str) -> tuple[int, int, int | None]:
+        now = self._now()
+        tat = max(self._tat.get(key, now), now)
+        new = tat + self.interval
+        if new - now > self.capacity:
+            return (self.capacity - (tat - now)) // self.interval, tat - now, new - now - self.capacity
+        if len(self._tat) >= self._PRUNE_AT and key not in self._tat:
+            self._tat = {k: v for k, v in self._tat.items() if v > now}
+        self._tat[key] = new
+        return (self.capacity - (new - now)) // self.interval, new - now, None
+
+    async def look(self, key: str) -> tuple[int, int]:
+        now = self._now()
+        tat = max(self._tat.get(key, now), now)
+        return (self.capacity - (tat - now)) // self.interval, tat - now
+
+    async def reset(self, key: str | None = None) -> None:
+        if key is None:
+            self._tat.clear()
+        else:
+            self._tat.pop(key, None)
+
+    async def aclose(self) -> None:
+        pass
+
+
+# KEYS[1] the bucket; ARGV: interval (µs), capacity (µs), "1" to take a request or "0" to look.
+# Returns {remaining, reset_us, retry_us or -1}. Times are whole microseconds from Redis's own clock;
+# they stay exact in Lua's doubles (below 2^53), and are stored with %.0f so no digit is lost.
+_GCRA = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local interval = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local retry = -1
+if ARGV[3] == '1' then
+  local new = tat + interval
+  if new - now > capacity then
+    retry = new - now - capacity
+  else
+    tat = new
+    redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000))
+  end
+end
+return {math.floor((capacity - (tat - now)) / interval), tat - now, retry}
+"""
+
+
+class RedisStore:
+    """The buckets in Redis, shared by every worker and replica pointed at the same server."""
+
+    def __init__(self, url: str, interval_us: int, capacity_us: int) -> None:
+        import redis.asyncio as redis  # only deployments that use Redis pay for the import
+
+        self.interval = interval_us
+        self.capacity = capacity_us
+        # Short timeouts: a Redis that has gone away fails the request quickly instead of hanging it.
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        self._script = self._redis.register_script(_GCRA)
+
+    @staticmethod
+    def _key(key: str) -> str:
+        # API keys are secrets: Redis only ever sees a digest of them.
+        return REDIS_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    async def take(self, key: str) -> tuple[int, int, int | None]:
+        remaining, reset_us, retry_us = await self._script(keys=[self._key(key)], args=[self.interval, self.capacity, 1])
+        return int(remaining), int(reset_us), None if retry_us < 0 else int(retry_us)
+
+    async def look(self, key: str) -> tuple[int, int]:
+        remaining, reset_us, _ = await self._script(keys=[self._key(key)], args=[self.interval, self.capacity, 0])
+        return int(remaining), int(reset_us)
+
+    async def reset(self, key: str | None = None) -> None:
+        if key is not None:
+            await self._redis.delete(self._key(key))
+            return
+        batch: list[bytes] = []
+        async for name in self._redis.scan_iter(match=REDIS_PREFIX + "*", count=1000):
+            batch.append(name)
+            if len(batch) >= 1000:
+                await self._redis.delete(*batch)
+                batch.clear()
+        if batch:
+            await self._redis.delete(*batch)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+def storage_unavailable() -> APIError:
+    return APIError(
+        503,
+        "The rate limiter's storage is unavailable; the request was not processed. Please try again.",
+        type="service_unavailable_error",
+        code="rate_limit_storage_unavailable",
+    )
+
+
+def caller_key(scope: Scope) -> str | None:
+    """The bearer key a request carries, unchecked (auth decides whether it is accepted)."""
+    raw = header(scope, b"authorization")
+    if raw is None:
+        return None
+    scheme, _, token = raw.partition(b" ")
+    token = token.strip()
+    return token.decode("latin-1") if scheme.lower() == b"bearer" and token else None
+
+
+class RateLimiter:
+    """The rate-limit guard: ``admit`` spends one request of the caller's bucket (or refuses with
+    429), ``headers`` gives every answer the caller's ``x-ratelimit-*`` headers, ``reset`` empties
+    the counters (all of them, or one key's)."""
+
+    def __init__(self, limit: int, period_s: float, storage: str) -> None:
+        self.limit = limit
+        self.period_s = period_s
+        # Whole microseconds: the interval is rounded once, and the capacity is exactly limit intervals.
+        interval = max(1, round(period_s * _MICROS / limit))
+        capacity = interval * limit
+        if storage.startswith(("redis://", "rediss://", "unix://")):
+            self.store: Store = RedisStore(storage, interval, capacity)
+        else:
+            self.store = MemoryStore(interval, capacity)
+        self._full = Quota(limit, limit, 0, period_s=period_s)
+
+    def _quota(self, remaining: int, reset_us: int, retry_us: int | None = None) -> Quota:
+        return Quota(self.limit, max(0, remaining), reset_us, retry_us, self.period_s)
+
+    async def admit(self, scope: Scope, key: str) -> Quota:
+        try:
+            quota = self._quota(*await self.store.take(key))
+        except _STORAGE_ERRORS:
+            log.warning("rate-limit storage failed; answering 503", exc_info=True)
+            raise storage_unavailable() from None
+        scope[QUOTA_KEY] = quota
+        if not quota.allowed:
+            raise quota.refusal()
+        return quota
+
+    async def quota(self, scope: Scope) -> Quota | None:
+        """The quota to report on this answer: the one ``admit`` left, else the caller's bucket as it
+        stands (a request that was not counted spends nothing); None if the storage cannot say."""
+        quota = scope.get(QUOTA_KEY)
+        if quota is not None:
+            return quota
+        key = caller_key(scope)
+        if key is None:
+            return self._full
+        try:
+            return self._quota(*await self.store.look(key))
+        except _STORAGE_ERRORS:
+            log.warning("rate-limit storage failed; answering without x-ratelimit headers", exc_info=True)
+            return None
+
+    async def headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        quota = await self.quota(scope)
+        return [] if quota is None else quota.headers()
+
+    async def reset(self, key: str | None = None) -> None:
+        """Forget every bucket (or ``key``'s): the next request starts full. For the admin API."""
+        await self.store.reset(key)
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
+
+
+def build_rate_limiter(limit: int, period_s: float, storage: str) -> RateLimiter | None:
+    """The limiter the settings ask for; None when the limit is off (0)."""
+    if limit <= 0:
+        return None
+    return RateLimiter(limit, period_s, storage)

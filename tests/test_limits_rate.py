@@ -1,0 +1,151 @@
+"""The rate limit in one process: a continuously refilling bucket per API key, with headers on every
+answer and a 429 that both SDKs understand."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import openai
+import perceptron
+import pytest
+
+from tests.conftest import MODEL, chat
+from tests.server import run_server
+
+# A refill so slow (one request per 720 s) that nothing refills during a test: counts are exact.
+SLOW = ("--rate-limit-per-minute", "5", "--rate-limit-refill-seconds", "3600")
+
+
+def post(http: httpx.Client, key: str = "key-a", body: dict | None = None) -> httpx.Response:
+    return http.post("/v1/chat/completions", json=body or chat(), headers={"authorization": f"Bearer {key}"})
+
+
+def ratelimit(response: httpx.Response) -> tuple[int, int, str]:
+    h = response.headers
+    return int(h["x-ratelimit-limit-requests"]), int(h["x-ratelimit-remaining-requests"]), h["x-ratelimit-reset-requests"]
+
+
+@pytest.fixture(scope="module")
+def slow_server():
+    with run_server(*SLOW) as running:
+        yield running
+
+
+@pytest.fixture
+def http(slow_server):
+    with httpx.Client(base_url=slow_server.url, timeout=30) as client:
+        yield client
+
+
+def test_a_burst_gets_the_bucket_then_429_with_the_envelope(http):
+    answers = [post(http, "burst") for _ in range(8)]
+    assert [r.status_code for r in answers] == [200] * 5 + [429] * 3
+    # remaining counts down; reset is the time until the bucket is full again (720 s per request spent)
+    assert [ratelimit(r)[1] for r in answers[:5]] == [4, 3, 2, 1, 0]
+    assert [ratelimit(r)[0] for r in answers] == [5] * 8
+    assert ratelimit(answers[0])[2].startswith(("11m59.", "12m0s"))
+    assert ratelimit(answers[4])[2].startswith(("59m59.", "1h0m0s"))
+    refused = answers[5]
+    assert refused.json() == {
+        "error": {
+            "message": refused.json()["error"]["message"],
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+    }
+    assert "Limit 5, Used 5, Requested 1" in refused.json()["error"]["message"]
+    # one more request fits when one interval has refilled: 720 s, minus the time since the last 200
+    retry_ms = int(refused.headers["retry-after-ms"])
+    assert 700_000 < retry_ms <= 720_000
+    assert int(refused.headers["retry-after"]) == -(-retry_ms // 1000)
+    assert ratelimit(refused)[1] == 0
+
+
+def test_keys_have_separate_buckets(http):
+    for _ in range(5):
+        post(http, "greedy")
+    assert post(http, "greedy").status_code == 429
+    fresh = post(http, "patient")
+    assert fresh.status_code == 200 and ratelimit(fresh)[1] == 4
+
+
+def test_every_answer_carries_the_headers(http, slow_server):
+    post(http, "everywhere")  # spend one: remaining 4
+    key = {"authorization": "Bearer everywhere"}
+    bad_request = http.post("/v1/chat/completions", json={"model": MODEL}, headers=key)  # counted: it was a request
+    assert bad_request.status_code == 400 and ratelimit(bad_request)[1] == 3
+    not_found = http.get("/v1/nothing-here", headers=key)
+    models = http.get("/v1/models", headers=key)
+    too_large = http.post("/v1/chat/completions", content=b"x" * (21 * 1024 * 1024), headers=key)
+    wrong_method = http.get("/v1/chat/completions", headers=key)
+    for answer in (not_found, models, too_large, wrong_method):
+        # not counted (never reached the endpoint), but reported: the caller's bucket as it stands
+        assert ratelimit(answer)[:2] == (5, 3), answer.status_code
+    assert too_large.status_code == 413
+    anonymous = http.post("/v1/chat/completions", json=chat())
+    assert anonymous.status_code == 401 and ratelimit(anonymous) == (5, 5, "0s")
+
+
+def test_a_429_does_not_read_the_body(slow_server):
+    with httpx.Client(base_url=slow_server.url, timeout=30) as http:
+        for _ in range(5):
+            post(http, "no-upload")
+    # Declare a large body but send none of it: the refusal comes back anyway.
+    import socket
+
+    host, port = slow_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer no-upload\r\n"
+            b"content-type: application/json\r\ncontent-length: 1000000\r\n\r\n"
+        )
+        head = sock.recv(65536)
+    assert head.startswith(b"HTTP/1.1 429")
+
+
+def test_perceptron_sdk_reads_retry_after_into_its_error(slow_server):
+    client = perceptron.Client(base_url=slow_server.base_url, api_key="sdk-key")
+    for _ in range(5):
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}])
+    with pytest.raises(perceptron.RateLimitError) as caught:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}])
+    assert caught.value.status_code == 429
+    assert 700 < caught.value.retry_after <= 720
+
+
+def test_openai_sdk_raises_rate_limit_error_without_retries(slow_server):
+    client = openai.OpenAI(base_url=slow_server.base_url, api_key="openai-key", max_retries=0)
+    for _ in range(5):
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}])
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}])
+    assert caught.value.code == "rate_limit_exceeded" and caught.value.type == "requests"
+
+
+def test_the_bucket_refills_continuously_and_retry_after_tells_when():
+    # 1 request per 2 s: the openai SDK's own backoff (0.375-0.5 s before its first retry) would be
+    # refused again, so a single retry succeeds only if it waited for retry-after-ms as told.
+    with run_server("--rate-limit-per-minute", "1", "--rate-limit-refill-seconds", "2") as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="refill", max_retries=1)
+        first = client.chat.completions.with_raw_response.create(model=MODEL, messages=[{"role": "user", "content": "a"}])
+        assert first.headers["x-ratelimit-remaining-requests"] == "0"
+        second = client.chat.completions.with_raw_response.create(model=MODEL, messages=[{"role": "user", "content": "b"}])
+        assert second.http_response.status_code == 200
+        assert second.http_request.headers["x-stainless-retry-count"] == "1"  # it was refused once, then waited
+
+        # The same by hand: wait exactly what retry-after-ms says, and the next request fits.
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            post(http, "by-hand")
+            refused = post(http, "by-hand")
+            assert refused.status_code == 429
+            time.sleep(int(refused.headers["retry-after-ms"]) / 1000 + 0.02)
+            assert post(http, "by-hand").status_code == 200
+
+
+def test_limit_zero_turns_the_limiter_off():
+    with run_server("--rate-limit-per-minute", "0") as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        answers = [post(http, "unlimited") for _ in range(3)]
+        assert all(r.status_code == 200 for r in answers)
+        assert all("x-ratelimit-limit-requests" not in r.headers for r in answers)

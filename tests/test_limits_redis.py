@@ -1,0 +1,96 @@
+"""One budget shared through Redis: by the workers of one server, and by replicas; a real
+redis-server (tests/redis_server.py) started for this module."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from app.guards.rate_limit import RateLimiter
+from app.protocol.errors import APIError
+from tests.conftest import chat
+from tests.redis_server import run_redis
+from tests.server import free_port, run_server
+
+# 300 per minute as the service, but refilled over 10 hours: no request refills during a burst, so
+# the count of 200s is exact and cannot depend on how fast the machine serves the burst.
+BUDGET = ("--rate-limit-per-minute", "300", "--rate-limit-refill-seconds", "36000")
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    with run_redis() as url:
+        yield url
+
+
+def burst(url: str, key: str, count: int = 400, connections: int = 16) -> list[int]:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    with httpx.Client(base_url=url, timeout=60, limits=limits) as http:
+        def one(_: int) -> int:
+            return http.post("/v1/chat/completions", json=chat(), headers={"authorization": f"Bearer {key}"}).status_code
+
+        with ThreadPoolExecutor(connections) as pool:
+            return list(pool.map(one, range(count)))
+
+
+def test_four_workers_sharing_redis_admit_exactly_what_one_worker_admits(redis_url):
+    with run_server(*BUDGET, "--rate-limit-storage", redis_url) as one_worker:
+        alone = burst(one_worker.url, "burst-one")
+    with run_server(*BUDGET, "--workers", "4", "--rate-limit-storage", redis_url) as four_workers:
+        shared = burst(four_workers.url, "burst-four")
+    assert set(alone) == set(shared) == {200, 429}
+    assert shared.count(200) == alone.count(200) == 300
+
+
+def test_remaining_counts_down_across_workers_and_replicas(redis_url):
+    with (
+        run_server(*BUDGET, "--workers", "2", "--rate-limit-storage", redis_url) as replica_a,
+        run_server(*BUDGET, "--rate-limit-storage", redis_url) as replica_b,
+    ):
+        seen = []
+        for i in range(6):
+            url = (replica_a, replica_b)[i % 2].url
+            # a new connection each time, so the kernel may hand it to any worker
+            response = httpx.post(url + "/v1/chat/completions", json=chat(), headers={"authorization": "Bearer countdown"})
+            seen.append(int(response.headers["x-ratelimit-remaining-requests"]))
+        assert seen == [299, 298, 297, 296, 295, 294]
+
+
+def test_an_unreachable_redis_is_a_503_not_a_hang():
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    with run_server("--rate-limit-storage", nowhere) as server:
+        response = httpx.post(server.url + "/v1/chat/completions", json=chat(), headers={"authorization": "Bearer k"}, timeout=30)
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "rate_limit_storage_unavailable"
+        assert "x-ratelimit-limit-requests" not in response.headers
+        assert httpx.get(server.url + "/health", timeout=30).status_code == 200
+
+
+def test_redis_and_memory_buckets_agree_and_reset(redis_url):
+    async def scenario(storage: str) -> list[tuple[bool, int]]:
+        limiter = RateLimiter(limit=3, period_s=3600, storage=storage)
+        try:
+            await limiter.reset()
+            outcomes = []
+            for key in ("a", "a", "b", "a", "a"):
+                scope: dict = {}
+                try:
+                    quota = await limiter.admit(scope, key)
+                    outcomes.append((True, quota.remaining))
+                except APIError:
+                    outcomes.append((False, scope["perceptron_mock.quota"].remaining))
+            await limiter.reset("a")  # one key's counters...
+            outcomes.append((True, (await limiter.admit({}, "a")).remaining))
+            outcomes.append((True, (await limiter.admit({}, "b")).remaining))
+            await limiter.reset()  # ...or all of them
+            outcomes.append((True, (await limiter.admit({}, "b")).remaining))
+            return outcomes
+        finally:
+            await limiter.aclose()
+
+    expected = [(True, 2), (True, 1), (True, 2), (True, 0), (False, 0), (True, 2), (True, 1), (True, 2)]
+    assert asyncio.run(scenario("memory://")) == expected
+    assert asyncio.run(scenario(redis_url)) == expected
