@@ -79,8 +79,20 @@ def export(settings: Settings) -> None:
             os.environ[key] = str(value)
 
 
+def check_fixtures(settings: Settings) -> None:
+    """Read the fixtures once before serving: a bad file is named with its problem and nothing starts."""
+    from app.answers.fixtures import FixtureFileError, FixtureStore
+
+    try:
+        FixtureStore.load(settings.fixtures_dir)
+    except FixtureFileError as exc:
+        print(f"perceptron-mock: bad fixtures, not starting: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = parse_settings(argv)
+    check_fixtures(settings)
     export(settings)
     import uvicorn
 

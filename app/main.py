@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import admin, models
+from app.answers.fixtures import FixtureStore
 from app.api.completions import ChatCompletions
 from app.asgi import ClientDisconnected, Receive, Scope, Send, send_bytes
 from app.guards.body_limit import BodyLimit
@@ -81,7 +82,10 @@ class MockServer:
         self.api = build_api(settings)
         self.toolkit = Toolkit.from_settings(settings)
         self.api.state.toolkit = self.toolkit
-        self.completions = ChatCompletions(settings, faults=self.toolkit.faults)
+        # Loaded before serving: a bad fixture file stops start-up (the CLI checks it first, with a clear message).
+        self.fixtures = FixtureStore.load(settings.fixtures_dir, reload_seconds=settings.fixtures_reload_seconds)
+        self.api.state.fixtures = self.fixtures  # the admin API's add/remove/list/reload
+        self.completions = ChatCompletions(settings, faults=self.toolkit.faults, fixtures=self.fixtures)
         self.guarded = BodyLimit(self._route, settings.max_body_bytes)
         journal = self.toolkit.journal
         self.recorder = Recorder(self._serve, journal, body_limit=settings.journal_body_bytes) if journal else None

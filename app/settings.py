@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     fixtures_dir: Path | None = Field(
         None, description="Directory of fixture files (YAML or JSON) answered before the rules."
     )
+    fixtures_reload_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="Check the fixtures directory for changed files at most this often and reload it; 0: never.",
+    )
 
     # --- streaming ----------------------------------------------------------------------------
     stream_first_token_ms: float = Field(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from app.accounting import tokens
+from app.protocol.errors import APIError
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,12 @@ class Answer:
     reasoning: str | None = None
     finish_reason: str = "stop"
     pacing: Pacing | None = None  # None: the server's default pacing
+    # What a fixture may script besides the text (app.answers.fixtures):
+    error: APIError | None = None  # refuse with this instead of answering (after latency_ms)
+    latency_ms: float = 0.0  # wait this long before the response starts
+    prompt_tokens: int | None = None  # usage as the fixture states it, instead of counted
+    completion_tokens: int | None = None
+    fault: Any = None  # an app.testing.faults.Fault to apply to this answer, as if sent by header
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,6 @@ def fit(answer: Answer, *, budget: int, prompt_tokens: int) -> Completion:
         content=content,
         reasoning=reasoning,
         finish_reason=finish,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=used + content_tokens,
+        prompt_tokens=prompt_tokens if answer.prompt_tokens is None else answer.prompt_tokens,
+        completion_tokens=used + content_tokens if answer.completion_tokens is None else answer.completion_tokens,
     )

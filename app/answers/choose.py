@@ -1,18 +1,177 @@
 """The one function that decides what the mock answers.
 
-Order: a fault (later), a matching fixture (later), then the rules; the first that claims the
-request answers it. Every branch returns an ``Answer``; ``fit`` then applies the token budget.
+Order: a matching fixture, then the rules. A fixture with ``content`` answers alone; one without
+(only latency, pacing, usage, reasoning or a finish reason) lets the rules write the text and lays its
+fields over it. The rules, first that applies:
+
+1. ``response_format`` json_schema → JSON valid against the schema (``app.answers.json_schema``);
+2. ``regex`` → a string that fully matches it (``app.answers.regex``);
+3. a spatial hint (BOX, POINT, POLYGON, CLIP) → grounded tags (``app.answers.grounding``), led by a
+   sentence when the prompt counts, asks or captions;
+4. otherwise text shaped by the task: OCR lines, a caption, an answer, a count (``app.answers.tasks``).
+
+Reasoning (THINK, ``reasoning_effort``, ``vision_config.enable_thinking``; see ``app.answers.hints``)
+adds ``reasoning_content`` to any of them. Everything is drawn from the request's seeded RNG, so the
+same request gets the same answer. Refusals (a bad schema or pattern) are raised here, before
+anything is sent; ``fit`` then applies the token budget.
 """
 
 from __future__ import annotations
 
+import random
+import re
+from dataclasses import replace
+
 from app.accounting.prompt import Prompt
-from app.answers import text
+from app.answers import grounding, json_schema, reasoning, regex, tasks, text
 from app.answers.answer import Answer
+from app.answers.fixtures import FixtureStore
+from app.answers.hints import Hints, read_hints, strip_hints
 from app.answers.seed import rng_for
 from app.protocol.requests import ChatCompletionRequest
 
+_ORDINAL_IMAGE = re.compile(r"\b(first|second|third|fourth|fifth|last)\s+(?:image|picture|photo)\b", re.I)
+_NUMBERED_IMAGE = re.compile(r"\b(?:image|picture|photo)\s*#?\s*(\d{1,2})\b", re.I)
+_ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4}
 
-def choose(request: ChatCompletionRequest, prompt: Prompt) -> Answer:
+
+def choose(request: ChatCompletionRequest, prompt: Prompt, fixtures: FixtureStore | None = None) -> Answer:
+    hints = read_hints(request, prompt.system_texts)
+    if fixtures is not None:
+        fixture = fixtures.find(request, prompt, hints)
+        if fixture is not None:
+            scripted = fixture.answer
+            if fixture.writes_content or scripted.error is not None:
+                return scripted
+            return _overlay(_rules(request, prompt, hints), fixture)
+    return _rules(request, prompt, hints)
+
+
+def _overlay(answer: Answer, fixture) -> Answer:
+    respond, scripted = fixture.spec.respond, fixture.answer
+    return replace(
+        answer,
+        reasoning=respond.reasoning_content if respond.reasoning_content is not None else answer.reasoning,
+        finish_reason=respond.finish_reason or answer.finish_reason,
+        pacing=scripted.pacing or answer.pacing,
+        latency_ms=scripted.latency_ms,
+        prompt_tokens=scripted.prompt_tokens,
+        completion_tokens=scripted.completion_tokens,
+        fault=scripted.fault,
+    )
+
+
+def _rules(request: ChatCompletionRequest, prompt: Prompt, hints: Hints) -> Answer:
     rng = rng_for(request)
-    return Answer(content=text.reply(prompt, rng))
+    instructions = " ".join(strip_hints(t) for t in prompt.system_texts if t).strip()
+    reading = tasks.read(strip_hints(prompt.user_text) if "<" in prompt.user_text else prompt.user_text, instructions)
+    focus = grounding.focus_region(rng) if hints.focus else None
+    fmt = request.response_format
+    if fmt is not None and fmt.type == "json_schema":
+        content = json_schema.generate(fmt.json_schema.schema_, rng)
+        return Answer(content=content, reasoning=_think(hints, "json", rng, focus=focus))
+    if request.regex is not None:
+        content = regex.generate(request.regex, rng)
+        return Answer(content=content, reasoning=_think(hints, "regex", rng, focus=focus))
+    if hints.spatial is not None:
+        return _grounded(hints.spatial, reading, prompt, hints, rng, focus)
+    return _text(reading, prompt, hints, rng, focus)
+
+
+def _think(hints: Hints, kind: str, rng: random.Random, **context) -> str | None:
+    if not hints.reasoning:
+        return None
+    return reasoning.reasoning_for(kind, hints.effort, rng, **context)
+
+
+def _named_image(text_: str, count: int) -> int | None:
+    if count < 2:
+        return None
+    match = _ORDINAL_IMAGE.search(text_)
+    if match:
+        word = match.group(1).lower()
+        index = count - 1 if word == "last" else _ORDINALS[word]
+        return index if index < count else None
+    match = _NUMBERED_IMAGE.search(text_)
+    if match and 1 <= int(match.group(1)) <= count:
+        return int(match.group(1)) - 1
+    return None
+
+
+def _subject(reading: tasks.Reading, rng: random.Random) -> tuple[str, ...]:
+    return reading.mentions or (rng.choice(tasks.FALLBACK_NOUNS),)
+
+
+def _count_phrase(mentions: tuple[str, ...], count: int) -> str:
+    return " and ".join(tasks.plural(mention, count) for mention in mentions)
+
+
+def _locate(kind: str, reading: tasks.Reading, prompt: Prompt, rng: random.Random, focus) -> list[grounding.Annotation]:
+    mentions = _subject(reading, rng)
+    if reading.kind == "count":
+        count = rng.randint(1, 7)
+    else:
+        count = max(len(mentions), rng.randint(1, 4))
+    return grounding.annotate(
+        kind,
+        mentions,
+        count,
+        rng,
+        n_images=len(prompt.images),
+        image_idx=_named_image(reading.user_text, len(prompt.images)),
+        region=focus or grounding.WHOLE,
+    )
+
+
+def _grounded(kind: str, reading: tasks.Reading, prompt: Prompt, hints: Hints, rng: random.Random, focus) -> Answer:
+    lead: str | None = None
+    if reading.kind == "ocr":
+        # OCR with a spatial hint: every text line is an annotation whose mention is the text.
+        lines = tasks.ocr_text(reading.text, rng).splitlines()
+        annotations = grounding.annotate(
+            kind, tuple(lines), len(lines), rng, n_images=len(prompt.images), region=focus or grounding.WHOLE
+        )
+    else:
+        annotations = _locate(kind, reading, prompt, rng, focus)
+        mentions = tuple(dict.fromkeys(a.mention for a in annotations))
+        if reading.kind == "count":
+            n = len(annotations)
+            lead = f"There {'is' if n == 1 else 'are'} {n} {_count_phrase(mentions, n)}."
+        elif reading.kind == "question":
+            lead = tasks.answer_question(reading.user_text, rng)
+        elif reading.kind == "caption":
+            lead = tasks.caption(reading.text, rng)
+    body = "\n".join(a.markup() for a in annotations)
+    content = f"{lead}\n{body}" if lead else body
+    task = reading.kind if reading.kind in ("count", "detect", "ocr", "caption", "question") else "detect"
+    mention = annotations[0].mention if annotations else "object"
+    return Answer(
+        content=content,
+        reasoning=_think(hints, task, rng, mention=mention, annotations=annotations, focus=focus),
+    )
+
+
+def _text(reading: tasks.Reading, prompt: Prompt, hints: Hints, rng: random.Random, focus) -> Answer:
+    kind = reading.kind
+    annotations: list[grounding.Annotation] | None = None
+    mention = "object"
+    if kind in ("count", "detect"):
+        # Located but not drawn: the text says how many and where, in words.
+        annotations = _locate("box", reading, prompt, rng, focus)
+        mentions = tuple(dict.fromkeys(a.mention for a in annotations))
+        mention = mentions[0]
+        n = len(annotations)
+        if kind == "count":
+            content = f"There {'is' if n == 1 else 'are'} {n} {_count_phrase(mentions, n)}."
+        else:
+            places = ", ".join(f"{a.mention} at {grounding.where(a)}" for a in annotations)
+            content = f"I found {n} {'match' if n == 1 else 'matches'}: {places}."
+    elif kind == "ocr":
+        content = tasks.ocr_text(reading.text, rng)
+    elif kind == "caption":
+        content = tasks.caption(reading.text, rng)
+    elif kind == "question":
+        content = tasks.answer_question(reading.user_text, rng)
+    else:
+        content = text.reply(prompt, rng)
+    return Answer(content=content, reasoning=_think(hints, kind, rng, mention=mention, annotations=annotations, focus=focus))

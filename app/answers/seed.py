@@ -17,7 +17,9 @@ _EXCLUDED = {"stream", "stream_options", "max_completion_tokens", "max_tokens"}
 
 
 def seed_of(request: ChatCompletionRequest) -> int:
-    canonical = request.model_dump_json(exclude=_EXCLUDED, exclude_none=True, by_alias=True)
+    # temperature 0 is the service default, so sending it is the same request as leaving it out
+    excluded = _EXCLUDED if request.temperature else _EXCLUDED | {"temperature"}
+    canonical = request.model_dump_json(exclude=excluded, exclude_none=True, by_alias=True)
     return int.from_bytes(hashlib.blake2b(canonical.encode(), digest_size=8).digest(), "big")
 
 

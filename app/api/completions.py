@@ -7,11 +7,13 @@ framework's per-request machinery would cost more than everything below put toge
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from app.accounting.prompt import account
 from app.answers.answer import Pacing, fit
 from app.answers.choose import choose
+from app.answers.fixtures import FixtureStore
 from app.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_bytes
 from app.guards.auth import BearerAuth
 from app.protocol import ids
@@ -25,8 +27,9 @@ from app.testing.faults import Faults
 
 
 class ChatCompletions:
-    def __init__(self, settings: Settings, faults: Faults | None = None) -> None:
+    def __init__(self, settings: Settings, faults: Faults | None = None, fixtures: FixtureStore | None = None) -> None:
         self.settings = settings
+        self.fixtures = fixtures
         self.faults = faults
         self.auth = BearerAuth(settings.api_keys)
         self.models = frozenset(settings.models)
@@ -43,7 +46,14 @@ class ChatCompletions:
         if fault is not None:  # the fault step comes first; app.testing.faults says what each one does
             await inject.begin(fault, scope, receive)
         prompt = account(request, self.settings)
-        answer = choose(request, prompt)
+        answer = choose(request, prompt, self.fixtures)
+        if answer.latency_ms:  # a fixture's latency, then its error, fault or answer
+            await asyncio.sleep(answer.latency_ms / 1000)
+        if answer.error is not None:
+            raise answer.error
+        if fault is None and answer.fault is not None:
+            fault = answer.fault
+            await inject.begin(fault, scope, receive)
         completion = fit(answer, budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens)
         if request.stream:
             # Decided by the body alone: the openai SDK sends accept: application/json for streams too.

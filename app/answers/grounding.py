@@ -1,0 +1,233 @@
+"""Grounded answers in Perceptron's tag grammar, on the normalised 0–1000 grid.
+
+    <point mention="…"> (x,y) </point>
+    <point_box mention="…"> (x1,y1) (x2,y2) </point_box>         x1 < x2, y1 < y2
+    <polygon mention="…"> (x1,y1) (x2,y2) (x3,y3) … </polygon>    simple (no edge crosses another)
+    <clip mention="…" t="S seconds E seconds" />
+
+Annotations are laid out in a grid of cells over the image (or over the FOCUS region), one per cell, so
+boxes of different objects do not pile on each other. With several images every annotation carries
+``asset_idx`` (0-based over the request's images, as the SDK counts them). Mentions are
+HTML-escaped, which the SDK's parser undoes. Every annotation is a top-level leaf: no collections, so
+an answer cut by ``max_completion_tokens`` leaves at worst a dangling tag that parsers read as prose.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from html import escape
+
+GRID = 1000
+
+
+@dataclass(frozen=True)
+class Region:
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+
+    @property
+    def width(self) -> int:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> int:
+        return self.y2 - self.y1
+
+
+WHOLE = Region(0, 0, GRID, GRID)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    kind: str  # point, box, polygon, clip
+    mention: str
+    points: tuple[tuple[int, int], ...]  # one for a point, two for a box, three or more for a polygon
+    asset_idx: int | None = None
+    clip: tuple[float, float] | None = None
+
+    @property
+    def centre(self) -> tuple[int, int]:
+        xs = [x for x, _ in self.points] or [GRID // 2]
+        ys = [y for _, y in self.points] or [GRID // 2]
+        return (sum(xs) // len(xs), sum(ys) // len(ys))
+
+    def markup(self) -> str:
+        attrs = f' mention="{escape(self.mention, quote=True)}"' if self.mention else ""
+        if self.asset_idx is not None:
+            attrs += f' asset_idx="{self.asset_idx}"'
+        coords = " ".join(f"({x},{y})" for x, y in self.points)
+        if self.kind == "point":
+            return f"<point{attrs}> {coords} </point>"
+        if self.kind == "box":
+            return f"<point_box{attrs}> {coords} </point_box>"
+        if self.kind == "polygon":
+            return f"<polygon{attrs}> {coords} </polygon>"
+        start, end = self.clip or (0.0, 1.0)
+        return f'<clip{attrs} t="{start:.1f} seconds {end:.1f} seconds" />'
+
+
+def focus_region(rng: random.Random) -> Region:
+    """The crop the FOCUS tool "zooms" into: between a third and two thirds of each side."""
+    width = rng.randint(GRID // 3, 2 * GRID // 3)
+    height = rng.randint(GRID // 3, 2 * GRID // 3)
+    x1 = rng.randint(0, GRID - width)
+    y1 = rng.randint(0, GRID - height)
+    return Region(x1, y1, x1 + width, y1 + height)
+
+
+def _cells(region: Region, count: int, rng: random.Random) -> list[Region]:
+    """``count`` distinct cells of a near-square grid over ``region``, in reading order."""
+    cols = max(1, math.ceil(math.sqrt(count * region.width / max(region.height, 1))))
+    rows = max(1, math.ceil(count / cols))
+    cell_w, cell_h = region.width // cols, region.height // rows
+    chosen = sorted(rng.sample(range(cols * rows), count))
+    return [
+        Region(
+            region.x1 + (i % cols) * cell_w,
+            region.y1 + (i // cols) * cell_h,
+            region.x1 + (i % cols + 1) * cell_w,
+            region.y1 + (i // cols + 1) * cell_h,
+        )
+        for i in chosen
+    ]
+
+
+def _box_in(cell: Region, rng: random.Random) -> tuple[tuple[int, int], tuple[int, int]]:
+    min_w, min_h = max(2, cell.width // 3), max(2, cell.height // 3)
+    w = rng.randint(min_w, max(min_w, cell.width - 2))
+    h = rng.randint(min_h, max(min_h, cell.height - 2))
+    x1 = cell.x1 + rng.randint(0, max(0, cell.width - w))
+    y1 = cell.y1 + rng.randint(0, max(0, cell.height - h))
+    x2, y2 = min(GRID, x1 + w), min(GRID, y1 + h)
+    if x2 <= x1:
+        x1 = x2 - 1
+    if y2 <= y1:
+        y1 = y2 - 1
+    return (x1, y1), (x2, y2)
+
+
+def _point_in(cell: Region, rng: random.Random) -> tuple[int, int]:
+    mx, my = cell.width // 4, cell.height // 4
+    return (rng.randint(cell.x1 + mx, cell.x2 - mx), rng.randint(cell.y1 + my, cell.y2 - my))
+
+
+def _cross(o: tuple[int, int], a: tuple[int, int], b: tuple[int, int]) -> int:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+def _segments_touch(p1, p2, q1, q2) -> bool:
+    d1, d2 = _cross(q1, q2, p1), _cross(q1, q2, p2)
+    d3, d4 = _cross(p1, p2, q1), _cross(p1, p2, q2)
+    if ((d1 > 0 and d2 < 0) or (d1 < 0 and d2 > 0)) and ((d3 > 0 and d4 < 0) or (d3 < 0 and d4 > 0)):
+        return True
+
+    def on(a, b, c) -> bool:  # c on segment ab, given collinear
+        return min(a[0], b[0]) <= c[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= c[1] <= max(a[1], b[1])
+
+    return (
+        (d1 == 0 and on(q1, q2, p1))
+        or (d2 == 0 and on(q1, q2, p2))
+        or (d3 == 0 and on(p1, p2, q1))
+        or (d4 == 0 and on(p1, p2, q2))
+    )
+
+
+def is_simple(points: list[tuple[int, int]]) -> bool:
+    """A closed polygon with distinct vertices, non-zero area and no two non-adjacent edges touching."""
+    n = len(points)
+    if n < 3 or len(set(points)) != n:
+        return False
+    area2 = sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1] for i in range(n))
+    if area2 == 0:
+        return False
+    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if j == i + 1 or (i == 0 and j == n - 1):
+                continue
+            if _segments_touch(*edges[i], *edges[j]):
+                return False
+    return True
+
+
+def _polygon_in(cell: Region, rng: random.Random) -> list[tuple[int, int]]:
+    """A star-shaped polygon around the cell's centre: vertices at increasing angles and varying radii,
+    checked for simplicity after rounding to the grid (a convex fallback if rounding broke it)."""
+    cx, cy = (cell.x1 + cell.x2) / 2, (cell.y1 + cell.y2) / 2
+    rx, ry = max(cell.width / 2 - 2, 3), max(cell.height / 2 - 2, 3)
+    n = rng.randint(4, 9)
+    start = rng.uniform(0, 2 * math.pi)
+    gaps = [rng.uniform(1.0, 2.0) for _ in range(n)]
+    total = sum(gaps)
+    angle = start
+    points: list[tuple[int, int]] = []
+    for gap in gaps:
+        radius = rng.uniform(0.55, 1.0)
+        point = (round(cx + rx * radius * math.cos(angle)), round(cy + ry * radius * math.sin(angle)))
+        points.append((min(GRID, max(0, point[0])), min(GRID, max(0, point[1]))))
+        angle += 2 * math.pi * gap / total
+    if is_simple(points):
+        return points
+    x1, y1, x2, y2 = round(cx - rx), round(cy - ry), round(cx + rx), round(cy + ry)
+    return [(x1, round(cy)), (round(cx), y1), (x2, round(cy)), (round(cx), y2)]
+
+
+def annotate(
+    kind: str,
+    mentions: tuple[str, ...],
+    count: int,
+    rng: random.Random,
+    *,
+    n_images: int = 1,
+    image_idx: int | None = None,
+    region: Region = WHOLE,
+) -> list[Annotation]:
+    """``count`` annotations of ``kind``; mentions are used in turn. With several images, annotations go
+    to ``image_idx`` when the prompt named one, else they are spread over the images."""
+    if count <= 0:
+        return []
+    mentions = mentions or ("object",)
+    per_image: dict[int | None, int] = {}
+    targets: list[int | None] = []
+    for i in range(count):
+        if n_images <= 1:
+            target = None
+        elif image_idx is not None:
+            target = image_idx
+        else:
+            target = i % n_images
+        targets.append(target)
+        per_image[target] = per_image.get(target, 0) + 1
+    cells = {target: _cells(region, number, rng) for target, number in per_image.items()}
+    out: list[Annotation] = []
+    for i, target in enumerate(targets):
+        cell = cells[target].pop(0)
+        mention = mentions[i % len(mentions)]
+        if kind == "point":
+            points: tuple[tuple[int, int], ...] = (_point_in(cell, rng),)
+        elif kind == "box":
+            points = _box_in(cell, rng)
+        elif kind == "polygon":
+            points = tuple(_polygon_in(cell, rng))
+        else:
+            start = round(rng.uniform(0, 20), 1)
+            out.append(Annotation("clip", mention, (), target, clip=(start, start + round(rng.uniform(0.5, 5), 1))))
+            continue
+        out.append(Annotation(kind, mention, points, target))
+    return out
+
+
+def where(annotation: Annotation) -> str:
+    """Where on the image an annotation sits, in words (for reasoning that must not print numbers)."""
+    x, y = annotation.centre
+    row = "top" if y < 333 else "bottom" if y > 666 else "middle"
+    col = "left" if x < 333 else "right" if x > 666 else "centre"
+    if row == "middle" and col == "centre":
+        return "the centre"
+    if row == "middle":
+        return f"the middle {col}"
+    return f"the {row} {col}"

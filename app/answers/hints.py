@@ -1,0 +1,83 @@
+"""What the request asks of the model through ``<hint>…</hint>`` tags and the fields that stand in for them.
+
+Isaac models read hints from system messages only. The ``perceptron`` SDK writes them there as a
+string (``<hint>BOX THINK</hint>``, tokens sorted, one space apart) and, because it merges
+consecutive system entries into one string, often glued to other system text or to a second hint tag
+(``<hint>BOX THINK</hint><hint>BOX</hint>Your goal is to segment out…``). Every tag in every system
+message counts; tokens are split on whitespace or commas and read case-insensitively. A hint in a
+user message is ignored, as the real gateway does (the SDK's own comment on
+``_inject_expectation_hint`` says so).
+
+``vision_config`` is the perceptron-mk1 way to say the same: ``annotation_format`` stands for the
+spatial hint and ``enable_thinking`` for THINK. ``reasoning_effort`` other than ``none`` turns
+reasoning on too; a THINK hint turns it on whatever the effort says (the SDK documents
+``reasoning=True, reasoning_effort="none"`` as still reasoning).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.protocol.requests import ChatCompletionRequest
+
+_HINT_TAG = re.compile(r"<hint>(.*?)</hint>", re.IGNORECASE | re.DOTALL)
+_TOKEN_SPLIT = re.compile(r"[\s,]+")
+
+SPATIAL = ("BOX", "POINT", "POLYGON", "CLIP")
+KNOWN = frozenset({*SPATIAL, "THINK", "FOCUS"})
+
+_FORMAT_HINT = {"box": "BOX", "point": "POINT", "polygon": "POLYGON", "clip": "CLIP"}
+
+
+@dataclass(frozen=True)
+class Hints:
+    tokens: frozenset[str]  # every token sent, upper-cased, known or not
+    reasoning: bool  # reasoning_content is filled
+    effort: str  # none, minimal, low, medium, high: how long the reasoning is
+
+    @property
+    def spatial(self) -> str | None:
+        """The grounding kind asked for: box, point, polygon or clip (the first in that order), or None."""
+        for token in SPATIAL:
+            if token in self.tokens:
+                return token.lower()
+        return None
+
+    @property
+    def focus(self) -> bool:
+        return "FOCUS" in self.tokens
+
+    @property
+    def think(self) -> bool:
+        return "THINK" in self.tokens
+
+
+def hint_tokens(text: str) -> set[str]:
+    tokens: set[str] = set()
+    for body in _HINT_TAG.findall(text):
+        tokens.update(token.upper() for token in _TOKEN_SPLIT.split(body) if token)
+    return tokens
+
+
+def strip_hints(text: str) -> str:
+    """``text`` without its hint tags: what is left is an instruction to read like any prompt."""
+    return _HINT_TAG.sub(" ", text).strip()
+
+
+def read_hints(request: ChatCompletionRequest, system_texts: tuple[str, ...]) -> Hints:
+    tokens: set[str] = set()
+    for text in system_texts:
+        if "<" in text:
+            tokens |= hint_tokens(text)
+    vision = request.vision_config
+    if vision is not None:
+        if vision.annotation_format is not None:
+            tokens.add(_FORMAT_HINT[vision.annotation_format])
+        if vision.enable_thinking:
+            tokens.add("THINK")
+    effort = request.reasoning_effort
+    reasoning = "THINK" in tokens or (effort is not None and effort != "none")
+    if effort is None or effort == "none":
+        effort = "medium" if reasoning else "none"
+    return Hints(tokens=frozenset(tokens), reasoning=reasoning, effort=effort)

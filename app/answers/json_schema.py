@@ -1,0 +1,560 @@
+"""``response_format: json_schema``: content that is JSON valid against the schema.
+
+A schema is checked once (and cached by its canonical JSON): against its draft's meta-schema with the
+``jsonschema`` library, then keyword by keyword against what the mock supports; anything else is a 400
+naming the keyword and where it is. An instance is then built by walking the schema with the request's
+seeded RNG, and validated with ``jsonschema`` (formats included) before it is sent; a walk whose
+instance does not validate is retried, and after a few tries the request gets a 400 naming the keyword
+that could not be satisfied.
+
+Supported: type (one or a list), properties, required, additionalProperties, patternProperties,
+min/maxProperties, items (a schema, or false after prefixItems), prefixItems, min/maxItems,
+uniqueItems, enum, const, anyOf, oneOf, allOf, $ref into the same document ($defs, definitions or any
+JSON pointer; recursive too), min/maxLength, pattern (through ``app.answers.regex``), format (date,
+date-time, time, duration, email, hostname, ipv4, ipv6, uri, uuid), minimum, maximum,
+exclusiveMinimum, exclusiveMaximum, multipleOf; annotations (title, description, default, examples,
+$schema, $id, $comment, deprecated, readOnly, writeOnly, discriminator, nullable) are accepted and
+ignored, as are ``x-`` extensions. Recursion goes ``SHALLOW_DEPTH`` levels deep and then takes the
+shortest way out (no optional properties, fewest items, the simplest branch); a schema with no way out
+within ``MAX_DEPTH`` levels is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import string
+import uuid
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote
+
+import jsonschema
+import orjson
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
+
+from app.answers import regex as regex_gen
+from app.protocol.errors import APIError
+
+PARAM = "response_format.json_schema.schema"
+SHALLOW_DEPTH = 6
+MAX_DEPTH = 40
+MAX_NODES = 5_000
+MAX_STRING = 2_000
+MAX_ITEMS = 500
+ATTEMPTS = 6
+
+_ANNOTATIONS = frozenset(
+    {
+        "title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated", "readOnly",
+        "writeOnly", "discriminator", "nullable", "$anchor",
+    }
+)
+_SCHEMA_MAP = frozenset({"properties", "patternProperties", "$defs", "definitions"})  # name → schema
+_SCHEMA_ONE = frozenset({"additionalProperties", "items"})  # a schema (or a bool)
+_SCHEMA_LIST = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
+_VALUES = frozenset(
+    {
+        "type", "required", "enum", "const", "$ref", "minLength", "maxLength", "pattern", "format", "minimum",
+        "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minItems", "maxItems", "uniqueItems",
+        "minProperties", "maxProperties",
+    }
+)
+_UNSUPPORTED_HINT = {
+    "not": "negation cannot be generated",
+    "if": "conditional schemas are not supported",
+    "then": "conditional schemas are not supported",
+    "else": "conditional schemas are not supported",
+    "dependentRequired": "dependencies are not supported",
+    "dependentSchemas": "dependencies are not supported",
+    "dependencies": "dependencies are not supported",
+    "contains": "contains is not supported",
+    "minContains": "contains is not supported",
+    "maxContains": "contains is not supported",
+    "propertyNames": "propertyNames is not supported",
+    "unevaluatedProperties": "use additionalProperties instead",
+    "unevaluatedItems": "use items instead",
+    "$dynamicRef": "dynamic references are not supported",
+    "$dynamicAnchor": "dynamic references are not supported",
+    "$recursiveRef": "dynamic references are not supported",
+    "contentEncoding": "content keywords are not supported",
+    "contentMediaType": "content keywords are not supported",
+    "contentSchema": "content keywords are not supported",
+    "additionalItems": "use prefixItems and items instead",
+}
+FORMATS = ("date", "date-time", "time", "duration", "email", "hostname", "ipv4", "ipv6", "uri", "uuid")
+_TYPES = ("string", "integer", "number", "boolean", "object", "array", "null")
+
+
+class _Unsatisfiable(Exception):
+    def __init__(self, keyword: str, where: str, why: str) -> None:
+        super().__init__(why)
+        self.keyword, self.where, self.why = keyword, where, why
+
+
+def _refuse(keyword: str, where: str, why: str, code: str = "unsupported_json_schema") -> APIError:
+    location = f" at '{where}'" if where else ""
+    return APIError(400, f"Unsupported JSON schema keyword '{keyword}'{location}: {why}.", param=PARAM, code=code)
+
+
+def _invalid(where: str, why: str, keyword: str | None) -> APIError:
+    named = f" (keyword '{keyword}')" if keyword else ""
+    location = f" at '{where}'" if where else ""
+    return APIError(400, f"Invalid JSON schema{location}{named}: {why}", param=PARAM, code="invalid_json_schema")
+
+
+def _pointer(parts) -> str:
+    return "/".join(str(part) for part in parts)
+
+
+# --- checking a schema ---------------------------------------------------------------------------
+
+
+def _check_keywords(node: Any, where: str) -> None:
+    if isinstance(node, bool):
+        return
+    if not isinstance(node, dict):
+        raise _invalid(where, "a schema must be an object or a boolean.", None)
+    for key, value in node.items():
+        here = f"{where}/{key}" if where else key
+        if key in _ANNOTATIONS or key.startswith("x-"):
+            continue
+        if key in _UNSUPPORTED_HINT:
+            raise _refuse(key, where, _UNSUPPORTED_HINT[key])
+        if key in _SCHEMA_MAP:
+            for name, sub in value.items():
+                _check_keywords(sub, f"{here}/{name}")
+        elif key in _SCHEMA_ONE:
+            if isinstance(value, list):
+                raise _refuse(key, where, "an array of item schemas is draft-04 syntax; use prefixItems")
+            _check_keywords(value, here)
+        elif key in _SCHEMA_LIST:
+            for i, sub in enumerate(value):
+                _check_keywords(sub, f"{here}/{i}")
+        elif key == "format":
+            if value not in FORMATS:
+                raise _refuse("format", where, f"'{value}' is not one of {', '.join(FORMATS)}")
+        elif key == "$ref":
+            if not isinstance(value, str) or not value.startswith("#"):
+                raise _refuse("$ref", where, "only references into the same schema ('#/...') are supported")
+        elif key == "pattern":
+            try:
+                regex_gen.compile_pattern(value)
+            except APIError as exc:
+                raise _refuse("pattern", where, exc.message.rstrip(".")) from None
+        elif key not in _VALUES:
+            raise _refuse(key, where, "it is not a keyword the mock supports")
+
+
+class CheckedSchema:
+    """A schema that passed every check, with its validator; built once per distinct schema."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        cls = validator_for(schema, default=jsonschema.Draft202012Validator) if isinstance(schema, dict) else jsonschema.Draft202012Validator
+        try:
+            cls.check_schema(schema)
+        except SchemaError as exc:
+            where = _pointer(exc.path)
+            named = [part for part in exc.path if isinstance(part, str)]
+            keyword = named[-1] if named else (exc.validator if isinstance(exc.validator, str) else None)
+            raise _invalid(where, exc.message, keyword) from None
+        _check_keywords(schema, "")
+        self.validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        self._resolved: dict[str, Any] = {}
+
+    def resolve(self, ref: str, where: str) -> Any:
+        if ref not in self._resolved:
+            node: Any = self.schema
+            for raw in ref[1:].lstrip("/").split("/") if ref not in ("#", "#/") else []:
+                part = unquote(raw).replace("~1", "/").replace("~0", "~")
+                if isinstance(node, dict) and part in node:
+                    node = node[part]
+                elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                    node = node[int(part)]
+                else:
+                    raise _refuse("$ref", where, f"'{ref}' does not point into the schema")
+            self._resolved[ref] = node
+        return self._resolved[ref]
+
+
+@lru_cache(maxsize=256)
+def _checked(canonical: bytes) -> CheckedSchema:
+    return CheckedSchema(orjson.loads(canonical))
+
+
+def check(schema: Any) -> CheckedSchema:
+    """The checked schema, or a 400 naming the problem; cached by the schema's canonical JSON."""
+    try:
+        canonical = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise _invalid("", f"the schema cannot be serialised ({exc}).", None) from None
+    try:
+        return _checked(canonical)
+    except RecursionError:
+        raise _invalid("", "the schema is nested too deeply.", None) from None
+
+
+# --- building an instance ------------------------------------------------------------------------
+
+_WORDS = (
+    "alpha", "harbor", "maple", "quartz", "river", "summit", "cedar", "lumen", "orbit", "pixel", "sierra",
+    "tango", "violet", "willow", "zephyr", "amber", "basil", "coral", "delta", "ember",
+)
+_NAMES = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Katherine Johnson", "Edsger Dijkstra", "Barbara Liskov")
+_LABELS = ("person", "helmet", "safety vest", "forklift", "ladder", "pallet", "cone", "glove", "banana", "apple")
+_COLOURS = ("red", "green", "blue", "yellow", "black", "white", "orange", "purple")
+
+
+def _format_value(fmt: str, rng: random.Random) -> str:
+    year, month, day = rng.randint(2000, 2030), rng.randint(1, 12), rng.randint(1, 28)
+    hh, mm, ss = rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 59)
+    word = rng.choice(_WORDS)
+    if fmt == "date":
+        return f"{year:04d}-{month:02d}-{day:02d}"
+    if fmt == "date-time":
+        return f"{year:04d}-{month:02d}-{day:02d}T{hh:02d}:{mm:02d}:{ss:02d}Z"
+    if fmt == "time":
+        return f"{hh:02d}:{mm:02d}:{ss:02d}Z"
+    if fmt == "duration":
+        return f"P{rng.randint(1, 30)}DT{rng.randint(0, 23)}H"
+    if fmt == "email":
+        return f"{word}.{rng.choice(_WORDS)}@example.com"
+    if fmt == "hostname":
+        return f"{word}.example.com"
+    if fmt == "ipv4":
+        return ".".join(str(rng.randint(1, 254)) for _ in range(4))
+    if fmt == "ipv6":
+        return ":".join(f"{rng.randint(0, 0xFFFF):x}" for _ in range(8))
+    if fmt == "uri":
+        return f"https://example.com/{word}/{rng.randint(1, 9999)}"
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _text_for(name: str | None, rng: random.Random) -> str:
+    """A plausible string for a property called ``name``."""
+    key = (name or "").lower()
+    if "name" in key or key in ("author", "owner", "user"):
+        return rng.choice(_NAMES)
+    if "colo" in key:
+        return rng.choice(_COLOURS)
+    if key in ("label", "class", "category", "object", "mention", "kind", "type"):
+        return rng.choice(_LABELS)
+    if "description" in key or "summary" in key or "caption" in key or key in ("text", "answer", "reason"):
+        return f"A {rng.choice(_COLOURS)} {rng.choice(_LABELS)} near the {rng.choice(_WORDS)} sign."
+    if "id" == key or key.endswith("_id"):
+        return f"{rng.choice(_WORDS)}-{rng.randint(100, 999)}"
+    return rng.choice(_WORDS)
+
+
+class _Builder:
+    def __init__(self, checked: CheckedSchema, rng: random.Random) -> None:
+        self.checked = checked
+        self.rng = rng
+        self.nodes = 0
+
+    def build(self, schema: Any, where: str, depth: int, name: str | None = None) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Unsatisfiable("minItems", where, f"an instance would need more than {MAX_NODES} values")
+        if depth > MAX_DEPTH:
+            raise _Unsatisfiable("$ref", where, f"the schema has no instance less than {MAX_DEPTH} levels deep")
+        if schema is True or schema == {}:
+            return self._string(None, {}, where) if depth else {}
+        if schema is False:
+            raise _Unsatisfiable("false", where, "the schema 'false' admits no value")
+        if "$ref" in schema:
+            target = self.checked.resolve(schema["$ref"], where)
+            rest = {k: v for k, v in schema.items() if k != "$ref" and k not in _ANNOTATIONS}
+            if not rest:
+                return self.build(target, where, depth + 1, name)
+            return self.build({"allOf": [target, rest]}, where, depth + 1, name)
+        if "const" in schema:
+            return schema["const"]
+        if "enum" in schema:
+            return self.rng.choice(schema["enum"])
+        if "allOf" in schema:
+            return self.build(self._merge(schema, where, depth), where, depth + 1, name)
+        for key in ("anyOf", "oneOf"):
+            if key in schema:
+                return self._choice(schema, key, where, depth, name)
+        kind = self._type(schema, depth)
+        if kind == "object":
+            return self._object(schema, where, depth)
+        if kind == "array":
+            return self._array(schema, where, depth, name)
+        if kind == "string":
+            return self._string(name, schema, where)
+        if kind in ("integer", "number"):
+            return self._number(kind, schema, where)
+        if kind == "boolean":
+            return self.rng.random() < 0.5
+        return None
+
+    # -- composition -----------------------------------------------------------------------------
+    def _merge(self, schema: dict, where: str, depth: int) -> dict:
+        """allOf as one schema: properties and required united, bounds tightened, the rest kept."""
+        merged: dict = {k: v for k, v in schema.items() if k != "allOf"}
+        parts = list(schema["allOf"])
+        while parts:
+            part = parts.pop(0)
+            if part is True:
+                continue
+            if part is False:
+                raise _Unsatisfiable("allOf", where, "a branch is 'false'")
+            if "$ref" in part:
+                part = {**{k: v for k, v in part.items() if k != "$ref"}, "allOf": [self.checked.resolve(part["$ref"], where)]}
+            if "allOf" in part:
+                parts = list(part["allOf"]) + parts
+                part = {k: v for k, v in part.items() if k != "allOf"}
+            for key, value in part.items():
+                if key not in merged:
+                    merged[key] = value
+                elif key == "properties":
+                    props = dict(merged[key])
+                    for prop, sub in value.items():
+                        props[prop] = {"allOf": [props[prop], sub]} if prop in props else sub
+                    merged[key] = props
+                elif key == "required":
+                    merged[key] = list(dict.fromkeys([*merged[key], *value]))
+                elif key == "type":
+                    left = {merged[key]} if isinstance(merged[key], str) else set(merged[key])
+                    right = {value} if isinstance(value, str) else set(value)
+                    both = left & right or ({"integer"} if {"integer", "number"} <= left | right else set())
+                    if not both:
+                        raise _Unsatisfiable("allOf", where, "its branches allow no common type")
+                    merged[key] = sorted(both)
+                elif key in ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"):
+                    merged[key] = max(merged[key], value)
+                elif key in ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"):
+                    merged[key] = min(merged[key], value)
+                elif key == "enum":
+                    merged[key] = [v for v in merged[key] if v in value]
+                    if not merged[key]:
+                        raise _Unsatisfiable("allOf", where, "its enums have no value in common")
+                elif key in ("anyOf", "oneOf"):
+                    merged.setdefault("allOf", []).append({key: value})
+                elif merged[key] != value and key not in _ANNOTATIONS:
+                    merged[key] = value  # the later one wins; validation catches a real conflict
+        if "allOf" in merged:
+            return self._merge(merged, where, depth)
+        return merged
+
+    def _choice(self, schema: dict, key: str, where: str, depth: int, name: str | None) -> Any:
+        rest = {k: v for k, v in schema.items() if k != key}
+        branches = list(enumerate(schema[key]))
+        if depth >= SHALLOW_DEPTH:  # head for the exit: branches without references first
+            branches.sort(key=lambda item: ("$ref" in orjson.dumps(item[1]).decode(), item[0]))
+        else:
+            self.rng.shuffle(branches)
+        last: _Unsatisfiable | None = None
+        for i, branch in branches:
+            sub = {"allOf": [rest, branch]} if rest else branch
+            try:
+                value = self.build(sub, f"{where}/{key}/{i}", depth + 1, name)
+            except _Unsatisfiable as exc:
+                last = exc
+                continue
+            if key == "oneOf" and not self._exactly_one(schema[key], value):
+                continue
+            return value
+        if last is not None:
+            raise last
+        raise _Unsatisfiable(key, where, "no branch gives a value that matches exactly one branch")
+
+    def _exactly_one(self, branches: list, value: Any) -> bool:
+        matches = 0
+        for branch in branches:
+            if self.checked.validator.evolve(schema=branch).is_valid(value):
+                matches += 1
+        return matches == 1
+
+    def _type(self, schema: dict, depth: int) -> str:
+        declared = schema.get("type")
+        if isinstance(declared, str):
+            return declared
+        if isinstance(declared, list) and declared:
+            if depth >= SHALLOW_DEPTH and "null" in declared:
+                return "null"
+            return self.rng.choice(declared)
+        if "properties" in schema or "required" in schema or "additionalProperties" in schema:
+            return "object"
+        if "items" in schema or "prefixItems" in schema or "minItems" in schema:
+            return "array"
+        if "minimum" in schema or "maximum" in schema or "multipleOf" in schema:
+            return "number"
+        return "string"
+
+    # -- values ------------------------------------------------------------------------------------
+    def _object(self, schema: dict, where: str, depth: int) -> dict:
+        props: dict = schema.get("properties", {})
+        required = list(schema.get("required", []))
+        shallow = depth >= SHALLOW_DEPTH
+        out: dict = {}
+        for prop, sub in props.items():
+            if prop in required or (not shallow and self.rng.random() < 0.7):
+                out[prop] = self.build(sub, f"{where}/properties/{prop}", depth + 1, prop)
+        extra = schema.get("additionalProperties", True)
+        for prop in required:
+            if prop not in out:
+                sub = extra if isinstance(extra, dict) else ({} if extra is not False else True)
+                out[prop] = self.build(sub if sub != {} else {"type": "string"}, f"{where}/required", depth + 1, prop)
+        least = schema.get("minProperties", 0)
+        pattern_props: dict = schema.get("patternProperties", {})
+        i = 0
+        while len(out) < least:
+            i += 1
+            if i > MAX_ITEMS:
+                raise _Unsatisfiable("minProperties", where, "not enough properties can be added")
+            spare = [p for p in props if p not in out]
+            if spare:
+                out[spare[0]] = self.build(props[spare[0]], f"{where}/properties/{spare[0]}", depth + 1, spare[0])
+            elif pattern_props:
+                key_pattern, sub = next(iter(pattern_props.items()))
+                key = regex_gen.generate(key_pattern, self.rng)
+                out.setdefault(key, self.build(sub, f"{where}/patternProperties", depth + 1, key))
+            elif extra is not False:
+                sub = extra if isinstance(extra, dict) else {"type": "string"}
+                out[f"extra_{i}"] = self.build(sub, f"{where}/additionalProperties", depth + 1, None)
+            else:
+                raise _Unsatisfiable("minProperties", where, "more properties are required than the schema allows")
+        most = schema.get("maxProperties")
+        if most is not None and len(out) > most:
+            for prop in [p for p in out if p not in required][: len(out) - most]:
+                del out[prop]
+        return out
+
+    def _array(self, schema: dict, where: str, depth: int, name: str | None) -> list:
+        prefix = schema.get("prefixItems", [])
+        items = schema.get("items", True)
+        least = max(schema.get("minItems", 0), 0)
+        most = schema.get("maxItems")
+        if least > MAX_ITEMS:
+            raise _Unsatisfiable("minItems", where, f"more than {MAX_ITEMS} items are required")
+        if depth >= SHALLOW_DEPTH:
+            count = least
+        else:
+            count = least + self.rng.randint(0 if least else 1, 3)
+        if most is not None:
+            count = min(count, most)
+        if items is False:
+            count = min(count, len(prefix))
+            if least > len(prefix):
+                raise _Unsatisfiable("items", where, "minItems asks for more items than prefixItems allows")
+        out: list = []
+        seen: set[bytes] = set()
+        unique = schema.get("uniqueItems", False)
+        for i in range(count):
+            sub = prefix[i] if i < len(prefix) else (items if items is not True else {"type": "string"})
+            for _ in range(10):
+                value = self.build(sub, f"{where}/items/{i}", depth + 1, name)
+                key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+                if not unique or key not in seen:
+                    break
+            else:
+                if i >= least:
+                    break
+                raise _Unsatisfiable("uniqueItems", where, "not enough distinct items can be made")
+            seen.add(key)
+            out.append(value)
+        return out
+
+    def _string(self, name: str | None, schema: dict, where: str) -> str:
+        least = schema.get("minLength", 0)
+        most = schema.get("maxLength")
+        if least > MAX_STRING:
+            raise _Unsatisfiable("minLength", where, f"strings longer than {MAX_STRING} characters are not produced")
+        if most is not None and most < least:
+            raise _Unsatisfiable("maxLength", where, "maxLength is below minLength")
+        fits = lambda text: len(text) >= least and (most is None or len(text) <= most)  # noqa: E731
+        if "format" in schema:
+            text = _format_value(schema["format"], self.rng)
+            if fits(text):
+                return text
+            raise _Unsatisfiable("format", where, f"a {schema['format']} value cannot fit the length bounds")
+        if "pattern" in schema:
+            try:
+                return regex_gen.generate(schema["pattern"], self.rng, max_chars=min(most or MAX_STRING, MAX_STRING), accept=fits)
+            except APIError as exc:
+                raise _Unsatisfiable("pattern", where, exc.message.rstrip(".")) from None
+        text = _text_for(name, self.rng)
+        while len(text) < least:
+            text += " " + _text_for(name, self.rng)
+        if most is not None and len(text) > most:
+            text = text[:most].rstrip() if len(text[:most].rstrip()) >= least else text[:most]
+        if len(text) < least:
+            text += "x" * (least - len(text))
+        return text
+
+    def _number(self, kind: str, schema: dict, where: str) -> int | float:
+        low, high = schema.get("minimum"), schema.get("maximum")
+        xlow, xhigh = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+        step = schema.get("multipleOf")
+        if kind == "integer":
+            step = step if step is None or float(step).is_integer() else None
+        lo = -math.inf if low is None else low
+        hi = math.inf if high is None else high
+        if isinstance(xlow, (int, float)) and not isinstance(xlow, bool):
+            lo = max(lo, xlow + (1 if kind == "integer" else 1e-6) if step is None else xlow)
+        if isinstance(xhigh, (int, float)) and not isinstance(xhigh, bool):
+            hi = min(hi, xhigh - (1 if kind == "integer" else 1e-6) if step is None else xhigh)
+        if math.isinf(lo) and math.isinf(hi):
+            lo, hi = 0, 100
+        elif math.isinf(lo):
+            lo = hi - 100
+        elif math.isinf(hi):
+            hi = lo + 100
+        if kind == "integer":
+            lo, hi = math.ceil(lo), math.floor(hi)
+        if lo > hi:
+            raise _Unsatisfiable("minimum", where, "the bounds leave no number")
+        if step:
+            first, last = math.ceil(lo / step), math.floor(hi / step)
+            if xlow is not None and first * step <= xlow:
+                first += 1
+            if xhigh is not None and last * step >= xhigh:
+                last -= 1
+            if first > last:
+                raise _Unsatisfiable("multipleOf", where, "no multiple lies within the bounds")
+            for _ in range(20):
+                k = self.rng.randint(first, min(last, first + 1000))
+                value = int(k * step) if kind == "integer" or isinstance(step, int) else round(k * step, 12)
+                quotient = value / step  # the test jsonschema applies to floats
+                if quotient == int(quotient):
+                    return value
+            raise _Unsatisfiable("multipleOf", where, f"no float multiple of {step} passes the multipleOf check")
+        if kind == "integer":
+            return self.rng.randint(int(lo), int(hi))
+        return round(self.rng.uniform(lo, hi), 2) if hi - lo > 0.02 else lo
+
+
+def generate(schema: Any, rng: random.Random) -> str:
+    """JSON text valid against ``schema`` (None: any JSON object), or a 400."""
+    if schema is None:
+        schema = {"type": "object"}
+    checked = check(schema)
+    last: _Unsatisfiable | None = None
+    for _ in range(ATTEMPTS):
+        try:
+            value = _Builder(checked, rng).build(schema, "", 0)
+        except _Unsatisfiable as exc:
+            last = exc
+            continue
+        except RecursionError:
+            last = _Unsatisfiable("$ref", "", "the schema nests too deeply")
+            continue
+        error = jsonschema.exceptions.best_match(checked.validator.iter_errors(value))
+        if error is None:
+            return orjson.dumps(value).decode()
+        last = _Unsatisfiable(str(error.validator), _pointer(error.absolute_schema_path), error.message)
+    assert last is not None
+    where = last.where if len(last.where) <= 120 else "…" + last.where[-119:]
+    location = f" at '{where}'" if where else ""
+    raise APIError(
+        400,
+        f"Could not produce JSON valid against the schema: keyword '{last.keyword}'{location} cannot be "
+        f"satisfied ({last.why}).",
+        param=PARAM,
+        code="unsatisfiable_json_schema",
+    )

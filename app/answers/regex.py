@@ -1,0 +1,329 @@
+"""``regex``: content that fully matches a pattern, made by walking the pattern, never by searching.
+
+The pattern is parsed with Python's own regex parser (``re._parser``, the one ``re.compile`` uses) and a
+string is built by walking the parse tree: each repeat picks a count, each alternation a branch, each
+class a member. Nothing backtracks, so the time taken is bounded by the size of the tree and of the
+output, whatever the pattern; the same walk is what a constrained decoder does token by token.
+
+The subset is the regular one that constrained decoding supports (as vLLM's and xgrammar's guided
+decoding do): literals, classes, ``.``, groups, alternation, greedy and lazy repeats, inline flags,
+and the anchors ``^ $ \\A \\Z \\b \\B``. Backreferences, conditionals, lookarounds, atomic groups and
+possessive repeats are refused with 400 naming the construct: they make a language that is not regular,
+and a walk cannot promise to match them. Also refused: patterns longer than ``MAX_PATTERN_CHARS``,
+nested deeper than the parser allows, or needing more than ``MAX_OUTPUT_CHARS`` characters; and a walk
+that exceeds ``MAX_STEPS`` (``(?:){999999999}``). Anchors and word boundaries are checked as the string
+grows; a walk that breaks one is retried, up to ``ATTEMPTS`` times, then refused as unsatisfiable.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from functools import lru_cache
+from re import _constants as C  # type: ignore[attr-defined]
+from re import _parser as P  # type: ignore[attr-defined]
+
+from app.protocol.errors import APIError
+
+MAX_PATTERN_CHARS = 4096
+MAX_OUTPUT_CHARS = 4096
+MAX_STEPS = 100_000
+ATTEMPTS = 25
+MAX_EMPTY_REPEATS = 1000
+SPREADS = (6, 3, 1, 0)  # extra repeats above the minimum, by how deep the repeat is nested
+
+_PRINTABLE = [chr(c) for c in range(32, 127)]
+_EXOTIC = ["é", "ß", "ñ", "ø", "Ж", "λ", "中", "☃", "€", "\t"]
+_WORD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_ANY = _LETTERS * 2 + "  .,-0123456789ABCDEFGHIJ"
+_CATEGORY_POOLS = {
+    C.CATEGORY_DIGIT: "0123456789",
+    C.CATEGORY_WORD: _LETTERS * 3 + _WORD,
+    C.CATEGORY_SPACE: " ",
+}
+_UNSUPPORTED = {
+    C.GROUPREF: "backreferences (\\1, (?P=name))",
+    C.GROUPREF_EXISTS: "conditional groups ((?(1)...|...))",
+    C.ASSERT: "lookaround assertions ((?=...), (?<=...))",
+    C.ASSERT_NOT: "negative lookaround assertions ((?!...), (?<!...))",
+    C.ATOMIC_GROUP: "atomic groups ((?>...))",
+    C.POSSESSIVE_REPEAT: "possessive repeats (*+, ++, ?+, {m,n}+)",
+}
+
+
+def _bad(message: str, code: str = "invalid_regex") -> APIError:
+    return APIError(400, message, param="regex", code=code)
+
+
+class _Retry(Exception):
+    """This walk broke an anchor or boundary; another walk may not."""
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _category_match(category, ch: str) -> bool:
+    if category in (C.CATEGORY_DIGIT, C.CATEGORY_UNI_DIGIT):
+        return ch.isdecimal()
+    if category in (C.CATEGORY_NOT_DIGIT, C.CATEGORY_UNI_NOT_DIGIT):
+        return not ch.isdecimal()
+    if category in (C.CATEGORY_SPACE, C.CATEGORY_UNI_SPACE):
+        return ch.isspace()
+    if category in (C.CATEGORY_NOT_SPACE, C.CATEGORY_UNI_NOT_SPACE):
+        return not ch.isspace()
+    if category in (C.CATEGORY_WORD, C.CATEGORY_UNI_WORD):
+        return _is_word(ch)
+    if category in (C.CATEGORY_NOT_WORD, C.CATEGORY_UNI_NOT_WORD):
+        return not _is_word(ch)
+    return False
+
+
+def _in_set(items, ch: str, ignorecase: bool) -> bool:
+    """Whether ``ch`` is in a character class given as the parser's item list (without NEGATE)."""
+    variants = {ch, ch.lower(), ch.upper()} if ignorecase else {ch}
+    for op, av in items:
+        if op == C.LITERAL:
+            if chr(av) in variants:
+                return True
+        elif op == C.RANGE:
+            if any(av[0] <= ord(v) <= av[1] for v in variants if len(v) == 1):
+                return True
+        elif op == C.CATEGORY:
+            if _category_match(av, ch):
+                return True
+    return False
+
+
+def _safe_char(code: int) -> bool:
+    return not 0xD800 <= code <= 0xDFFF
+
+
+class _Walk:
+    """One attempt at a string: the output so far, the pending anchor constraints, a step budget."""
+
+    def __init__(self, rng: random.Random, flags: int, max_chars: int, steps: int = 0) -> None:
+        self.rng = rng
+        self.out: list[str] = []
+        self.length = 0
+        self.steps = steps  # carried over from earlier attempts: the budget is for the whole request
+        self.max_chars = max_chars
+        self.flags = flags
+        self.must_end = False  # after $ or \Z: nothing may follow
+        self.need_newline = False  # after a MULTILINE $: only a newline may follow
+        self.boundary: bool | None = None  # after \b (True) or \B (False): the next char must (not) switch
+        self.depth = 0  # how many repeats the walk is inside
+
+    # -- output ------------------------------------------------------------------------------
+    def emit(self, ch: str) -> None:
+        if self.must_end:
+            raise _Retry
+        if self.need_newline:
+            if ch != "\n":
+                raise _Retry
+            self.need_newline = False
+        if self.boundary is not None:
+            before = bool(self.out) and _is_word(self.out[-1])
+            if (before != _is_word(ch)) != self.boundary:
+                raise _Retry
+            self.boundary = None
+        self.out.append(ch)
+        self.length += 1
+        if self.length > self.max_chars:
+            raise _Retry
+
+    def finish(self) -> str:
+        if self.boundary is not None:
+            before = bool(self.out) and _is_word(self.out[-1])
+            if before != self.boundary:
+                raise _Retry
+        return "".join(self.out)
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise _bad("The pattern is too complex to generate from within the time limit.", "regex_too_complex")
+
+    # -- the walk ----------------------------------------------------------------------------
+    def run(self, items, flags: int) -> None:
+        for op, av in items:
+            self.node(op, av, flags)
+
+    def node(self, op, av, flags: int) -> None:
+        self.step()
+        ignorecase = bool(flags & C.SRE_FLAG_IGNORECASE)
+        if op == C.LITERAL:
+            self.emit(chr(av))
+        elif op == C.NOT_LITERAL:
+            self.emit(self.pick(lambda ch: ch not in ({chr(av), chr(av).lower(), chr(av).upper()} if ignorecase else {chr(av)})))
+        elif op == C.ANY:  # never a newline, so DOTALL makes no difference
+            self.emit(self.rng.choice(_ANY))
+        elif op == C.IN:
+            self.emit(self.pick_in(av, ignorecase))
+        elif op == C.BRANCH:
+            self.run(self.rng.choice(av[1]), flags)
+        elif op == C.SUBPATTERN:
+            _group, add, remove, body = av
+            self.run(body, (flags | add) & ~remove)
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT):
+            low, high, body = av
+            count = self.repeat_count(low, high, body)
+            self.depth += 1
+            for _ in range(count):
+                self.step()
+                self.run(body, flags)
+            self.depth -= 1
+        elif op == C.AT:
+            self.anchor(av, flags)
+        else:  # filtered out by _check; kept as a guard
+            raise _bad(f"Unsupported regex construct: {op}.", "unsupported_regex")
+
+    def repeat_count(self, low: int, high: int, body) -> int:
+        # Fewer extra repeats the deeper the nesting, so that nested repeats stay within the output limit.
+        widest = SPREADS[min(self.depth, len(SPREADS) - 1)]
+        spread = widest if high == C.MAXREPEAT else min(high - low, widest)
+        room = self.max_chars - self.length
+        body_min = _min_length(body)
+        count = low + self.rng.randint(0, max(0, spread))
+        if body_min and count > low:
+            count = max(low, min(count, low + max(0, room - low * body_min) // max(body_min, 1)))
+        return count
+
+    def anchor(self, at, flags: int) -> None:
+        multiline = bool(flags & C.SRE_FLAG_MULTILINE)
+        if at in (C.AT_BEGINNING, C.AT_BEGINNING_STRING):
+            at_start = not self.out or (multiline and at == C.AT_BEGINNING and self.out[-1] == "\n")
+            if not at_start:
+                raise _Retry
+        elif at in (C.AT_END, C.AT_END_STRING):
+            if multiline and at == C.AT_END:
+                self.need_newline = True  # a newline next, or the end
+            else:
+                self.must_end = True
+        elif at == C.AT_BOUNDARY:
+            self.boundary = True
+        elif at == C.AT_NON_BOUNDARY:
+            self.boundary = False
+        else:
+            raise _bad("Unsupported anchor in the pattern.", "unsupported_regex")
+
+    def pick(self, accept) -> str:
+        candidates = [ch for ch in _PRINTABLE if accept(ch)] or [ch for ch in _EXOTIC if accept(ch)]
+        if not candidates:
+            raise _bad("A negated character class in the pattern excludes every character the mock can produce.", "unsupported_regex")
+        return self.rng.choice(candidates)
+
+    def pick_in(self, items, ignorecase: bool) -> str:
+        if items and items[0][0] == C.NEGATE:
+            rest = items[1:]
+            return self.pick(lambda ch: not _in_set(rest, ch, ignorecase))
+        op, av = self.rng.choice(items)
+        if op == C.LITERAL:
+            return chr(av)
+        if op == C.RANGE:
+            low, high = av
+            printable = [c for c in range(max(low, 32), min(high, 126) + 1)]
+            if printable:
+                return chr(self.rng.choice(printable))
+            for _ in range(20):
+                code = self.rng.randint(low, high)
+                if _safe_char(code):
+                    return chr(code)
+            raise _Retry
+        if op == C.CATEGORY:
+            pool = _CATEGORY_POOLS.get(_POSITIVE.get(av, av))
+            if pool is not None:
+                return self.rng.choice(pool)
+            return self.pick(lambda ch: _category_match(av, ch))
+        raise _bad("Unsupported character class in the pattern.", "unsupported_regex")
+
+
+_POSITIVE = {
+    C.CATEGORY_UNI_DIGIT: C.CATEGORY_DIGIT,
+    C.CATEGORY_UNI_WORD: C.CATEGORY_WORD,
+    C.CATEGORY_UNI_SPACE: C.CATEGORY_SPACE,
+}
+
+
+def _min_length(items) -> int:
+    total = 0
+    for op, av in items:
+        if op in (C.LITERAL, C.NOT_LITERAL, C.ANY, C.IN):
+            total += 1
+        elif op == C.BRANCH:
+            total += min(_min_length(branch) for branch in av[1])
+        elif op == C.SUBPATTERN:
+            total += _min_length(av[3])
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            total += av[0] * _min_length(av[2])
+        elif op == C.ATOMIC_GROUP:
+            total += _min_length(av)
+    return total
+
+
+def _check(items) -> None:
+    """Refuse what a walk cannot honour, naming the construct."""
+    for op, av in items:
+        if op in _UNSUPPORTED:
+            raise _bad(f"Unsupported regex construct: {_UNSUPPORTED[op]}.", "unsupported_regex")
+        if op == C.BRANCH:
+            for branch in av[1]:
+                _check(branch)
+        elif op == C.SUBPATTERN:
+            _check(av[3])
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT):
+            _check(av[2])
+            if av[0] > MAX_EMPTY_REPEATS and _min_length(av[2]) == 0:
+                # re itself runs out of memory matching (?:){999999999}; no client could check the answer.
+                raise _bad(
+                    f"Pathological regex: a group that can match the empty string is repeated at least {av[0]} times.",
+                    "pathological_regex",
+                )
+
+
+@lru_cache(maxsize=512)
+def compile_pattern(pattern: str):
+    """The parse tree of ``pattern``, checked once (patterns repeat across requests, so this is cached)."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise _bad(f"The regex is {len(pattern)} characters long; at most {MAX_PATTERN_CHARS} are accepted.", "regex_too_long")
+    try:
+        tree = P.parse(pattern, 0)
+    except re.error as exc:
+        raise _bad(f"Invalid regex: {exc}.") from None
+    except (RecursionError, OverflowError, ValueError) as exc:
+        raise _bad(f"Invalid regex: {type(exc).__name__}: the pattern is nested too deeply or too large.") from None
+    try:
+        _check(list(tree))
+        needed = _min_length(list(tree))
+    except RecursionError:
+        raise _bad("Invalid regex: the pattern is nested too deeply.") from None
+    if needed > MAX_OUTPUT_CHARS:
+        raise _bad(f"The regex needs at least {needed} characters; at most {MAX_OUTPUT_CHARS} are produced.", "regex_too_long")
+    return tree
+
+
+def generate(pattern: str, rng: random.Random, *, max_chars: int = MAX_OUTPUT_CHARS, accept=None) -> str:
+    """A string that ``re.fullmatch(pattern, …)`` accepts; ``accept`` may add a condition (a JSON
+    schema's length bounds). Raises ``APIError`` (400) when none can be made."""
+    tree = compile_pattern(pattern)
+    flags = tree.state.flags
+    steps = 0
+    for _ in range(ATTEMPTS):
+        walk = _Walk(rng, flags, max_chars, steps)
+        try:
+            walk.run(list(tree), flags)
+            text = walk.finish()
+        except _Retry:
+            steps = walk.steps
+            continue
+        except RecursionError:
+            raise _bad("Invalid regex: the pattern is nested too deeply.") from None
+        if accept is None or accept(text):
+            return text
+        steps = walk.steps
+    raise _bad(
+        "Could not produce a string matching the regex: its anchors or word boundaries (or the limits around it) "
+        "cannot be satisfied together.",
+        "unsatisfiable_regex",
+    )

@@ -1,0 +1,268 @@
+"""Reading a prompt like the model would: what kind of task it is, what it is about, and the plain-text
+answer each kind gets.
+
+Kinds: ``count`` ("how many", "count"), ``detect`` (find, locate, point to, segment…), ``ocr``
+(transcribe, read the text, extract labels and prices…), ``caption`` (caption, describe), ``question``
+(anything ending in "?" or opening like one) and ``chat`` (everything else, answered by ``text.reply``).
+The prompt is the last user text, with the system instructions (hints removed) read after it: the
+SDK's ``ocr()`` and ``detect()`` helpers put the whole instruction in the system message.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+_COUNT = re.compile(r"\bhow\s+many\b|\bcount(?:ing)?\b|\bnumber\s+of\b|\btally\b", re.I)
+_DETECT = re.compile(
+    r"\b(?:find|detect|locate|locali[sz]e|point\s+(?:to|at|out)|mark|highlight|segment|outline|identify|"
+    r"spot|circle|box|trace|ground|where\s+(?:is|are))\b",
+    re.I,
+)
+_OCR = re.compile(
+    r"\b(?:ocr|transcribe|transcription|read\s+(?:out\s+)?(?:the\s+|all\s+|every\s+)?(?:text|words|sign|label)|"
+    r"extract\b.*\b(?:text|labels?|prices?|words|names?|numbers?|values?)|optical\s+character|"
+    r"(?:text|words?)\s+(?:in|on|from)\s+the|what\s+does\s+.*\bsay|readable\s+(?:text|word))",
+    re.I,
+)
+_CAPTION = re.compile(r"\b(?:caption|describe|description|summari[sz]e)\b", re.I)
+_QUESTION_OPENER = re.compile(
+    r"^\s*(?:what|which|who|whom|whose|where|when|why|how|is|are|was|were|do|does|did|can|could|should|"
+    r"would|will|has|have|had)\b",
+    re.I,
+)
+_YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.I)
+
+
+def classify(prompt: str) -> str:
+    """The kind of task ``prompt`` asks for (see the module docstring)."""
+    if _COUNT.search(prompt):
+        return "count"
+    if _OCR.search(prompt):
+        return "ocr"
+    if _DETECT.search(prompt):
+        return "detect"
+    if _CAPTION.search(prompt):
+        return "caption"
+    stripped = prompt.strip()
+    if stripped.endswith("?") or _QUESTION_OPENER.match(stripped):
+        return "question"
+    return "chat"
+
+
+# --- the subject of a grounding prompt: the mention ------------------------------------------------
+
+_VERB_THEN_OBJECT = re.compile(
+    r"\b(?:how\s+many|count(?:\s+up)?|number\s+of|find|detect|locate|locali[sz]e|point\s+(?:to|at|out)|"
+    r"mark|highlight|segment(?:\s+out)?|outline|identify|spot|circle|box|trace|ground|show(?:\s+me)?|"
+    r"where\s+(?:is|are))\s+(?P<object>[^.?!;\n]+)",
+    re.I,
+)
+_CATEGORIES = re.compile(r"categories\s*:\s*(?P<list>[^.\n]+)", re.I)
+_DETERMINERS = re.compile(r"^(?:(?:all|every|each|any|the|a|an|of|these|those|this|that|visible|individual)\s+)+", re.I)
+_TAIL = re.compile(
+    r"\s+(?:(?:that\s+(?:are|is|you\s+can\s+see)|you\s+(?:can\s+)?see|visible|there)\b.*|"
+    r"(?:in|on|from|within|across)\s+(?:(?:the|this|these|each|both|every)\s+)?(?:\w+\s+)?"
+    r"(?:image|images|picture|photo|photograph|scene|frame|shot|view)\b.*|are\s+there\b.*|is\s+there\b.*|"
+    r"(?:are|is|do|does|can|could|were|was)\b.*)$",
+    re.I,
+)
+_STOP_WORDS = {
+    "and", "box", "mark", "label", "explain", "tell", "give", "describe", "count", "return", "then", "show",
+    "list", "output", "draw", "each", "one", "them", "it", "point", "outline", "segment", "please", "with",
+}
+_GENERIC = {"object", "objects", "thing", "things", "item", "items", "everything", "anything", "all", "stuff", "it", "them"}
+_CONNECTORS = re.compile(r"\s+(?:wearing|with|holding|carrying|on|in|near|under|over|behind|that|who|which|of|without)\s+", re.I)
+_IRREGULAR = {
+    "people": "person", "men": "man", "women": "woman", "children": "child", "mice": "mouse", "feet": "foot",
+    "teeth": "tooth", "geese": "goose", "knives": "knife", "leaves": "leaf", "shelves": "shelf", "wolves": "wolf",
+}
+FALLBACK_NOUNS = ("person", "chair", "table", "lamp", "window", "plant", "bottle", "cup", "bag", "sign", "box", "door")
+MAX_MENTION_CHARS = 60
+
+
+def singular(word: str) -> str:
+    lower = word.lower()
+    if lower in _IRREGULAR:
+        return _IRREGULAR[lower] if word.islower() else word
+    if len(word) > 4 and lower.endswith("ies"):
+        return word[:-3] + "y"
+    if lower.endswith(("sses", "xes", "ches", "shes", "zes")):
+        return word[:-2]
+    if lower.endswith(("ss", "us", "is", "ous")) or len(word) <= 3 or not lower.endswith("s") or word.isupper():
+        return word
+    return word[:-1]
+
+
+def _singular_phrase(phrase: str) -> str:
+    """Singularise the head noun: the last word before a connector ("workers wearing PPE")."""
+    match = _CONNECTORS.search(phrase)
+    head, rest = (phrase[: match.start()], phrase[match.start() :]) if match else (phrase, "")
+    words = head.split()
+    if not words:
+        return phrase
+    words[-1] = singular(words[-1])
+    return " ".join(words) + rest
+
+
+def _clean(chunk: str) -> str | None:
+    chunk = re.sub(r"[\"'`()\[\]{}<>]", " ", chunk)
+    chunk = " ".join(chunk.split()).strip(" ,:-")
+    chunk = _DETERMINERS.sub("", chunk)
+    chunk = _TAIL.sub("", chunk).strip(" ,:-")
+    chunk = _DETERMINERS.sub("", chunk)
+    if not chunk or chunk.lower() in _GENERIC:
+        return None
+    words = chunk.split()[:6]
+    if words[0].lower() in _STOP_WORDS:
+        return None
+    return _singular_phrase(" ".join(words))[:MAX_MENTION_CHARS].strip() or None
+
+
+def _split_list(text: str) -> list[str]:
+    """``"cats, dogs and birds and box each one"`` → the items, stopping at the first one that is an
+    instruction rather than a thing."""
+    items: list[str] = []
+    for chunk in re.split(r",\s*|\s+(?:and|or|&)\s+", text):
+        words = chunk.strip().split()
+        if not words:
+            continue
+        if words[0].lower() in _STOP_WORDS:
+            break
+        items.append(chunk)
+    return items
+
+
+def mentions(user_text: str, instructions: str = "") -> tuple[str, ...]:
+    """What a grounding prompt asks to find, as mention strings; empty when it names nothing specific."""
+    for text in (user_text, instructions):
+        categories = _CATEGORIES.search(text)
+        if categories:
+            found = [m for m in (_clean(item) for item in _split_list(categories.group("list"))) if m]
+            if found:
+                return tuple(dict.fromkeys(found))
+        match = _VERB_THEN_OBJECT.search(text)
+        if match:
+            found = [m for m in (_clean(item) for item in _split_list(match.group("object"))) if m]
+            if found:
+                return tuple(dict.fromkeys(found))[:6]
+    return ()
+
+
+def plural(noun_phrase: str, count: int) -> str:
+    if count == 1:
+        return noun_phrase
+    match = _CONNECTORS.search(noun_phrase)
+    head, rest = (noun_phrase[: match.start()], noun_phrase[match.start() :]) if match else (noun_phrase, "")
+    words = head.split()
+    if not words:
+        return noun_phrase
+    last = words[-1]
+    inverse = {v: k for k, v in _IRREGULAR.items()}
+    lower = last.lower()
+    if lower in inverse:
+        words[-1] = inverse[lower]
+    elif last.isupper():
+        words[-1] = last
+    elif lower.endswith("y") and len(last) > 2 and lower[-2] not in "aeiou":
+        words[-1] = last[:-1] + "ies"
+    elif lower.endswith(("s", "x", "ch", "sh", "z")):
+        words[-1] = last + "es"
+    else:
+        words[-1] = last + "s"
+    return " ".join(words) + rest
+
+
+# --- plain-text answers ---------------------------------------------------------------------------
+
+_PRODUCE = (
+    "Bananas", "Gala Apples", "Roma Tomatoes", "Avocados", "Red Grapes", "Lemons", "Carrots", "Broccoli",
+    "Strawberries", "Yellow Onions", "Cucumbers", "Blueberries", "Russet Potatoes", "Limes", "Green Peppers",
+)
+_UNITS = ("/lb", " each", "/kg", " per bunch", "/pint", " 2 for")
+_SIGN_LINES = (
+    "OPEN", "EXIT", "Fresh Daily", "Please pay at the counter", "No parking", "Welcome", "Sale", "Aisle 4",
+    "Thank you for shopping", "Staff only", "Mon-Fri 8am-6pm", "Best before 12/08", "Keep right", "Caution: wet floor",
+)
+_SCENE_NOUNS = (
+    "a wooden table", "a softbox light", "a person in a dark jacket", "a potted plant", "a large window",
+    "a camera on a tripod", "a white backdrop", "a stack of books", "a red chair", "a coffee cup", "a laptop",
+)
+_ADJECTIVES = ("warm", "soft", "even", "bright", "muted", "natural", "diffuse")
+_PLACES = ("near the centre", "on the left", "on the right", "in the foreground", "in the background", "at the top", "at the bottom")
+_COLOURS = ("red", "blue", "green", "white", "black", "grey", "yellow", "brown")
+
+
+def ocr_text(prompt: str, rng: random.Random) -> str:
+    """Text lines, as a transcription: label-and-price lines when the prompt asks for prices."""
+    count = rng.randint(3, 6)
+    lower = prompt.lower()
+    if "price" in lower or "produce" in lower or "cost" in lower:
+        items = rng.sample(_PRODUCE, count)
+        lines = []
+        for item in items:
+            unit = rng.choice(_UNITS)
+            price = f"${rng.randint(0, 5)}.{rng.randint(0, 99):02d}"
+            lines.append(f"{item} - {price}{unit}" if unit != " 2 for" else f"{item} - 2 for {price}")
+    else:
+        lines = rng.sample(_SIGN_LINES, count)
+    if "markdown" in lower:
+        return "# " + lines[0] + "\n\n" + "\n".join(f"- {line}" for line in lines[1:])
+    if "html" in lower:
+        return "<h1>" + lines[0] + "</h1>\n" + "\n".join(f"<p>{line}</p>" for line in lines[1:])
+    return "\n".join(lines)
+
+
+def caption(prompt: str, rng: random.Random) -> str:
+    first, second, third = rng.sample(_SCENE_NOUNS, 3)
+    sentence = f"{first[0].upper()}{first[1:]} {rng.choice(_PLACES)}, with {second} {rng.choice(_PLACES)} under {rng.choice(_ADJECTIVES)} light."
+    if "detail" in prompt.lower():
+        sentence += (
+            f" {third[0].upper()}{third[1:]} sits {rng.choice(_PLACES)}, and the composition draws the eye to "
+            f"{first}. The palette is mostly {rng.choice(_COLOURS)} and {rng.choice(_COLOURS)}."
+        )
+    return sentence
+
+
+def answer_question(question: str, rng: random.Random) -> str:
+    lower = question.lower()
+    subject, other = rng.sample(_SCENE_NOUNS, 2)
+    if _YES_NO.match(lower):
+        if rng.random() < 0.5:
+            return f"Yes. {subject[0].upper()}{subject[1:]} is clearly visible {rng.choice(_PLACES)}."
+        return f"No. The image shows {subject} {rng.choice(_PLACES)}, but nothing like that."
+    if re.search(r"\bcolou?rs?\b", lower):
+        return f"It is mostly {rng.choice(_COLOURS)}, with some {rng.choice(_COLOURS)} details."
+    if lower.lstrip().startswith("where"):
+        return f"It is {rng.choice(_PLACES)}, next to {subject}."
+    if lower.lstrip().startswith("who"):
+        return f"A person in a {rng.choice(_COLOURS)} jacket, {rng.choice(_PLACES)}."
+    if lower.lstrip().startswith("why"):
+        return f"Most likely because {subject} is placed to catch the {rng.choice(_ADJECTIVES)} light."
+    return (
+        f"{subject[0].upper()}{subject[1:]} {rng.choice(_PLACES)} stands out most, set against {other} "
+        f"and lit by {rng.choice(_ADJECTIVES)} light."
+    )
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A prompt, read once: what ``choose`` and the rules work from."""
+
+    kind: str
+    user_text: str
+    instructions: str  # the system texts with hint tags removed
+    mentions: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return f"{self.user_text}\n{self.instructions}".strip()
+
+
+def read(user_text: str, instructions: str) -> Reading:
+    user = user_text.strip()
+    kind = classify(user) if user else "chat"
+    if kind == "chat" and instructions:
+        kind = classify(instructions)
+    return Reading(kind=kind, user_text=user, instructions=instructions, mentions=mentions(user, instructions))
