@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     stream_keepalive_seconds: float = Field(
         15.0, ge=0, description="Seconds between ': ping' comment lines while a stream waits; 0: never."
     )
+    stream_events_per_write: int = Field(
+        64,
+        ge=1,
+        description="Most SSE events that are due at the same moment written together; 1: each event in its own write.",
+    )
 
     # --- testing toolkit (admin API, journal) -------------------------------------------------
     admin_key: str | None = Field(

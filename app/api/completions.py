@@ -36,6 +36,7 @@ class ChatCompletions:
         self.reject_unknown = settings.unknown_fields == "reject"
         self.pacing = Pacing(settings.stream_first_token_ms, settings.stream_tokens_per_second or None)
         self.keepalive = settings.stream_keepalive_seconds
+        self.events_per_write = settings.stream_events_per_write
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.auth.check(scope)
@@ -61,7 +62,7 @@ class ChatCompletions:
             events = stream_events(
                 completion, id=ids.completion_id(), created=int(time.time()), model=request.model, include_usage=include_usage
             )
-            delivery = Delivery(pacing=answer.pacing or self.pacing)
+            delivery = Delivery(pacing=answer.pacing or self.pacing, events_per_write=self.events_per_write)
             if fault is None:
                 await CompletionStream(events, delivery=delivery, keepalive=self.keepalive)(scope, receive, send)
                 return

@@ -22,6 +22,7 @@ Two halves, so that each can change without the other:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 from dataclasses import dataclass
@@ -41,8 +42,8 @@ log = logging.getLogger("perceptron_mock")
 SEP = "\n"  # OpenAI and Perceptron frame with LF; sse-starlette's default is CRLF
 DONE = b"data: [DONE]\n\n"
 CONTENT_TYPE = (b"content-type", b"text/event-stream; charset=utf-8")
-# Yield to the event loop every this many unpaced events, so that a long answer neither holds the
-# loop nor misses a client's disconnect (uvicorn silently drops writes to a closed connection).
+# Unpaced, a stream lets the event loop run after this many events, so that a long answer neither
+# holds the loop nor misses a client's disconnect (uvicorn silently drops writes to a closed socket).
 YIELD_EVERY = 64
 
 
@@ -125,6 +126,7 @@ class Delivery:
     """
 
     pacing: Pacing = Pacing()
+    events_per_write: int = 64  # most events due at the same moment that go out in one write
     stop_after: int | None = None  # send this many events, then stop
     drop_connection: bool = False  # on stop, close the connection mid-body instead of ending the body
     error_after: int | None = None  # send this many events, then ``error`` as an error event, then end
@@ -133,19 +135,6 @@ class Delivery:
 
 class StreamDropped(Exception):
     """Raised by a delivery that must end with a dropped connection rather than an ended body."""
-
-
-def _schedule(events: StreamEvents, pacing: Pacing) -> Iterator[tuple[float, bytes]]:
-    """(seconds after the start when it is due, event): the role chunk arrives with the first token,
-    tokens at the pacing's rate, the finish chunk and ``[DONE]`` right after the last token."""
-    first = pacing.first_token_ms / 1000
-    interval = 1 / pacing.tokens_per_second if pacing.tokens_per_second else 0.0
-    yield first, events.head
-    for k, event in enumerate(events.tokens):
-        yield first + k * interval, event
-    due = first  # the tail is due at once (after the last token, which yield order guarantees)
-    for event in events.tail:
-        yield due, event
 
 
 class CompletionStream(EventSourceResponse):
@@ -187,29 +176,55 @@ class CompletionStream(EventSourceResponse):
 
     @staticmethod
     async def _deliver(events: StreamEvents, delivery: Delivery) -> AsyncIterator[bytes]:
+        """The events as they fall due: the role chunk with the first token after ``first_token_ms``,
+        then one event per ``1 / tokens_per_second`` (each token, then the finish chunk: the step
+        that produced end-of-sequence), ``[DONE]`` right after the finish chunk. Events due at the
+        same moment go out together, up to ``events_per_write`` in one write."""
         limit = min((n for n in (delivery.stop_after, delivery.error_after) if n is not None), default=-1)
+        first = delivery.pacing.first_token_ms / 1000
+        rate = delivery.pacing.tokens_per_second
+        interval = 1 / rate if rate else 0.0
+        per_write = delivery.events_per_write
         loop = asyncio.get_running_loop()
-        sent = 0
+        start = loop.time()
+        sent = 0  # events taken, written or in `ready`
+        unpaused = 0  # events written since the loop last ran
+        ready: list[bytes] = []
         try:
-            start = loop.time()
-            for due, event in _schedule(events, delivery.pacing):
+            for event in itertools.chain((events.head,), events.tokens, events.tail):
                 if sent == limit:
                     break
-                delay = start + due - loop.time() if due else 0.0
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                elif sent % YIELD_EVERY == YIELD_EVERY - 1:
-                    await asyncio.sleep(0)
-                yield event
+                if (first or interval) and event is not DONE:
+                    delay = start + first + max(sent - 1, 0) * interval - loop.time()
+                    if delay > 0:
+                        if ready:
+                            yield b"".join(ready)
+                            ready.clear()
+                        await asyncio.sleep(delay)
+                        unpaused = 0
+                ready.append(event)
                 sent += 1
+                if len(ready) >= per_write:
+                    yield b"".join(ready)
+                    unpaused += len(ready)
+                    ready.clear()
+                    if unpaused >= YIELD_EVERY:
+                        await asyncio.sleep(0)
+                        unpaused = 0
             else:
+                if ready:
+                    yield b"".join(ready)
                 return
         except Exception:
             # Headers are out, so a status can no longer say it: tell the client in the stream.
             log.exception("stream failed after %d events", sent)
-            yield error_event(server_error())
+            yield b"".join(ready) + error_event(server_error())
             return
+        # Interrupted after `limit` events, as the delivery asked.
         if sent == delivery.error_after:
-            yield error_event(delivery.error or server_error())
-        elif delivery.drop_connection:
+            yield b"".join(ready) + error_event(delivery.error or server_error())
+            return
+        if ready:
+            yield b"".join(ready)
+        if delivery.drop_connection:
             raise StreamDropped

@@ -1,0 +1,329 @@
+"""Benchmark: the mock's streamed answers against a bare ASGI app writing the same SSE events.
+
+    /work/venv/bin/python bench/streaming.py [--duration 5] [--connections 64] [--rounds 1] [--events 200]
+
+In one run it starts two servers, each one uvicorn worker (uvloop + httptools) pinned to CPU 0:
+
+- the mock (``python -m app``), answering ``stream: true`` with ``--events`` SSE events: the role
+  chunk, token deltas, the finish chunk with usage, ``[DONE]``;
+- a bare ASGI app that reads the request and writes the mock's own events, captured once at start,
+  one ``send`` per event, with no framework at all: the ceiling for this server stack.
+
+Then it loads each in turn with ``--connections`` concurrent keep-alive connections, each streaming
+one answer after another, and prints streams/s, events/s, p50/p99 time to first byte and the
+mock/bare ratio of events/s (the target is >= 0.5). The load client is a lean asyncio protocol
+pinned to CPU 1 (it counts events and finds the end of the body; it does not parse JSON); its CPU
+use is printed so that a saturated client is visible. The VM is shared and noisy: compare the two
+columns of one run, not figures across runs, and use --rounds to interleave several.
+
+Until fixtures can script a long answer (issue 4), the mock's server process gets a fixed answer of
+the right length by swapping the one answer rule (``choose``) for a constant; everything else is
+the real request path: auth, body read, validation, accounting, budget, SSE rendering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import httpx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tests.server import free_port  # noqa: E402
+
+MODEL = "isaac-0.2-2b-preview"
+BODY = (
+    b'{"model":"' + MODEL.encode() + b'","messages":[{"role":"user","content":"Describe this scene in detail."}],'
+    b'"stream":true,"stream_options":{"include_usage":true}}'
+)
+TAIL = b"data: [DONE]\n\n\r\n0\r\n\r\n"  # [DONE] in its own chunk, then the last chunk of the body
+
+# Runs in the mock's server process: a constant answer of `events - 3` tokens (role, finish and
+# [DONE] are the other three events), then the mock's own CLI.
+MOCK_LAUNCHER = textwrap.dedent(
+    """
+    import sys
+    import app.api.completions as completions
+    from app.accounting import tokens
+    from app.answers.answer import Answer
+
+    TOKENS = int(sys.argv[1])
+    SENTENCE = ("The scene shows a workbench under soft, even light; a camera, two lenses and a notebook sit "
+                "near the left edge, and a window fills the background with 3 tall panes. ")
+    pieces = tokens.split(SENTENCE * (TOKENS // 10 + 1))[:TOKENS]
+    answer = Answer(content="".join(pieces))
+    completions.choose = lambda *args, **kwargs: answer
+
+    from app.cli import main
+    main(sys.argv[2:])
+    """
+)
+
+BARE_APP = textwrap.dedent(
+    """
+    import os
+
+    with open(os.environ["BARE_EVENTS"], "rb") as handle:
+        EVENTS = [block + b"\\n\\n" for block in handle.read().split(b"\\n\\n") if block]
+    HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8")]
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        for event in EVENTS:
+            await send({"type": "http.response.body", "body": event, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    """
+)
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+
+def _pin(cpu: int) -> list[str]:
+    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+
+
+def _wait(url: str, process: subprocess.Popen) -> None:
+    for _ in range(400):
+        if process.poll() is not None:
+            raise SystemExit(f"server exited: {url}")
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise SystemExit(f"server did not start: {url}")
+
+
+def start_mock(port: int, tokens: int, extra: list[str]) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERCEPTRON_MOCK_")}
+    env["PERCEPTRON_MOCK_RATE_LIMIT_PER_MINUTE"] = "0"  # 300/min would refuse nearly every stream
+    process = subprocess.Popen(
+        [*_pin(0), sys.executable, "-c", MOCK_LAUNCHER, str(tokens), "--port", str(port), "--log-level", "warning", *extra],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    _wait(f"http://127.0.0.1:{port}/health", process)
+    return process
+
+
+def start_bare(port: int, events_path: str, directory: str) -> subprocess.Popen:
+    with open(os.path.join(directory, "bare_sse.py"), "w") as handle:
+        handle.write(BARE_APP)
+    process = subprocess.Popen(
+        [*_pin(0), sys.executable, "-m", "uvicorn", "bare_sse:app", "--port", str(port), "--loop", "uvloop",
+         "--http", "httptools", "--log-level", "warning", "--no-access-log", "--no-server-header"],
+        cwd=directory, env={**os.environ, "BARE_EVENTS": events_path}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    _wait(f"http://127.0.0.1:{port}/", process)
+    return process
+
+
+# --- load client ------------------------------------------------------------------------------
+
+
+class StreamingConnection(asyncio.Protocol):
+    """One keep-alive connection that streams answers back to back until told to stop."""
+
+    def __init__(self, request: bytes, stats: "Stats") -> None:
+        self.request = request
+        self.stats = stats
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.sent_at = 0.0
+        self.first_byte = False
+        self.body_start = 0  # where the body starts once the head is in; 0 before
+        self.length: int | None = None  # content-length, or None for a chunked body
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self._send()
+
+    def _send(self) -> None:
+        self.buffer.clear()
+        self.first_byte = False
+        self.body_start = 0
+        self.sent_at = time.perf_counter()
+        self.transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.first_byte:
+            self.first_byte = True
+            self.stats.ttfb.append(time.perf_counter() - self.sent_at)
+        self.buffer += data
+        if not self.body_start:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            self.body_start = end + 4
+            match = re.search(rb"\r\ncontent-length: *(\d+)", self.buffer[:end].lower())
+            self.length = int(match.group(1)) if match else None
+        if self.length is not None:
+            if len(self.buffer) - self.body_start < self.length:
+                return
+            self.stats.refused(bytes(self.buffer[: self.body_start + self.length]))  # a JSON answer: an error
+        elif not self.buffer.endswith(b"\r\n0\r\n\r\n"):
+            return
+        elif self.buffer.startswith(b"HTTP/1.1 200 ") and self.buffer.endswith(TAIL):
+            self.stats.streams += 1
+            self.stats.events += self.buffer.count(b"\ndata: ") + self.buffer.startswith(b"data: ")
+        else:
+            self.stats.refused(bytes(self.buffer))
+        if self.stats.running:
+            self._send()
+        else:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.stats.running:
+            self.stats.failures += 1
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.running = True
+        self.streams = 0
+        self.events = 0
+        self.failures = 0
+        self.ttfb: list[float] = []
+        self.example: bytes | None = None  # the first refused answer, shown once
+
+    def refused(self, response: bytes) -> None:
+        self.failures += 1
+        self.example = self.example or response[:600]
+
+
+async def load(port: int, connections: int, duration: float, warmup: float) -> dict:
+    loop = asyncio.get_running_loop()
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer bench-key\r\n"
+        b"content-type: application/json\r\naccept: application/json\r\ncontent-length: "
+        + str(len(BODY)).encode() + b"\r\n\r\n" + BODY
+    )
+    stats = Stats()
+    protocols = []
+    for _ in range(connections):
+        _, protocol = await loop.create_connection(lambda: StreamingConnection(request, stats), "127.0.0.1", port)
+        protocols.append(protocol)
+    await asyncio.sleep(warmup)
+    streams, events, failures = stats.streams, stats.events, stats.failures
+    stats.ttfb.clear()
+    cpu, start = time.process_time(), time.perf_counter()
+    await asyncio.sleep(duration)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    result = {
+        "streams/s": (stats.streams - streams) / elapsed,
+        "events/s": (stats.events - events) / elapsed,
+        "failures": stats.failures - failures,
+        "ttfb": sorted(stats.ttfb),
+        "client cpu": cpu / elapsed,
+        "example": stats.example,
+    }
+    stats.running = False
+    await asyncio.gather(*(p.closed for p in protocols))
+    return result
+
+
+def _pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] * 1000 if values else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=5, help="seconds measured per server and round")
+    parser.add_argument("--warmup", type=float, default=1, help="seconds of load before each measurement")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--events", type=int, default=200, help="data events per stream, [DONE] included")
+    parser.add_argument("--rounds", type=int, default=1, help="bare/mock measurements interleaved this many times")
+    parser.add_argument("--mock-args", default="", help="extra CLI flags for the mock")
+    parser.add_argument("--no-per-event", action="store_true", help="skip the mock/1 row (one event per write)")
+    args = parser.parse_args()
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    if (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})  # the servers are on CPU 0
+
+    servers: dict[str, int] = {"bare": free_port(), "mock": free_port()}
+    if not args.no_per_event:
+        servers["mock/1"] = free_port()
+    processes: list[subprocess.Popen] = []
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            processes.append(start_mock(servers["mock"], args.events - 3, args.mock_args.split()))
+            if "mock/1" in servers:
+                extra = [*args.mock_args.split(), "--stream-events-per-write", "1"]
+                processes.append(start_mock(servers["mock/1"], args.events - 3, extra))
+            sample = httpx.post(
+                f"http://127.0.0.1:{servers['mock']}/v1/chat/completions",
+                content=BODY,
+                headers={"authorization": "Bearer bench-key", "content-type": "application/json"},
+            )
+            count = sample.content.count(b"\n\n")
+            if sample.status_code != 200 or not count:
+                raise SystemExit(f"the mock did not stream: {sample.status_code} {sample.text[:300]}")
+            events_path = os.path.join(directory, "events.sse")
+            with open(events_path, "wb") as handle:
+                handle.write(sample.content)
+            processes.append(start_bare(servers["bare"], events_path, directory))
+
+            print(
+                f"{count} events a stream ({len(sample.content) / count:.0f} bytes each on average), "
+                f"{args.connections} connections, {args.duration:g}s per measurement, servers on CPU 0, client on CPU 1"
+            )
+            print("mock: defaults (events due together share a write); mock/1: --stream-events-per-write 1")
+            header = (
+                f"{'server':<6} | {'streams/s':>9} {'events/s':>9} {'TTFB p50 ms':>11} {'p99 ms':>7} | "
+                f"{'client cpu':>10} {'failed':>6} | {'x bare':>6}"
+            )
+            print(header)
+            print("-" * len(header))
+            ratios: dict[str, list[float]] = {name: [] for name in servers if name != "bare"}
+            for _ in range(args.rounds):
+                bare_rate = 1.0
+                for name, port in servers.items():
+                    r = asyncio.run(load(port, args.connections, args.duration, args.warmup))
+                    if name == "bare":
+                        bare_rate = max(r["events/s"], 1.0)
+                    else:
+                        ratios[name].append(r["events/s"] / bare_rate)
+                    if r["example"]:
+                        print(f"  {name} refused some requests, e.g.: {r['example'][:400]!r}")
+                    print(
+                        f"{name:<6} | {r['streams/s']:>9.0f} {r['events/s']:>9.0f} {_pct(r['ttfb'], 0.5):>11.2f} "
+                        f"{_pct(r['ttfb'], 0.99):>7.2f} | {r['client cpu']:>9.0%} {r['failures']:>6} | "
+                        f"{r['events/s'] / bare_rate:>6.2f}"
+                    )
+            print()
+            for name, values in ratios.items():
+                print(f"{name} / bare events/s, median of {len(values)}: {statistics.median(values):.2f}  (target >= 0.50)")
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait()
+
+if __name__ == "__main__":
+    main()
