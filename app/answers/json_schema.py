@@ -21,6 +21,7 @@ within ``MAX_DEPTH`` levels is refused.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import string
@@ -181,14 +182,14 @@ class CheckedSchema:
 
 @lru_cache(maxsize=256)
 def _checked(canonical: bytes) -> CheckedSchema:
-    return CheckedSchema(orjson.loads(canonical))
+    return CheckedSchema(json.loads(canonical))
 
 
 def check(schema: Any) -> CheckedSchema:
     """The checked schema, or a 400 naming the problem; cached by the schema's canonical JSON."""
-    try:
-        canonical = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
-    except (TypeError, orjson.JSONEncodeError) as exc:
+    try:  # json, not orjson: a schema may hold integers wider than 64 bits
+        canonical = json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()
+    except (TypeError, ValueError) as exc:
         raise _invalid("", f"the schema cannot be serialised ({exc}).", None) from None
     try:
         return _checked(canonical)
@@ -296,7 +297,9 @@ class _Builder:
     def _merge(self, schema: dict, where: str, depth: int) -> dict:
         """allOf as one schema: properties and required united, bounds tightened, the rest kept."""
         merged: dict = {k: v for k, v in schema.items() if k != "allOf"}
-        parts = list(schema["allOf"])
+        parts = [merged, *schema["allOf"]]
+        merged = {}
+        closed: list[set[str]] = []  # the property names each closed (additionalProperties: false) part allows
         while parts:
             part = parts.pop(0)
             if part is True:
@@ -308,6 +311,8 @@ class _Builder:
             if "allOf" in part:
                 parts = list(part["allOf"]) + parts
                 part = {k: v for k, v in part.items() if k != "allOf"}
+            if part.get("additionalProperties") is False:
+                closed.append(set(part.get("properties", {})))
             for key, value in part.items():
                 if key not in merged:
                     merged[key] = value
@@ -337,6 +342,13 @@ class _Builder:
                     merged.setdefault("allOf", []).append({key: value})
                 elif merged[key] != value and key not in _ANNOTATIONS:
                     merged[key] = value  # the later one wins; validation catches a real conflict
+        if closed:  # every closed part must accept every property the instance has
+            allowed = set.intersection(*closed)
+            missing = [name for name in merged.get("required", []) if name not in allowed]
+            if missing:
+                raise _Unsatisfiable("additionalProperties", where, f"'{missing[0]}' is required but a closed branch forbids it")
+            merged["properties"] = {k: v for k, v in merged.get("properties", {}).items() if k in allowed}
+            merged["additionalProperties"] = False
         if "allOf" in merged:
             return self._merge(merged, where, depth)
         return merged
@@ -345,7 +357,7 @@ class _Builder:
         rest = {k: v for k, v in schema.items() if k != key}
         branches = list(enumerate(schema[key]))
         if depth >= SHALLOW_DEPTH:  # head for the exit: branches without references first
-            branches.sort(key=lambda item: ("$ref" in orjson.dumps(item[1]).decode(), item[0]))
+            branches.sort(key=lambda item: ("$ref" in json.dumps(item[1]), item[0]))
         else:
             self.rng.shuffle(branches)
         last: _Unsatisfiable | None = None
@@ -449,7 +461,7 @@ class _Builder:
             sub = prefix[i] if i < len(prefix) else (items if items is not True else {"type": "string"})
             for _ in range(10):
                 value = self.build(sub, f"{where}/items/{i}", depth + 1, name)
-                key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+                key = json.dumps(value, sort_keys=True).encode()
                 if not unique or key not in seen:
                     break
             else:
@@ -546,7 +558,10 @@ def generate(schema: Any, rng: random.Random) -> str:
             continue
         error = jsonschema.exceptions.best_match(checked.validator.iter_errors(value))
         if error is None:
-            return orjson.dumps(value).decode()
+            try:
+                return orjson.dumps(value).decode()
+            except orjson.JSONEncodeError:  # an integer wider than 64 bits, from const or enum
+                return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         last = _Unsatisfiable(str(error.validator), _pointer(error.absolute_schema_path), error.message)
     assert last is not None
     where = last.where if len(last.where) <= 120 else "…" + last.where[-119:]

@@ -1,0 +1,75 @@
+"""Same request, same answer; another image, prompt or temperature, another one; a cut answer is the
+start of the full one; answers are shaped by the task."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.answers.helpers import answer_for, completion_for, request_body
+from tests.conftest import data_url, image_bytes
+
+RED = data_url(image_bytes(color="red"))
+BLUE = data_url(image_bytes(color="blue"))
+HINTS = [None, "<hint>BOX</hint>", "<hint>POINT THINK</hint>", "<hint>POLYGON FOCUS</hint>", "<hint>THINK</hint>"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    text=st.text(max_size=60),
+    hint=st.sampled_from(HINTS),
+    temperature=st.one_of(st.none(), st.floats(0, 2)),
+    image=st.sampled_from([RED, BLUE, "https://example.com/x.png"]),
+)
+def test_the_same_request_gets_the_same_answer(text, hint, temperature, image):
+    fields = {} if temperature is None else {"temperature": temperature}
+    body = request_body(text, system=hint, images=[image], **fields)
+    assert answer_for(body) == answer_for(body)
+
+
+def test_temperature_zero_is_the_default():
+    body = request_body("Describe the image.", images=[RED])
+    assert answer_for(body) == answer_for({**body, "temperature": 0})
+
+
+def test_temperature_varies_the_answer_reproducibly():
+    body = request_body("Find every cup.", system="<hint>BOX</hint>", images=[RED])
+    answers = {answer_for({**body, "temperature": t}).content for t in (0.2, 0.7, 1.0, 1.5)}
+    assert len(answers) > 1
+    assert answer_for({**body, "temperature": 0.7}) == answer_for({**body, "temperature": 0.7})
+
+
+def test_image_bytes_and_urls_change_the_answer():
+    contents = {
+        answer_for(request_body("Find every cup.", system="<hint>BOX</hint>", images=[image])).content
+        for image in (RED, BLUE, "https://example.com/a.png", "https://example.com/b.png")
+    }
+    assert len(contents) == 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(limit=st.integers(0, 60), hint=st.sampled_from(HINTS))
+def test_max_completion_tokens_cuts_every_kind_of_answer(limit, hint):
+    body = request_body("Count the workers and box each one.", system=hint, images=[RED])
+    full = completion_for(body)
+    cut = completion_for({**body, "max_completion_tokens": limit})
+    assert cut.completion_tokens <= limit
+    assert (full.reasoning or "").startswith(cut.reasoning or "")
+    assert full.content.startswith(cut.content)
+    if full.completion_tokens > limit:
+        assert cut.finish_reason == "length"
+    else:
+        assert cut == full
+
+
+def test_task_shapes():
+    ocr = answer_for(request_body("Extract each produce label along with its listed price.", images=[RED])).content
+    assert len(ocr.splitlines()) >= 3 and all(re.search(r"\$\d+\.\d\d", line) for line in ocr.splitlines())
+    caption = answer_for(request_body("Provide a concise, human-friendly caption for the upcoming image.", images=[RED]))
+    assert caption.content.endswith(".") and "<" not in caption.content
+    yes_no = answer_for(request_body("Is there a ladder?", images=[RED])).content
+    assert yes_no.startswith(("Yes", "No"))
+    count = answer_for(request_body("How many forklifts are there?", images=[RED])).content
+    assert re.fullmatch(r"There (is|are) \d+ forklifts?\.", count)

@@ -1,0 +1,179 @@
+"""json_schema answers validate against generated schemas; schemas the mock cannot honour get a 400
+naming the keyword."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Literal, Optional
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, Field
+
+from app.answers import json_schema
+from app.protocol.errors import APIError
+from tests.answers.helpers import answer_for, request_body
+
+FORMATS = ["date", "date-time", "time", "email", "uri", "uuid", "ipv4", "ipv6", "hostname", "duration"]
+NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=10)
+
+
+def _valid(schema: dict, text: str) -> None:
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    cls(schema, format_checker=cls.FORMAT_CHECKER).validate(json.loads(text))
+
+
+@st.composite
+def strings(draw):
+    schema: dict = {"type": "string"}
+    choice = draw(st.sampled_from(["plain", "format", "pattern", "enum"]))
+    if choice == "format":
+        schema["format"] = draw(st.sampled_from(FORMATS))
+    elif choice == "pattern":
+        schema["pattern"] = draw(st.sampled_from(["^[A-Z]{2}-\\d{3}$", "^(yes|no)$", "\\w+@\\w+\\.org", "^#[0-9a-f]{6}$"]))
+    elif choice == "enum":
+        return {"enum": draw(st.lists(st.text(max_size=8), min_size=1, max_size=4, unique=True))}
+    else:
+        low = draw(st.integers(0, 30))
+        schema["minLength"] = low
+        if draw(st.booleans()):
+            schema["maxLength"] = low + draw(st.integers(0, 30))
+    return schema
+
+
+@st.composite
+def numbers(draw):
+    kind = draw(st.sampled_from(["integer", "number"]))
+    schema: dict = {"type": kind}
+    low = draw(st.integers(-1000, 1000))
+    if draw(st.booleans()):
+        schema["minimum"] = low
+    if draw(st.booleans()):
+        schema["maximum"] = low + draw(st.integers(2, 500))
+    if draw(st.booleans()):
+        schema["exclusiveMinimum" if draw(st.booleans()) else "exclusiveMaximum"] = low - 1
+        schema.pop("minimum", None), schema.pop("maximum", None)
+    if draw(st.booleans()):
+        schema["multipleOf"] = draw(st.sampled_from([1, 2, 5, 10] if kind == "integer" else [0.5, 0.25, 2, 3]))
+    return schema
+
+
+scalars = st.one_of(
+    strings(),
+    numbers(),
+    st.just({"type": "boolean"}),
+    st.just({"type": "null"}),
+    st.builds(lambda v: {"const": v}, st.one_of(st.integers(), st.text(max_size=5), st.booleans())),
+)
+
+
+def _extend(children):
+    objects = st.builds(
+        lambda props, required, closed: {
+            "type": "object",
+            "properties": props,
+            "required": [name for name in props if name in required],
+            "additionalProperties": not closed,
+        },
+        st.dictionaries(NAMES, children, max_size=4),
+        st.sets(NAMES, max_size=4),
+        st.booleans(),
+    )
+    arrays = st.builds(
+        lambda items, low, unique: {"type": "array", "items": items, "minItems": low, "maxItems": low + 3, **({"uniqueItems": True} if unique else {})},
+        children,
+        st.integers(0, 3),
+        st.just(False),
+    )
+    combinators = st.builds(lambda key, branches: {key: branches}, st.sampled_from(["anyOf", "oneOf"]), st.lists(children, min_size=1, max_size=3))
+    all_of = st.builds(lambda a, b: {"allOf": [a, b]}, objects, objects)
+    nullable = st.builds(lambda s: {"anyOf": [s, {"type": "null"}]}, children)
+    return st.one_of(objects, arrays, combinators, all_of, nullable)
+
+
+schemas = st.recursive(scalars, _extend, max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(schema=schemas, seed=st.integers(0, 2**32))
+def test_answers_validate_against_generated_schemas(schema, seed):
+    try:
+        text = json_schema.generate(schema, random.Random(seed))
+    except APIError as exc:
+        # Only an honest refusal: oneOf branches that overlap everywhere, or allOf of clashing objects.
+        assert exc.status == 400 and exc.code == "unsatisfiable_json_schema", exc.message
+        return
+    _valid(schema, text)
+
+
+class Box(BaseModel):
+    label: str
+    x1: int = Field(ge=0, le=1000)
+    confidence: float = Field(ge=0, le=1)
+
+
+class TreeNode(BaseModel):
+    name: str
+    children: list["TreeNode"] = []
+
+
+class Detection(BaseModel):
+    boxes: list[Box]
+    verdict: Literal["safe", "unsafe"]
+    note: Optional[str] = None
+    tree: TreeNode
+    pair: tuple[int, str]
+
+
+def test_pydantic_schemas_with_defs_and_recursion_are_answered():
+    schema = Detection.model_json_schema()
+    body = request_body(
+        "Report on the site.",
+        response_format={"type": "json_schema", "json_schema": {"name": "detection", "schema": schema, "strict": True}},
+    )
+    answer = answer_for(body)
+    Detection.model_validate_json(answer.content)
+    _valid(schema, answer.content)
+
+
+def test_recursion_without_a_way_out_is_refused_naming_ref():
+    schema = {"$ref": "#/$defs/n", "$defs": {"n": {"type": "object", "properties": {"next": {"$ref": "#/$defs/n"}}, "required": ["next"]}}}
+    with pytest.raises(APIError) as caught:
+        json_schema.generate(schema, random.Random(0))
+    assert caught.value.status == 400 and "'$ref'" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("schema", "keyword"),
+    [
+        ({"not": {"type": "string"}}, "not"),
+        ({"type": "object", "if": {"required": ["a"]}, "then": {"required": ["b"]}}, "if"),
+        ({"type": "array", "contains": {"type": "integer"}}, "contains"),
+        ({"type": "string", "format": "credit-card"}, "format"),
+        ({"type": "object", "propertyNames": {"pattern": "^a"}}, "propertyNames"),
+        ({"type": "strnig"}, "type"),
+        ({"type": "object", "required": "name"}, "required"),
+        ({"$ref": "https://example.com/schema.json"}, "$ref"),
+        ({"$ref": "#/$defs/missing"}, "$ref"),
+        ({"type": "string", "pattern": "(a)\\1"}, "pattern"),
+        ({"type": "string", "minLength": 5, "maxLength": 2}, "maxLength"),
+        ({"type": "object", "frobnicate": True}, "frobnicate"),
+    ],
+)
+def test_unsupported_or_invalid_schemas_get_400_naming_the_keyword(schema, keyword):
+    with pytest.raises(APIError) as caught:
+        json_schema.generate(schema, random.Random(0))
+    error = caught.value
+    assert error.status == 400 and error.param == "response_format.json_schema.schema"
+    assert f"'{keyword}'" in error.message, error.message
+
+
+def test_the_refusal_reaches_the_client_as_a_400(client):
+    body = request_body("x", response_format={"type": "json_schema", "json_schema": {"name": "n", "schema": {"not": {}}}})
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == "response_format.json_schema.schema" and "'not'" in error["message"]

@@ -1,0 +1,135 @@
+"""The reference's four examples — the studio-scene question, PPE detection, counting safety violations
+and produce-label OCR — sent through the openai SDK and the perceptron SDK, answered by the rules and
+by the shipped example fixtures."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import openai
+import perceptron
+import pytest
+from PIL import Image
+
+from tests.answers.helpers import MODEL, STUDIO_URL
+from tests.conftest import data_url, image_bytes
+from tests.server import run_server
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+SITE = data_url(image_bytes("PNG", (320, 240), "orange"))
+
+EXAMPLES = {
+    "studio": ("<hint>THINK</hint>", STUDIO_URL, "What stands out in this scene?"),
+    "ppe": ("<hint>BOX</hint>", SITE, "Find every worker wearing PPE."),
+    "count": ("<hint>BOX THINK</hint>", SITE, "Count the safety violations and box each one. Explain your reasoning."),
+    "ocr": (None, SITE, "Extract each produce label along with its listed price."),
+}
+
+
+def _messages(name: str) -> list[dict]:
+    system, url, text = EXAMPLES[name]
+    messages = [{"role": "system", "content": system}] if system else []
+    messages.append({"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": text}]})
+    return messages
+
+
+@pytest.fixture(scope="module", params=["rules", "fixtures"])
+def mock(request):
+    args: list[str] = []
+    if request.param == "fixtures":
+        args += ["--fixtures", str(FIXTURES)]
+    with run_server(*args) as server:
+        yield request.param, server
+
+
+def _openai(server, name: str):
+    client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+    completion = client.chat.completions.create(model=MODEL, messages=_messages(name))
+    message = completion.choices[0].message
+    return message.content, (message.model_extra or {}).get("reasoning_content")
+
+
+def _perceptron(server, name: str):
+    client = perceptron.Client(base_url=server.base_url, api_key="k")
+    completion = client.chat.completions.create(model=MODEL, messages=_messages(name))
+    return completion, completion.choices[0].message
+
+
+@pytest.mark.parametrize("sdk", ["openai", "perceptron"])
+def test_studio_scene_question(mock, sdk):
+    mode, server = mock
+    if sdk == "openai":
+        content, reasoning = _openai(server, "studio")
+    else:
+        _, message = _perceptron(server, "studio")
+        content, reasoning = message.content, message.reasoning_content
+    assert content and reasoning and "<point" not in content
+    if mode == "fixtures":
+        assert "stool" in content
+
+
+@pytest.mark.parametrize("sdk", ["openai", "perceptron"])
+def test_ppe_detection(mock, sdk):
+    mode, server = mock
+    if sdk == "openai":
+        content, reasoning = _openai(server, "ppe")
+        boxes = perceptron.collect_annotations(content, strict=True).boxes
+    else:
+        completion, message = _perceptron(server, "ppe")
+        content, reasoning = message.content, message.reasoning_content
+        boxes = completion.annotations(expects="box", strict=True).boxes
+    assert reasoning is None and boxes
+    assert {box.mention for box in boxes} == {"worker wearing PPE"}
+    if mode == "fixtures":
+        assert len(boxes) == 3
+
+
+@pytest.mark.parametrize("sdk", ["openai", "perceptron"])
+def test_counting_safety_violations(mock, sdk):
+    _, server = mock
+    if sdk == "openai":
+        content, reasoning = _openai(server, "count")
+    else:
+        _, message = _perceptron(server, "count")
+        content, reasoning = message.content, message.reasoning_content
+    boxes = perceptron.collect_annotations(content, strict=True).boxes
+    assert int(re.findall(r"\d+", reasoning)[-1]) == len(boxes) >= 1
+
+
+@pytest.mark.parametrize("sdk", ["openai", "perceptron"])
+def test_produce_label_ocr(mock, sdk):
+    mode, server = mock
+    content = _openai(server, "ocr")[0] if sdk == "openai" else _perceptron(server, "ocr")[1].content
+    lines = content.splitlines()
+    assert len(lines) >= 3 and all(re.search(r"\$\d+\.\d\d", line) for line in lines)
+    if mode == "fixtures":
+        assert lines[0] == "Organic Bananas - $0.69/lb"
+
+
+def test_the_perceptron_helpers_inject_hints_the_mock_reads(mock, monkeypatch):
+    """``perceptron.detect`` sends <hint>BOX</hint> merged with its own system prompt; ``question`` with
+    ``reasoning=True`` and ``expects='point'`` sends <hint>POINT THINK</hint>."""
+    _, server = mock
+    monkeypatch.setenv("PERCEPTRON_BASE_URL", server.base_url)
+    monkeypatch.setenv("PERCEPTRON_API_KEY", "k")
+    monkeypatch.delenv("FAL_KEY", raising=False)
+    image = perceptron.image(Image.new("RGB", (200, 150), "gray"))
+    detected = perceptron.detect(image, classes=["hard hat", "safety vest"], model=MODEL, strict=True)
+    assert detected.boxes and {b.mention for b in detected.boxes} <= {"hard hat", "safety vest"}
+    asked = perceptron.question(image, "Where are the ladders?", expects="point", reasoning=True, model=MODEL, strict=True)
+    assert asked.points and asked.reasoning
+
+
+def test_streamed_reasoning_arrives_as_reasoning_deltas(mock):
+    _, server = mock
+    client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+    stream = client.chat.completions.create(model=MODEL, messages=_messages("count"), stream=True)
+    reasoning, content = "", ""
+    for chunk in stream:
+        if chunk.choices:
+            delta = chunk.choices[0].delta
+            reasoning += (delta.model_extra or {}).get("reasoning_content") or ""
+            content += delta.content or ""
+    boxes = perceptron.collect_annotations(content, strict=True).boxes
+    assert int(re.findall(r"\d+", reasoning)[-1]) == len(boxes)

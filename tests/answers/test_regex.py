@@ -1,0 +1,125 @@
+"""regex answers fully match generated patterns; hostile patterns end in an answer or a 400, never a hang."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.answers import regex
+from app.protocol.errors import APIError
+from tests.answers.helpers import answer_for, completion_for, request_body
+
+literals = st.sampled_from(list("abcXYZ019 -_@.") + ["\\.", "\\-", "\\(", "\\)", "\\$", "\\\\", "é", "中"])
+classes = st.sampled_from(
+    ["[a-z]", "[A-Z0-9]", "[^a-z]", "[^\\d\\s]", "\\d", "\\w", "\\s", "\\D", "\\W", "\\S", ".", "[._-]", "[\\w.+-]", "[^\"]"]
+)
+
+
+def _extend(inner):
+    quantified = st.builds(
+        lambda atom, q: f"(?:{atom}){q}",
+        inner,
+        st.sampled_from(["*", "+", "?", "{2}", "{1,3}", "{0,2}", "*?", "+?", "{2,}"]),
+    )
+    sequence = st.lists(inner, min_size=2, max_size=4).map("".join)
+    alternation = st.lists(inner, min_size=2, max_size=3).map(lambda xs: "(" + "|".join(xs) + ")")
+    group = inner.map(lambda atom: f"({atom})")
+    return st.one_of(quantified, sequence, alternation, group)
+
+
+patterns = st.recursive(st.one_of(literals, classes), _extend, max_leaves=8)
+anchored = st.builds(
+    lambda flags, start, body, end: f"{flags}{start}{body}{end}",
+    st.sampled_from(["", "(?i)", "(?s)", "(?x)", "(?m)"]),
+    st.sampled_from(["", "^", "\\A"]),
+    patterns,
+    st.sampled_from(["", "$", "\\Z"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(pattern=anchored, seed=st.integers(0, 2**32))
+def test_answers_fully_match_generated_patterns(pattern, seed):
+    if "(?x)" in pattern:
+        pattern = pattern.replace(" ", "\\ ")  # verbose mode would drop literal spaces, which is another pattern
+    re.compile(pattern)
+    text = regex.generate(pattern, random.Random(seed))
+    assert re.fullmatch(pattern, text), (pattern, text)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"\bword\b", r"\w+\b \b\w+", r"x\By", r"(?m)^ab$\n^cd$", r"[A-Z][a-z]+, [A-Z]{2} \d{5}", r"(yes|no|maybe)"],
+)
+def test_anchors_and_boundaries_are_honoured(pattern):
+    for seed in range(20):
+        assert re.fullmatch(pattern, regex.generate(pattern, random.Random(seed)))
+
+
+HOSTILE = [
+    r"(a+)+$",
+    r"(a*)*b",
+    r"(x+x+)+y",
+    r"((((a*)*)*)*)*b",
+    r"(\w+\s?)*$",
+    r"(a|aa)+c",
+    r"(.*a){20}",
+    r"\w*\w*\w*\w*\w*\w*\w*abc",
+    r"((a{0,1000}){0,1000}){0,1000}",
+    r"(?:(?:(?:a?){900}){900}){900}",
+    r"(?:){999999999}",
+    r"a{100000}",
+    "(" * 5000 + ")" * 5000,
+    "(?:" * 400 + "a" + ")" * 400,
+    r"(a)\1",
+    r"(?=a)a",
+    r"(?<!b)a",
+    r"(?>a+)b",
+    r"a++b",
+    r"(a)?(?(1)b|c)",
+    r"a\bb",
+    r"[^\x00-\U0010FFFF]",
+    r"[",
+    r"a{2,1}",
+]
+
+
+@pytest.mark.parametrize("pattern", HOSTILE)
+def test_hostile_patterns_end_in_a_match_or_a_400(pattern):
+    try:
+        text = regex.generate(pattern, random.Random(7))
+    except APIError as exc:
+        assert exc.status == 400 and exc.param == "regex" and exc.code, exc.message
+        return
+    assert len(text) <= regex.MAX_OUTPUT_CHARS
+    assert re.fullmatch(pattern, text)
+
+
+def test_unsupported_constructs_are_named():
+    with pytest.raises(APIError) as caught:
+        regex.generate(r"(\d+)-\1", random.Random(0))
+    assert caught.value.code == "unsupported_regex" and "backreference" in caught.value.message
+
+
+def test_regex_answer_and_its_cut(client):
+    body = request_body("Give me a code", regex=r"[A-Z]{3}-\d{4}")
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200
+    assert re.fullmatch(r"[A-Z]{3}-\d{4}", response.json()["choices"][0]["message"]["content"])
+    cut = completion_for({**body, "max_completion_tokens": 1})
+    assert cut.finish_reason == "length" and cut.completion_tokens == 1
+
+
+def test_a_pathological_regex_gets_400_over_http(client):
+    response = client.post("/v1/chat/completions", json=request_body("x", regex=r"(a)\1"))
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "regex"
+
+
+def test_regex_with_think_reasons_and_matches():
+    answer = answer_for(request_body("Pick one", system="<hint>THINK</hint>", regex=r"(red|green|blue)"))
+    assert answer.reasoning and re.fullmatch(r"(red|green|blue)", answer.content)
