@@ -24,15 +24,26 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-async def read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
+async def read_body(receive: Receive) -> bytes | bytearray:
+    """The whole request body: the one chunk as it came, or the chunks gathered in one bytearray.
+
+    Gathering into a growing bytearray, not a list joined at the end, holds one copy of a 20 MB
+    body instead of two, and its large buffer goes back to the system when freed (thousands of
+    64 KB chunks would stay in the heap). The JSON parser reads a bytearray as it reads bytes."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnected
+    first = message.get("body", b"")
+    if not message.get("more_body", False):
+        return first
+    body = bytearray(first)
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
-        chunks.append(message.get("body", b""))
+        body += message.get("body", b"")
         if not message.get("more_body", False):
-            return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+            return body
 
 
 async def send_bytes(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:

@@ -22,6 +22,7 @@ from app.answers.fixtures import FixtureStore
 from app.api.completions import ChatCompletions
 from app.asgi import ClientDisconnected, Receive, Scope, Send, send_bytes
 from app.guards.body_limit import BodyLimit
+from app.guards.rate_limit import build_rate_limiter
 from app.protocol import ids
 from app.protocol.errors import APIError, invalid, method_not_allowed, route_not_found, server_error
 from app.protocol.openapi import install_openapi
@@ -79,13 +80,19 @@ class MockServer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.limiter = build_rate_limiter(
+            settings.rate_limit_per_minute, settings.rate_limit_refill_seconds, settings.rate_limit_storage
+        )
         self.api = build_api(settings)
+        self.api.state.limiter = self.limiter  # None when the limit is off; the admin reset calls its reset()
         self.toolkit = Toolkit.from_settings(settings)
         self.api.state.toolkit = self.toolkit
         # Loaded before serving: a bad fixture file stops start-up (the CLI checks it first, with a clear message).
         self.fixtures = FixtureStore.load(settings.fixtures_dir, reload_seconds=settings.fixtures_reload_seconds)
         self.api.state.fixtures = self.fixtures  # the admin API's add/remove/list/reload
-        self.completions = ChatCompletions(settings, faults=self.toolkit.faults, fixtures=self.fixtures)
+        self.completions = ChatCompletions(
+            settings, faults=self.toolkit.faults, limiter=self.limiter, fixtures=self.fixtures
+        )
         self.guarded = BodyLimit(self._route, settings.max_body_bytes)
         journal = self.toolkit.journal
         self.recorder = Recorder(self._serve, journal, body_limit=settings.journal_body_bytes) if journal else None
@@ -117,6 +124,8 @@ class MockServer:
             if message["type"] == "http.response.start":
                 started = True
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id), (b"x-trace-id", request_id)]
+                if self.limiter is not None:  # on every answer, errors included
+                    message["headers"] += await self.limiter.headers(scope)
             await send(message)
 
         try:

@@ -63,7 +63,22 @@ class Settings(BaseSettings):
     )
     url_image_height: int = Field(768, ge=1, description="Assumed height of an http(s) image (see url_image_width).")
     max_image_pixels: int = Field(
-        64_000_000, ge=1, description="Largest width x height a data-URL image may declare (decompression-bomb guard)."
+        60_000_000,
+        ge=1,
+        description="Largest width x height a data-URL image may declare (the Isaac processor's ceiling; bombs get 400).",
+    )
+    rate_limit_per_minute: int = Field(
+        300, ge=0, description="Requests per minute per API key, refilled continuously (429 above); 0 turns it off."
+    )
+    rate_limit_refill_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds an empty rate-limit bucket takes to refill; 60 is the service's per-minute budget.",
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        pattern=r"^(memory://|rediss?://|unix://)",
+        description="Where rate-limit buckets live: memory:// (per worker) or redis://host:port/db (shared by all workers).",
     )
 
     # --- answers ------------------------------------------------------------------------------

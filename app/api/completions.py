@@ -16,6 +16,7 @@ from app.answers.choose import choose
 from app.answers.fixtures import FixtureStore
 from app.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_bytes
 from app.guards.auth import BearerAuth
+from app.guards.rate_limit import RateLimiter
 from app.protocol import ids
 from app.protocol.errors import model_not_found
 from app.protocol.validation import parse_request
@@ -27,9 +28,16 @@ from app.testing.faults import Faults
 
 
 class ChatCompletions:
-    def __init__(self, settings: Settings, faults: Faults | None = None, fixtures: FixtureStore | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        limiter: RateLimiter | None = None,
+        faults: Faults | None = None,
+        fixtures: FixtureStore | None = None,
+    ) -> None:
         self.settings = settings
         self.fixtures = fixtures
+        self.limiter = limiter
         self.faults = faults
         self.auth = BearerAuth(settings.api_keys)
         self.models = frozenset(settings.models)
@@ -39,7 +47,9 @@ class ChatCompletions:
         self.events_per_write = settings.stream_events_per_write
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.auth.check(scope)
+        key = self.auth.check(scope)
+        if self.limiter is not None:
+            await self.limiter.admit(scope, key)  # before the body is read: a 429 costs no upload
         request = parse_request(await read_body(receive), reject_unknown=self.reject_unknown)
         if request.model not in self.models:
             raise model_not_found(request.model)
