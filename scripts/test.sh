@@ -5,4 +5,8 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -e '.[test]'
+# The contract check (schemathesis against /openapi.json) runs with the whole suite, not with a selection.
+if [ "$#" -eq 0 ]; then
+    PYTHON=.venv/bin/python ./scripts/contract.sh
+fi
 .venv/bin/python -m pytest "$@"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.protocol.errors import model_not_found
+from app.protocol.responses import ErrorResponse
 
 router = APIRouter()
 
@@ -21,7 +22,9 @@ async def list_models(request: Request) -> dict:
     return {"object": "list", "data": [_model(m) for m in request.app.state.settings.models]}
 
 
-@router.get("/v1/models/{model_id}", summary="One model")
+@router.get(
+    "/v1/models/{model_id}", summary="One model", responses={404: {"model": ErrorResponse, "description": "Unknown model"}}
+)
 async def get_model(model_id: str, request: Request) -> dict:
     if model_id not in request.app.state.settings.models:
         raise model_not_found(model_id)

@@ -10,19 +10,57 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
 from app.protocol.requests import ChatCompletionRequest
-from app.protocol.responses import ChatCompletionResponse, ErrorResponse
+from app.protocol.responses import ChatCompletionChunk, ChatCompletionResponse, ErrorResponse
 from app.settings import Settings
 
 _REF = "#/components/schemas/{model}"
 
 
-def _schemas() -> dict[str, Any]:
+def _schemas(settings: Settings) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for model in (ChatCompletionRequest, ChatCompletionResponse, ErrorResponse):
+    for model in (ChatCompletionRequest, ChatCompletionResponse, ChatCompletionChunk, ErrorResponse):
         schema = TypeAdapter(model).json_schema(ref_template=_REF, mode="validation")
         out.update(schema.pop("$defs", {}))
         out[model.__name__] = schema
+    request = out["ChatCompletionRequest"]
+    # The model keeps unknown fields so that validation can name them; the API refuses them (400
+    # unknown_parameter) unless the mock runs with --unknown-fields ignore.
+    request["additionalProperties"] = settings.unknown_fields == "ignore"
+    request["description"] = "A chat completion request, in the OpenAI wire format."
+    request["properties"]["model"]["enum"] = list(settings.models)  # others get 404 model_not_found
+    # The one rule between fields that JSON Schema says plainly (the service answers 400 otherwise).
+    request["if"] = {"required": ["stream_options"], "properties": {"stream_options": {"type": "object"}}}
+    request["then"] = {"required": ["stream"], "properties": {"stream": {"const": True}}}
     return out
+
+
+def _errors_not_422(document: dict[str, Any]) -> None:
+    """FastAPI documents its own 422 for a bad path or query; this app answers those with a 400 in the
+    OpenAI error envelope (``app.main``), so the document says that instead."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", _error("Invalid request"))
+    schemas = document.get("components", {}).get("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+
+
+def _json_text(model: str) -> dict[str, Any]:
+    return {"type": "string", "contentMediaType": "application/json", "contentSchema": {"$ref": _REF.format(model=model)}}
+
+
+# One event of a stream (OpenAPI 3.1 has no itemSchema; tools such as schemathesis read ``schema`` as
+# the per-event schema): data-only events, each a chunk, a mid-stream error, or the closing [DONE].
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "event": {"const": "message"},
+        "data": {"anyOf": [_json_text("ChatCompletionChunk"), _json_text("ErrorResponse"), {"const": "[DONE]"}]},
+    },
+}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -47,7 +85,7 @@ def _completions_path(settings: Settings) -> dict[str, Any]:
                     "description": "A completion (JSON), or a stream of chunks (SSE) when stream is true.",
                     "content": {
                         "application/json": {"schema": {"$ref": _REF.format(model="ChatCompletionResponse")}},
-                        "text/event-stream": {"schema": {"type": "string"}},
+                        "text/event-stream": {"schema": _SSE_EVENT},
                     },
                 },
                 "400": _error("Invalid request"),
@@ -55,6 +93,8 @@ def _completions_path(settings: Settings) -> dict[str, Any]:
                 "404": _error("Unknown model"),
                 "413": _error("Request body too large"),
                 "429": _error("Rate limit exceeded"),
+                "500": _error("Server error"),
+                "503": _error("Overloaded, or the rate limiter's storage is unavailable"),
             },
         }
     }
@@ -66,7 +106,10 @@ def install_openapi(api: FastAPI, settings: Settings) -> None:
             document = get_openapi(title=api.title, version=api.version, routes=api.routes)
             document.setdefault("paths", {})["/v1/chat/completions"] = _completions_path(settings)
             components = document.setdefault("components", {})
-            components.setdefault("schemas", {}).update(_schemas())
+            components.setdefault("schemas", {}).update(_schemas(settings))
+            _errors_not_422(document)
+            for parameter in document["paths"].get("/v1/models/{model_id}", {}).get("get", {}).get("parameters", []):
+                parameter["schema"]["examples"] = list(settings.models)
             components["securitySchemes"] = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
             api.openapi_schema = document
         return api.openapi_schema
