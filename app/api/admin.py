@@ -3,7 +3,11 @@
     GET    /_admin/requests   the journal (filters: model, status, path, method, request_id, limit)
     DELETE /_admin/requests   clear it
     POST   /_admin/faults     queue a fault for the next N requests; GET lists them, DELETE clears them
-    POST   /_admin/reset      clear the journal, the fault queue and the rate-limit counters
+    POST   /_admin/fixtures   add a fixture (?first=true: ahead of the rest); GET lists, DELETE removes
+                              those added at run time, DELETE /_admin/fixtures/{name} removes one,
+                              POST /_admin/fixtures/reload re-reads the fixtures directory
+    POST   /_admin/reset      back to a fresh start: journal, fault queue, rate-limit counters and
+                              run-time fixtures cleared
     GET    /_admin/config     the settings in force, secrets masked
 
 It is kept out of ``/openapi.json`` (which describes the real API only). Who may call it is decided
@@ -19,9 +23,10 @@ import ipaddress
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.answers.fixtures import FixtureFileError, FixtureStore
 from app.protocol.errors import APIError, mask_key, route_not_found
 from app.settings import Settings
 from app.testing import journal as journal_view
@@ -140,17 +145,73 @@ async def clear_faults(toolkit: ToolkitDep) -> dict[str, Any]:
     return {"deleted": await toolkit.faults.store.clear()}
 
 
+# --- fixtures (the store is app.answers.fixtures.FixtureStore) --------------------------------------
+
+
+def _fixtures(request: Request) -> FixtureStore:
+    return request.app.state.fixtures
+
+
+FixturesDep = Annotated[FixtureStore, Depends(_fixtures)]
+
+
+def _bad_fixture(exc: FixtureFileError) -> APIError:
+    return APIError(400, f"Invalid fixture: {exc}", code="invalid_fixture")
+
+
+@router.post("/fixtures", status_code=201)
+async def add_fixture(
+    fixtures: FixturesDep,
+    body: Annotated[dict[str, Any], Body(description="A fixture: {name?, match, respond}, as in a fixture file.")],
+    first: bool = False,
+) -> dict[str, Any]:
+    """Add a fixture; ``?first=true`` puts it ahead of every other one (the first match answers)."""
+    try:
+        return fixtures.add(body, first=first).describe()
+    except FixtureFileError as exc:
+        raise _bad_fixture(exc) from None
+
+
+@router.get("/fixtures")
+async def list_fixtures(fixtures: FixturesDep) -> dict[str, Any]:
+    return {"object": "list", "data": fixtures.list()}
+
+
+@router.delete("/fixtures")
+async def clear_fixtures(fixtures: FixturesDep) -> dict[str, Any]:
+    """Remove the fixtures added at run time; those from the fixtures directory stay."""
+    return {"deleted": fixtures.clear()}
+
+
+@router.delete("/fixtures/{name}")
+async def remove_fixture(name: str, fixtures: FixturesDep) -> dict[str, Any]:
+    if not fixtures.remove(name):
+        raise APIError(404, f"No fixture is called '{name}'.", param="name", code="fixture_not_found")
+    return {"deleted": 1}
+
+
+@router.post("/fixtures/reload")
+async def reload_fixtures(fixtures: FixturesDep) -> dict[str, Any]:
+    """Re-read the fixtures directory now; a bad file is a 400 and leaves the fixtures as they were."""
+    try:
+        return {"fixtures": fixtures.reload()}
+    except FixtureFileError as exc:
+        raise _bad_fixture(exc) from None
+
+
 # --- reset and config ------------------------------------------------------------------------------
 
 
 @router.post("/reset")
-async def reset(request: Request, toolkit: ToolkitDep) -> dict[str, Any]:
+async def reset(request: Request, toolkit: ToolkitDep, fixtures: FixturesDep) -> dict[str, Any]:
+    """Back to the state of a fresh start: no journal, no queued faults, full rate-limit buckets, and
+    only the fixtures of the fixtures directory."""
     journal = await toolkit.journal.clear() if toolkit.journal is not None else 0
     faults = await toolkit.faults.store.clear()
-    limiter = getattr(request.app.state, "limiter", None)  # None when rate limiting is off
+    limiter = request.app.state.limiter  # None when rate limiting is off
     if limiter is not None:
         await limiter.reset()
-    return {"journal": journal, "faults": faults, "rate_limits": limiter is not None}
+    return {"journal": journal, "faults": faults, "fixtures": fixtures.clear(), "rate_limits": limiter is not None}
 
 
 def _masked(name: str, value: Any) -> Any:

@@ -61,7 +61,9 @@ class RecordedRequest:
 
 
 class MockClient:
-    """Drive a running mock: read its journal, queue faults, add fixtures, reset it."""
+    """Drive a running mock: read its journal, queue faults, add fixtures, reset it.
+
+    ``admin_key`` is the mock's ``--admin-key``, needed when it listens beyond loopback."""
 
     def __init__(self, url: str, *, api_key: str = "test-key", admin_key: str | None = None, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
@@ -147,10 +149,31 @@ class MockClient:
         """Headers that give one request ``fault``, e.g. ``extra_headers=mock.fault_header("hang")``."""
         return {FAULT_HEADER: fault}
 
+    # --- fixtures ---
+
+    def add_fixture(self, fixture: dict[str, Any] | None = None, *, first: bool = False, **fields: Any) -> dict[str, Any]:
+        """Add a fixture (``{name?, match, respond}`` as in a fixture file, or the same as keywords);
+        ``first=True`` puts it ahead of every other one. Returns it as the mock stored it."""
+        body = {**(fixture or {}), **fields}
+        return self._call("POST", "/fixtures", body, params={"first": "true" if first else None})
+
+    def fixtures(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/fixtures")["data"]
+
+    def remove_fixture(self, name: str) -> None:
+        self._call("DELETE", f"/fixtures/{urllib.parse.quote(name, safe='')}")
+
+    def clear_fixtures(self) -> int:
+        """Remove the fixtures added at run time (those from the fixtures directory stay)."""
+        return self._call("DELETE", "/fixtures")["deleted"]
+
+    def reload_fixtures(self) -> int:
+        return self._call("POST", "/fixtures/reload")["fixtures"]
+
     # --- the rest ---
 
     def reset(self) -> dict[str, Any]:
-        """Clear the journal, the fault queue and the rate-limit counters."""
+        """Back to a fresh start: journal, fault queue, rate-limit counters and run-time fixtures cleared."""
         return self._call("POST", "/reset")
 
     def config(self) -> dict[str, Any]:

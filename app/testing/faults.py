@@ -38,6 +38,7 @@ from app.answers.answer import Pacing
 from app.asgi import ASGIApp, ClientDisconnected, Message, Receive, Scope, Send, header
 from app.protocol.errors import APIError
 from app.render.sse import Delivery, StreamEvents
+from app.testing.journal import FAULT_KEY
 
 FAULT_HEADER = b"x-mock-fault"
 RECEIVE_KEY = "perceptron_mock.receive"  # the server's own receive, kept by app.main (reset needs its socket)
@@ -276,13 +277,13 @@ class Faults:
                 return None
         elif fault.streams_only and not stream:
             raise invalid_fault(f"'{fault.spec}' applies to streamed requests (\"stream\": true) only")
-        scope["perceptron_mock.fault"] = fault.spec
         return fault
 
 
 async def begin(fault: Fault, scope: Scope, receive: Receive) -> None:
     """Apply what comes before an answer: latency, then a status, a hang or a reset (which end the
     request by raising). Returns when the request should be answered."""
+    scope[FAULT_KEY] = fault.spec  # for the journal, wherever the fault came from
     if fault.latency_ms:
         await asyncio.sleep(fault.latency_ms / 1000)
     if fault.status is not None and fault.error_after is None:

@@ -90,3 +90,66 @@ def test_access_modes():
     assert AdminAccess(Settings(host="0.0.0.0", admin_key="k")).mode == "key"
     assert AdminAccess(Settings(host="127.0.0.1", admin_key="k")).mode == "key"
     assert is_loopback("localhost") and is_loopback("127.0.0.2") and not is_loopback("192.168.1.4")
+
+
+# --- fixtures at run time ----------------------------------------------------------------------------
+
+
+def completion_text(mock, text: str = "Hello") -> str:
+    response = httpx.post(
+        mock.base_url + "/chat/completions", json=chat(text), headers={"authorization": "Bearer sk-live-abcdefghijklmnop"}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["choices"][0]["message"]["content"]
+
+
+def test_a_fixture_added_at_run_time_answers_until_removed(mock):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
+    admin.post("/reset")
+    created = admin.post(
+        "/fixtures", json={"name": "greeting", "match": {"user_text": "(?i)hello"}, "respond": {"content": "Hi from a fixture."}}
+    )
+    assert created.status_code == 201 and created.json()["name"] == "greeting"
+    assert completion_text(mock, "Hello there") == "Hi from a fixture."
+    assert completion_text(mock, "Something else") != "Hi from a fixture."
+    assert [f["name"] for f in admin.get("/fixtures").json()["data"]] == ["greeting"]
+    assert admin.delete("/fixtures/greeting").json() == {"deleted": 1}
+    assert completion_text(mock, "Hello there") != "Hi from a fixture."
+    assert admin.delete("/fixtures/greeting").json()["error"]["code"] == "fixture_not_found"
+
+
+def test_first_puts_a_fixture_ahead_and_reset_removes_run_time_fixtures(mock):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
+    admin.post("/reset")
+    admin.post("/fixtures", json={"name": "late", "match": {}, "respond": {"content": "late"}})
+    admin.post("/fixtures", params={"first": "true"}, json={"name": "early", "match": {}, "respond": {"content": "early"}})
+    assert completion_text(mock) == "early"
+    assert admin.post("/reset").json()["fixtures"] == 2
+    assert admin.get("/fixtures").json()["data"] == []
+
+
+def test_a_bad_fixture_is_refused_with_the_reason(mock):
+    response = httpx.post(mock.url + "/_admin/fixtures", json={"match": {"user_text": "(unclosed"}, "respond": {"content": "x"}})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_fixture" and "user_text" in error["message"]
+
+
+def test_a_fixture_fault_is_applied_and_journaled(mock):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
+    admin.post("/reset")
+    admin.post("/fixtures", json={"match": {"user_text": "flaky"}, "respond": {"fault": "502"}})
+    response = httpx.post(
+        mock.base_url + "/chat/completions", json=chat("a flaky one"), headers={"authorization": "Bearer sk-live-abcdefghijklmnop"}
+    )
+    assert response.status_code == 502
+    [entry] = admin.get("/requests").json()["data"]
+    assert entry["status"] == 502 and entry["fault"] == "502"
+
+
+def test_reset_refills_the_rate_limit():
+    with run_server("--rate-limit-per-minute", "2") as limited:
+        send = lambda: httpx.post(limited.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer k"})
+        assert [send().status_code for _ in range(3)] == [200, 200, 429]
+        assert httpx.post(limited.url + "/_admin/reset").json()["rate_limits"] is True
+        assert send().status_code == 200

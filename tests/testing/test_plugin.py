@@ -33,6 +33,7 @@ def test_each_test_starts_from_a_clean_mock(pytester: pytest.Pytester):
         import pytest
 
         def test_first_leaves_a_mess(perceptron_mock):
+            perceptron_mock.add_fixture(name="leftover", respond={"content": "from the first test"})
             perceptron_mock.fail_next("503", count=5)
             client = perceptron_mock.openai_client(max_retries=0)
             with pytest.raises(Exception):
@@ -42,8 +43,10 @@ def test_each_test_starts_from_a_clean_mock(pytester: pytest.Pytester):
         def test_second_sees_none_of_it(perceptron_mock):
             assert perceptron_mock.requests() == []
             assert perceptron_mock.faults() == []
+            assert perceptron_mock.fixtures() == []
             client = perceptron_mock.openai_client(max_retries=0)
-            assert client.chat.completions.create(model="isaac-0.1", messages=[{"role": "user", "content": "b"}]).choices
+            answer = client.chat.completions.create(model="isaac-0.1", messages=[{"role": "user", "content": "b"}])
+            assert answer.choices[0].message.content != "from the first test"
         """
     )
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
