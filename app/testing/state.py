@@ -1,7 +1,9 @@
 """The run-time state the testing toolkit keeps: the journal and the queued faults.
 
 ``app.main`` builds one ``Toolkit`` per app from the settings; the hot path, the recorder and the admin
-API (``app.api.admin``) all use that same object. The stores are kept in this process's memory.
+API (``app.api.admin``) all use that same object. The stores live in this process's memory, or in
+Redis when ``rate_limit_storage`` is a Redis URL (``app.testing.redis_store``), so that every worker
+and replica sharing the rate-limit budget also shares one journal and one fault queue.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from app.settings import Settings
 from app.testing.faults import Faults, FaultStore, MemoryFaults
 from app.testing.journal import JournalStore, MemoryJournal
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
 
 @dataclass(frozen=True)
 class Toolkit:
@@ -20,6 +24,14 @@ class Toolkit:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Toolkit":
-        journal: JournalStore | None = MemoryJournal(settings.journal_size) if settings.journal_size else None
-        store: FaultStore = MemoryFaults()
+        journal: JournalStore | None
+        store: FaultStore
+        if settings.rate_limit_storage.startswith(REDIS_SCHEMES):
+            from app.testing.redis_store import RedisFaults, RedisJournal
+
+            journal = RedisJournal(settings.rate_limit_storage, settings.journal_size) if settings.journal_size else None
+            store = RedisFaults(settings.rate_limit_storage)
+        else:
+            journal = MemoryJournal(settings.journal_size) if settings.journal_size else None
+            store = MemoryFaults()
         return cls(journal=journal, faults=Faults(store))

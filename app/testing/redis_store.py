@@ -1,0 +1,166 @@
+"""The journal and the fault queue in Redis, so that every worker and replica shares one of each.
+
+Used when ``--rate-limit-storage`` is a Redis URL (``app.testing.state``): the deployment that shares
+its rate-limit budget through Redis shares what tests look at and steer through it too. Without it,
+``--workers 4`` would give four journals, and "the next 2 requests get 503" would mean the next 2
+that happen to reach the worker that took the admin call.
+
+Each operation is one round trip: the journal append (id, push, trim) and the fault take (find the
+first queued fault that matches, count it down, drop it at zero) are Lua scripts, so concurrent
+workers never lose an entry or spend one use of a fault twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+import orjson
+
+from app.protocol.errors import APIError
+from app.testing.faults import Fault, QueuedFault, parse
+
+log = logging.getLogger("perceptron_mock")
+
+PREFIX = "perceptron-mock:"
+JOURNAL = PREFIX + "journal"
+JOURNAL_IDS = PREFIX + "journal:ids"
+FAULTS = PREFIX + "faults"
+FAULT_IDS = PREFIX + "faults:ids"
+
+_APPEND = """
+local id = redis.call('INCR', KEYS[2])
+redis.call('RPUSH', KEYS[1], id .. ':' .. ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+return id
+"""
+
+_CLEAR = """
+local count = redis.call('LLEN', KEYS[1])
+redis.call('DEL', KEYS[1])
+return count
+"""
+
+# ARGV: 1 if the request streams, else 0; the request's model.
+_TAKE = """
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+for i, raw in ipairs(items) do
+  local item = cjson.decode(raw)
+  if (item.model == '' or item.model == ARGV[2]) and (ARGV[1] == '1' or not item.streams_only) then
+    if item.remaining <= 1 then
+      redis.call('LSET', KEYS[1], i - 1, '')
+      redis.call('LREM', KEYS[1], 1, '')
+    else
+      item.remaining = item.remaining - 1
+      redis.call('LSET', KEYS[1], i - 1, cjson.encode(item))
+    end
+    return item.spec
+  end
+end
+return false
+"""
+
+
+def storage_unavailable() -> APIError:
+    return APIError(
+        503,
+        "The mock's Redis storage is unavailable; try again.",
+        type="service_unavailable_error",
+        code="storage_unavailable",
+    )
+
+
+def _client(url: str) -> Any:
+    import redis.asyncio as redis
+
+    # Short timeouts: a Redis that has gone away costs a request two seconds at most, never a hang.
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
+class RedisJournal:
+    def __init__(self, url: str, size: int) -> None:
+        self.size = size
+        self._redis = _client(url)
+        self._append = self._redis.register_script(_APPEND)
+        self._clear = self._redis.register_script(_CLEAR)
+
+    async def add(self, entry: dict[str, Any]) -> None:
+        data = {
+            **entry,
+            "body": base64.b64encode(entry["body"]).decode(),
+            "headers": [(k.decode("latin-1"), v.decode("latin-1")) for k, v in entry["headers"]],
+        }
+        try:
+            await self._append(keys=[JOURNAL, JOURNAL_IDS], args=[orjson.dumps(data), self.size])
+        except Exception:  # the request was answered; losing its journal entry must not fail it
+            log.warning("could not write the journal to Redis", exc_info=True)
+
+    async def entries(self) -> list[dict[str, Any]]:
+        try:
+            raw = await self._redis.lrange(JOURNAL, 0, -1)
+        except Exception:
+            raise storage_unavailable() from None
+        out = []
+        for item in raw:
+            id_, _, data = item.partition(b":")
+            entry = orjson.loads(data)
+            entry["id"] = int(id_)
+            entry["body"] = base64.b64decode(entry["body"])
+            out.append(entry)
+        return out
+
+    async def clear(self) -> int:
+        try:
+            return int(await self._clear(keys=[JOURNAL]))
+        except Exception:
+            raise storage_unavailable() from None
+
+
+class RedisFaults:
+    def __init__(self, url: str) -> None:
+        self._redis = _client(url)
+        self._take = self._redis.register_script(_TAKE)
+        self._clear = self._redis.register_script(_CLEAR)
+
+    async def push(self, fault: Fault, count: int, model: str | None) -> QueuedFault:
+        try:
+            number = await self._redis.incr(FAULT_IDS)
+            queued = QueuedFault(id=f"fault_{number}", fault=fault, remaining=count, model=model)
+            item = {
+                "id": queued.id,
+                "spec": fault.spec,
+                "remaining": count,
+                "model": model or "",
+                "streams_only": fault.streams_only,
+            }
+            await self._redis.rpush(FAULTS, orjson.dumps(item))
+        except Exception:
+            raise storage_unavailable() from None
+        return queued
+
+    async def take(self, *, stream: bool, model: str) -> Fault | None:
+        try:
+            spec = await self._take(keys=[FAULTS], args=[1 if stream else 0, model])
+        except Exception:  # no fault is better than a failed request the test did not ask for
+            log.warning("could not read the fault queue from Redis", exc_info=True)
+            return None
+        return parse(spec.decode()) if spec else None
+
+    async def list(self) -> list[QueuedFault]:
+        try:
+            raw = await self._redis.lrange(FAULTS, 0, -1)
+        except Exception:
+            raise storage_unavailable() from None
+        out = []
+        for item in map(orjson.loads, raw):
+            out.append(
+                QueuedFault(id=item["id"], fault=parse(item["spec"]), remaining=item["remaining"], model=item["model"] or None)
+            )
+        return out
+
+    async def clear(self) -> int:
+        try:
+            return int(await self._clear(keys=[FAULTS]))
+        except Exception:
+            raise storage_unavailable() from None
