@@ -1,0 +1,38 @@
+"""Time to choose one answer, per kind, beside the baseline (the skeleton's plain text reply) measured in
+the same run. Plain function calls, no server: ``python bench/answers.py``. Figures move with the machine;
+compare the columns, not runs."""
+
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.protocol.validation import parse_request
+from app.accounting.prompt import account
+from app.answers.choose import choose
+from app.answers import text
+from app.answers.seed import rng_for
+from app.settings import Settings
+S = Settings()
+def body(system, text_, **f):
+    m = ([{"role":"system","content":system}] if system else []) + [{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/a.jpg"}},{"type":"text","text":text_}]}]
+    return {"model":"isaac-0.2-2b-preview","messages":m, **f}
+cases = {
+ "baseline text.reply": (body(None, "Hello there"), "baseline"),
+ "chat": (body(None, "Hello there"), None),
+ "box": (body("<hint>BOX</hint>", "Find every worker wearing PPE."), None),
+ "count+think": (body("<hint>BOX THINK</hint>", "Count the safety violations and box each one."), None),
+ "ocr": (body(None, "Extract each produce label along with its listed price."), None),
+ "json_schema": (body(None, "x", response_format={"type":"json_schema","json_schema":{"name":"n","schema":{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"array","items":{"type":"integer"}}},"required":["a","b"]}}}), None),
+ "regex": (body(None, "x", regex=r"[A-Z]{3}-\d{4}"), None),
+}
+for name, (b, mode) in cases.items():
+    req = parse_request(orjson.dumps(b)); p = account(req, S)
+    n = 2000; t = time.perf_counter()
+    for _ in range(n):
+        if mode: text.reply(p, rng_for(req))
+        else: choose(req, p)
+    print(f"{name:22s} {(time.perf_counter()-t)/n*1e6:8.1f} µs/answer")
