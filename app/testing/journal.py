@@ -22,7 +22,7 @@ import orjson
 
 from app.asgi import ASGIApp, Message, Receive, Scope, Send
 
-# Headers that carry credentials never enter the journal (nor Redis, when it holds the journal).
+# Headers that carry credentials never leave the process: not through the admin API, not into Redis.
 SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-key", b"api-key", b"cookie"})
 
 # Paths that are about the mock rather than the API: reading the journal must not add to it, and a
@@ -114,7 +114,7 @@ class Recorder:
         began = time.perf_counter()
         chunks: list[bytes] = []
         status: int | None = None
-        request_id: str | None = None
+        answer_headers: list = []  # the response's, where app.main put the x-request-id
         written = False
 
         async def recording_receive() -> Message:
@@ -127,15 +127,20 @@ class Recorder:
         async def write(complete: bool) -> None:
             nonlocal written
             written = True
-            body, shortened = stored_body(b"".join(chunks), self.body_limit)
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            shortened = False
+            if len(body) > self.body_limit:
+                body, shortened = stored_body(body, self.body_limit)
             await self.store.add(
                 {
-                    "request_id": request_id,
+                    "request_id": _request_id(answer_headers),
                     "time": wall,
                     "method": scope["method"],
                     "path": scope["path"],
                     "query": scope.get("query_string", b"").decode("latin-1"),
-                    "headers": [(k, v) for k, v in scope["headers"] if k not in SECRET_HEADERS],
+                    # Kept as the server gave them; credentials are dropped wherever an entry leaves
+                    # this process (present(), and the Redis store before it writes).
+                    "headers": scope["headers"],
                     "body": body,
                     "body_shortened": shortened,
                     "status": status,
@@ -146,13 +151,11 @@ class Recorder:
             )
 
         async def recording_send(message: Message) -> None:
-            nonlocal status, request_id
+            nonlocal status, answer_headers
             kind = message["type"]
             if kind == "http.response.start":
                 status = message["status"]
-                for key, value in message.get("headers", ()):
-                    if key == b"x-request-id":
-                        request_id = value.decode("latin-1")
+                answer_headers = message.get("headers", answer_headers)
             elif kind == "http.response.body" and not message.get("more_body", False) and not written:
                 await write(complete=True)
             await send(message)
@@ -164,12 +167,24 @@ class Recorder:
                 await write(complete=False)
 
 
+def _request_id(headers: list) -> str | None:
+    for key, value in reversed(headers):  # app.main appends it last
+        if key == b"x-request-id":
+            return value.decode("latin-1")
+    return None
+
+
 # --- reading ---------------------------------------------------------------------------------------
+
+
+def public_headers(headers: Iterable[Any]) -> list[tuple[Any, Any]]:
+    """``headers`` without the ones that carry credentials."""
+    return [(k, v) for k, v in headers if (k if isinstance(k, bytes) else k.encode("latin-1")) not in SECRET_HEADERS]
 
 
 def _decode_headers(headers: Iterable[Any]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for key, value in headers:
+    for key, value in public_headers(headers):
         key = key.decode("latin-1") if isinstance(key, bytes) else key
         value = value.decode("latin-1") if isinstance(value, bytes) else value
         out[key] = f"{out[key]}, {value}" if key in out else value

@@ -20,6 +20,7 @@ import orjson
 
 from app.protocol.errors import APIError
 from app.testing.faults import Fault, QueuedFault, parse
+from app.testing.journal import public_headers
 
 log = logging.getLogger("perceptron_mock")
 
@@ -89,7 +90,7 @@ class RedisJournal:
         data = {
             **entry,
             "body": base64.b64encode(entry["body"]).decode(),
-            "headers": [(k.decode("latin-1"), v.decode("latin-1")) for k, v in entry["headers"]],
+            "headers": [(k.decode("latin-1"), v.decode("latin-1")) for k, v in public_headers(entry["headers"])],
         }
         try:
             await self._append(keys=[JOURNAL, JOURNAL_IDS], args=[orjson.dumps(data), self.size])
