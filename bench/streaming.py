@@ -16,15 +16,16 @@ pinned to CPU 1 (it counts events and finds the end of the body; it does not par
 use is printed so that a saturated client is visible. The VM is shared and noisy: compare the two
 columns of one run, not figures across runs, and use --rounds to interleave several.
 
-Until fixtures can script a long answer (issue 4), the mock's server process gets a fixed answer of
-the right length by swapping the one answer rule (``choose``) for a constant; everything else is
-the real request path: auth, body read, validation, accounting, budget, SSE rendering.
+The mock answers from a fixture written for the run (``--fixtures``), whose content is exactly the
+right number of tokens; everything else is the mock as users run it (journal on), except the rate
+limit, which is turned off because 300 requests a minute would refuse nearly every stream.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -49,26 +50,24 @@ BODY = (
 )
 TAIL = b"data: [DONE]\n\n\r\n0\r\n\r\n"  # [DONE] in its own chunk, then the last chunk of the body
 
-# Runs in the mock's server process: a constant answer of `events - 3` tokens (role, finish and
-# [DONE] are the other three events), then the mock's own CLI.
-MOCK_LAUNCHER = textwrap.dedent(
-    """
-    import sys
-    import app.api.completions as completions
-    from app.accounting import tokens
-    from app.answers.answer import Answer
-
-    TOKENS = int(sys.argv[1])
-    SENTENCE = ("The scene shows a workbench under soft, even light; a camera, two lenses and a notebook sit "
-                "near the left edge, and a window fills the background with 3 tall panes. ")
-    pieces = tokens.split(SENTENCE * (TOKENS // 10 + 1))[:TOKENS]
-    answer = Answer(content="".join(pieces))
-    completions.choose = lambda *args, **kwargs: answer
-
-    from app.cli import main
-    main(sys.argv[2:])
-    """
+SENTENCE = (
+    "The scene shows a workbench under soft, even light; a camera, two lenses and a notebook sit near the "
+    "left edge, and a window fills the background with 3 tall panes. "
 )
+
+
+def write_fixture(directory: str, tokens: int) -> str:
+    """A fixtures directory whose one fixture answers the bench's request with ``tokens`` tokens
+    (role, finish and [DONE] are the stream's other three events)."""
+    from app.accounting import tokens as tokenizer
+
+    content = "".join(tokenizer.split(SENTENCE * (tokens // 10 + 1))[:tokens])
+    fixtures = os.path.join(directory, "fixtures")
+    os.makedirs(fixtures, exist_ok=True)
+    with open(os.path.join(fixtures, "bench.json"), "w") as handle:
+        json.dump({"name": "bench", "match": {"user_text": "^Describe this scene in detail"}, "respond": {"content": content}}, handle)
+    return fixtures
+
 
 BARE_APP = textwrap.dedent(
     """
@@ -112,11 +111,11 @@ def _wait(url: str, process: subprocess.Popen) -> None:
     raise SystemExit(f"server did not start: {url}")
 
 
-def start_mock(port: int, tokens: int, extra: list[str]) -> subprocess.Popen:
+def start_mock(port: int, fixtures: str, extra: list[str]) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERCEPTRON_MOCK_")}
     env["PERCEPTRON_MOCK_RATE_LIMIT_PER_MINUTE"] = "0"  # 300/min would refuse nearly every stream
     process = subprocess.Popen(
-        [*_pin(0), sys.executable, "-c", MOCK_LAUNCHER, str(tokens), "--port", str(port), "--log-level", "warning", *extra],
+        [*_pin(0), sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning", "--fixtures", fixtures, *extra],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     _wait(f"http://127.0.0.1:{port}/health", process)
@@ -227,20 +226,110 @@ async def load(port: int, connections: int, duration: float, warmup: float) -> d
     await asyncio.sleep(warmup)
     streams, events, failures = stats.streams, stats.events, stats.failures
     stats.ttfb.clear()
+    segments = tcp_segments()
     cpu, start = time.process_time(), time.perf_counter()
     await asyncio.sleep(duration)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    segments = tcp_segments() - segments
     result = {
         "streams/s": (stats.streams - streams) / elapsed,
         "events/s": (stats.events - events) / elapsed,
         "failures": stats.failures - failures,
         "ttfb": sorted(stats.ttfb),
         "client cpu": cpu / elapsed,
+        "segments/event": segments / max(stats.events - events, 1) if segments >= 0 else float("nan"),
         "example": stats.example,
     }
     stats.running = False
     await asyncio.gather(*(p.closed for p in protocols))
     return result
+
+
+def tcp_segments() -> int:
+    """TCP segments sent by this machine so far (both ends of loopback count), or -1 without nstat."""
+    try:
+        output = subprocess.run(["nstat", "-az", "TcpOutSegs"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return -1
+    match = re.search(r"TcpOutSegs\s+(\d+)", output)
+    return int(match.group(1)) if match else -1
+
+
+# --- the Python cost of one event, in-process -------------------------------------------------
+
+
+def python_cost(events: int, repeat: int = 5, streams: int = 1000) -> list[tuple[str, float]]:
+    """Microseconds of Python per event to deliver a stream of ``events`` events to a no-op ``send``:
+    no socket, no kernel, just the code each event goes through. Best of ``repeat``."""
+    from sse_starlette import EventSourceResponse
+
+    from app.accounting import tokens
+    from app.answers.answer import Completion
+    from app.render.sse import CompletionStream, Delivery, stream_events
+
+    text = "".join(tokens.split("The scene shows a workbench under soft, even light; a camera sits near the edge. " * 40)[: events - 3])
+    completion = Completion(content=text, reasoning=None, finish_reason="stop", prompt_tokens=10, completion_tokens=events - 3)
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+
+    def fresh():
+        return stream_events(completion, id="chatcmpl-" + "x" * 29, created=0, model=MODEL, include_usage=True)
+
+    async def receive():
+        await asyncio.Event().wait()
+
+    async def send(message):
+        pass
+
+    async def bare():
+        encoded = fresh()
+        encoded = [encoded.head, *encoded.tokens, *encoded.tail]
+        for _ in range(streams):
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            for event in encoded:
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def stock():
+        for _ in range(streams):
+            encoded = fresh()
+
+            async def generator():
+                yield encoded.head
+                for event in encoded.tokens:
+                    yield event
+                for event in encoded.tail:
+                    yield event
+
+            await EventSourceResponse(generator(), sep="\n")(scope, receive, send)
+
+    async def mock(per_write: int):
+        for _ in range(streams):
+            await CompletionStream(fresh(), delivery=Delivery(events_per_write=per_write))(scope, receive, send)
+
+    async def encode_only():
+        for _ in range(streams):
+            encoded = fresh()
+            for _event in encoded.tokens:
+                pass
+
+    cases = [
+        ("bare loop of send() calls", bare),
+        ("sse-starlette as commonly used (bytes generator)", stock),
+        ("CompletionStream, one event per write", lambda: mock(1)),
+        ("CompletionStream, defaults (64 events per write)", lambda: mock(64)),
+        ("  of which encoding the events", encode_only),
+    ]
+    best = {name: float("inf") for name, _ in cases}
+
+    async def measure():
+        for _ in range(repeat):
+            for name, case in cases:
+                start = time.perf_counter()
+                await case()
+                best[name] = min(best[name], time.perf_counter() - start)
+
+    asyncio.run(measure())
+    return [(name, best[name] / streams / events * 1e6) for name, _ in cases]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -256,6 +345,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="bare/mock measurements interleaved this many times")
     parser.add_argument("--mock-args", default="", help="extra CLI flags for the mock")
     parser.add_argument("--no-per-event", action="store_true", help="skip the mock/1 row (one event per write)")
+    parser.add_argument("--no-python-cost", action="store_true", help="skip the in-process cost-per-event table")
     args = parser.parse_args()
 
     try:
@@ -273,10 +363,11 @@ def main() -> None:
     processes: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as directory:
         try:
-            processes.append(start_mock(servers["mock"], args.events - 3, args.mock_args.split()))
+            fixtures = write_fixture(directory, args.events - 3)
+            processes.append(start_mock(servers["mock"], fixtures, args.mock_args.split()))
             if "mock/1" in servers:
                 extra = [*args.mock_args.split(), "--stream-events-per-write", "1"]
-                processes.append(start_mock(servers["mock/1"], args.events - 3, extra))
+                processes.append(start_mock(servers["mock/1"], fixtures, extra))
             sample = httpx.post(
                 f"http://127.0.0.1:{servers['mock']}/v1/chat/completions",
                 content=BODY,
@@ -297,7 +388,7 @@ def main() -> None:
             print("mock: defaults (events due together share a write); mock/1: --stream-events-per-write 1")
             header = (
                 f"{'server':<6} | {'streams/s':>9} {'events/s':>9} {'TTFB p50 ms':>11} {'p99 ms':>7} | "
-                f"{'client cpu':>10} {'failed':>6} | {'x bare':>6}"
+                f"{'client cpu':>10} {'failed':>6} {'segs/event':>10} | {'x bare':>6}"
             )
             print(header)
             print("-" * len(header))
@@ -314,12 +405,17 @@ def main() -> None:
                         print(f"  {name} refused some requests, e.g.: {r['example'][:400]!r}")
                     print(
                         f"{name:<6} | {r['streams/s']:>9.0f} {r['events/s']:>9.0f} {_pct(r['ttfb'], 0.5):>11.2f} "
-                        f"{_pct(r['ttfb'], 0.99):>7.2f} | {r['client cpu']:>9.0%} {r['failures']:>6} | "
-                        f"{r['events/s'] / bare_rate:>6.2f}"
+                        f"{_pct(r['ttfb'], 0.99):>7.2f} | {r['client cpu']:>9.0%} {r['failures']:>6} "
+                        f"{r['segments/event']:>10.2f} | {r['events/s'] / bare_rate:>6.2f}"
                     )
             print()
             for name, values in ratios.items():
                 print(f"{name} / bare events/s, median of {len(values)}: {statistics.median(values):.2f}  (target >= 0.50)")
+            print("segs/event: TCP segments sent on this machine (both ends, ACKs too) per event received")
+            if not args.no_python_cost:
+                print(f"\nPython cost per event, in-process, no-op send, {count}-event streams (best of 5):")
+                for name, micros in python_cost(count):
+                    print(f"  {name:<52} {micros:6.2f} us")
         finally:
             for process in processes:
                 process.terminate()

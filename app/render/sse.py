@@ -9,7 +9,9 @@ On the wire (the README's "Streaming" section gives the reason for each choice):
     data: {… "delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":{…}}   usage only if asked
     data: [DONE]
 
-each event ending in ``\\n\\n``, then the body ends. Keep-alives are ``: ping`` comment lines.
+each event ending in ``\\n\\n``, then the body ends. Keep-alives are ``: ping`` comment lines. Events
+due at the same moment (all of them, unpaced) share a write, up to ``events_per_write``: chunk
+boundaries are not part of SSE, and per-event writes cost more than everything else (README).
 
 Two halves, so that each can change without the other:
 
@@ -149,9 +151,12 @@ class CompletionStream(EventSourceResponse):
         keepalive: float = 15.0,
         headers: Iterable[tuple[bytes, bytes]] = (),
     ) -> None:
+        paced = delivery.pacing.first_token_ms or delivery.pacing.tokens_per_second
         super().__init__(
             self._deliver(events, delivery),
-            ping=keepalive,
+            # Only a paced stream ever waits; an unpaced one is written as fast as the client reads,
+            # so a keep-alive task would cost a task per stream and never send anything.
+            ping=keepalive if paced else 0,
             sep=SEP,
             ping_message_factory=_ping,
         )
@@ -194,7 +199,7 @@ class CompletionStream(EventSourceResponse):
             for event in itertools.chain((events.head,), events.tokens, events.tail):
                 if sent == limit:
                     break
-                if (first or interval) and event is not DONE:
+                if (first or interval) and event != DONE:
                     delay = start + first + max(sent - 1, 0) * interval - loop.time()
                     if delay > 0:
                         if ready:
