@@ -74,6 +74,14 @@ def test_usage_rides_on_the_finish_chunk_right_before_done(client):
     assert chunks[-1]["usage"] == plain["usage"]
 
 
+@pytest.mark.parametrize("obfuscation", [True, False])
+def test_include_obfuscation_is_accepted_and_no_obfuscation_field_is_sent(client, obfuscation):
+    options = {"include_usage": True, "include_obfuscation": obfuscation}
+    response = post(client, chat("Hello", stream=True, stream_options=options))
+    assert response.status_code == 200
+    assert all("obfuscation" not in c for c in data_of(sse_events(response.content)))
+
+
 def test_body_ends_right_after_done_and_the_connection_is_reused(server):
     # The async openai client waits at most 0.1 s for the body to end after [DONE], then drops the
     # connection. Read the raw chunked body: the chunk after the one holding [DONE] must be the
