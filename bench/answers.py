@@ -33,6 +33,6 @@ for name, (b, mode) in cases.items():
     req = parse_request(orjson.dumps(b)); p = account(req, S)
     n = 2000; t = time.perf_counter()
     for _ in range(n):
-        if mode: text.reply(p, rng_for(req))
+        if mode: text.reply(p, rng_for(req, p))
         else: choose(req, p)
     print(f"{name:22s} {(time.perf_counter()-t)/n*1e6:8.1f} µs/answer")

@@ -62,7 +62,7 @@ def _overlay(answer: Answer, fixture) -> Answer:
 
 
 def _rules(request: ChatCompletionRequest, prompt: Prompt, hints: Hints) -> Answer:
-    rng = rng_for(request)
+    rng = rng_for(request, prompt)
     instructions = " ".join(strip_hints(t) for t in prompt.system_texts if t).strip()
     reading = tasks.read(strip_hints(prompt.user_text) if "<" in prompt.user_text else prompt.user_text, instructions)
     focus = grounding.focus_region(rng) if hints.focus else None

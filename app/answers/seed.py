@@ -4,6 +4,10 @@
 the same request, and the token limits so that a cut answer is a prefix of the uncut one, as with
 a real model. With ``temperature`` 0 (the service default) the seed is all there is; above 0
 the temperature is part of the seed, so answers vary between temperatures but stay reproducible.
+
+Images enter the seed by the sha256 accounting already computed for them (or their URL), not by
+their base64 text: re-serialising and hashing a 20 MB data URL per request would cost more than the
+rest of the pipeline.
 """
 
 from __future__ import annotations
@@ -11,17 +15,34 @@ from __future__ import annotations
 import hashlib
 import random
 
+from app.accounting.prompt import Prompt
 from app.protocol.requests import ChatCompletionRequest
 
-_EXCLUDED = {"stream", "stream_options", "max_completion_tokens", "max_tokens"}
+_EXCLUDED = {"messages", "stream", "stream_options", "max_completion_tokens", "max_tokens"}
 
 
-def seed_of(request: ChatCompletionRequest) -> int:
+def seed_of(request: ChatCompletionRequest, prompt: Prompt) -> int:
     # temperature 0 is the service default, so sending it is the same request as leaving it out
     excluded = _EXCLUDED if request.temperature else _EXCLUDED | {"temperature"}
-    canonical = request.model_dump_json(exclude=excluded, exclude_none=True, by_alias=True)
-    return int.from_bytes(hashlib.blake2b(canonical.encode(), digest_size=8).digest(), "big")
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(request.model_dump_json(exclude=excluded, exclude_none=True, by_alias=True).encode())
+    images = iter(prompt.images)
+    for message in request.messages:
+        digest.update(b"\x00" + message.role.encode() + b"\x00")
+        content = message.content
+        if isinstance(content, str):
+            digest.update(content.encode("utf-8", "surrogatepass"))
+            continue
+        for part in content or ():
+            if part.type == "text":
+                digest.update(b"\x01" + part.text.encode("utf-8", "surrogatepass"))
+            else:
+                image = next(images)
+                digest.update(b"\x02" + (image.sha256 or image.url).encode())
+        if message.role == "assistant" and message.reasoning_content:
+            digest.update(b"\x03" + message.reasoning_content.encode("utf-8", "surrogatepass"))
+    return int.from_bytes(digest.digest(), "big")
 
 
-def rng_for(request: ChatCompletionRequest) -> random.Random:
-    return random.Random(seed_of(request))
+def rng_for(request: ChatCompletionRequest, prompt: Prompt) -> random.Random:
+    return random.Random(seed_of(request, prompt))
