@@ -21,6 +21,7 @@ from app.api import admin, models
 from app.answers.fixtures import FixtureStore
 from app.api.completions import ChatCompletions
 from app.asgi import ClientDisconnected, Receive, Scope, Send, send_bytes
+from app.guards.auth import BearerAuth
 from app.guards.body_limit import BodyLimit
 from app.guards.rate_limit import build_rate_limiter
 from app.protocol import ids
@@ -43,6 +44,7 @@ def _error_response(error: APIError) -> Response:
 def build_api(settings: Settings) -> FastAPI:
     api = FastAPI(title="perceptron-mock", version="0.1.0", docs_url="/docs", redoc_url=None)
     api.state.settings = settings
+    api.state.auth = BearerAuth(settings.api_keys)
     api.state.admin_access = admin.AdminAccess(settings)
     api.include_router(models.router)
     api.include_router(admin.router)

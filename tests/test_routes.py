@@ -23,6 +23,15 @@ def test_one_model_and_an_unknown_one(openai_client):
     assert caught.value.code == "model_not_found"
 
 
+@pytest.mark.parametrize("path", ["/v1/models", "/v1/models/isaac-0.1"])
+def test_models_need_a_key_like_completions(path):
+    with run_server("--api-key", "the-key") as running:
+        assert httpx.get(running.url + path).status_code == 401
+        refused = httpx.get(running.url + path, headers={"authorization": "Bearer other"})
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+        assert httpx.get(running.url + path, headers={"authorization": "Bearer the-key"}).status_code == 200
+
+
 def test_health(server):
     response = httpx.get(server.url + "/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
@@ -43,7 +52,7 @@ def test_every_response_carries_a_request_id(server, client):
         client.post("/v1/chat/completions", content=b"{"),
         httpx.post(server.url + "/v1/chat/completions", json=chat()),
         httpx.get(server.url + "/nowhere"),
-        httpx.get(server.url + "/v1/models"),
+        client.get("/v1/models"),
     ]
     ids = [r.headers["x-request-id"] for r in responses]
     assert all(i.startswith("req_") and len(i) == 36 for i in ids)

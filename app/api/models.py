@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from app.protocol.errors import model_not_found
 from app.protocol.responses import ErrorResponse
+
+
+def require_key(request: Request) -> str:
+    """The same bearer-key rule as chat completions: the real service lists models only to callers it knows."""
+    return request.app.state.auth.check(request.scope)
+
+
+_AUTH = {
+    "dependencies": [Depends(require_key)],
+    "openapi_extra": {"security": [{"bearerAuth": []}]},
+}
+_UNAUTHORIZED = {401: {"model": ErrorResponse, "description": "Missing or refused API key"}}
 
 router = APIRouter()
 
@@ -17,13 +29,16 @@ def _model(model_id: str) -> dict:
     return {"id": model_id, "object": "model", "created": _CREATED, "owned_by": "perceptron"}
 
 
-@router.get("/v1/models", summary="List the models the mock serves")
+@router.get("/v1/models", summary="List the models the mock serves", responses=_UNAUTHORIZED, **_AUTH)
 async def list_models(request: Request) -> dict:
     return {"object": "list", "data": [_model(m) for m in request.app.state.settings.models]}
 
 
 @router.get(
-    "/v1/models/{model_id}", summary="One model", responses={404: {"model": ErrorResponse, "description": "Unknown model"}}
+    "/v1/models/{model_id}",
+    summary="One model",
+    responses={**_UNAUTHORIZED, 404: {"model": ErrorResponse, "description": "Unknown model"}},
+    **_AUTH,
 )
 async def get_model(model_id: str, request: Request) -> dict:
     if model_id not in request.app.state.settings.models:
