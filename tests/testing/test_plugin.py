@@ -118,3 +118,12 @@ def test_parallel_workers_each_get_their_own_mock(pytester: pytest.Pytester):
     pytester.makepyfile(test_parallel="\n".join(body.format(n=n) for n in range(8)))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
     result.assert_outcomes(passed=8)
+
+
+def test_a_project_with_its_own_app_package_still_runs_its_tests(pytester: pytest.Pytester):
+    # pytest imports every installed plugin at start-up; a user's own top-level `app` shadows ours.
+    pytester.mkpydir("app")
+    pytester.makepyfile(test_theirs="import app\n\ndef test_their_code():\n    assert not hasattr(app, 'IS_PERCEPTRON_MOCK')\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-W", "default")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*perceptron-mock's pytest fixture is unavailable*not perceptron-mock's*"])
