@@ -10,6 +10,7 @@ Every refusal is an ``APIError``; this module is the one place that renders it.
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from fastapi import FastAPI, Request
@@ -152,4 +153,10 @@ class MockServer:
 def create_app(settings: Settings | None = None) -> MockServer:
     """The app for ``settings``, or for the process's settings (environment) when None; uvicorn calls it
     as a factory in each worker."""
-    return MockServer(settings or get_settings())
+    server = MockServer(settings or get_settings())
+    # Everything built so far (the tokenizer, FastAPI's routes, pydantic's validators) lives as long
+    # as the process. Moving it out of the collector's sight keeps each full collection from walking
+    # ~80,000 objects, which stalled requests for ~30 ms each time (it was the mock's p99).
+    gc.collect()
+    gc.freeze()
+    return server

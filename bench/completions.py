@@ -131,7 +131,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--connections", default="1,16,64", help="comma-separated connection counts")
     parser.add_argument("--soak", type=int, default=100_000, help="requests for the RSS-growth check (0: skip)")
-    parser.add_argument("--mock-args", default="", help="extra CLI flags for the mock, e.g. '--rate-limit-per-minute 0'")
+    # The limiter stays on (the full pipeline is measured) with a budget no run can exhaust.
+    parser.add_argument(
+        "--mock-args",
+        default="--rate-limit-per-minute 1000000000",
+        help="CLI flags for the mock (default: limiter on, never refusing; '--rate-limit-per-minute 0' turns it off)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
