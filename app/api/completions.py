@@ -53,10 +53,10 @@ class ChatCompletions:
         request = parse_request(await read_body(receive), reject_unknown=self.reject_unknown)
         if request.model not in self.models:
             raise model_not_found(request.model)
+        prompt = account(request, self.settings)  # images and context: an invalid request keeps its 4xx
         fault = await self.faults.pick(scope, stream=bool(request.stream), model=request.model) if self.faults else None
-        if fault is not None:  # the fault step comes first; app.testing.faults says what each one does
+        if fault is not None:  # the fault step comes first among answers; app.testing.faults says what each does
             await inject.begin(fault, scope, receive)
-        prompt = account(request, self.settings)
         answer = choose(request, prompt, self.fixtures)
         if answer.latency_ms:  # a fixture's latency, then its error, fault or answer
             await asyncio.sleep(answer.latency_ms / 1000)

@@ -143,10 +143,18 @@ def test_a_request_with_its_own_fault_header_leaves_the_queue_alone(mock, admin)
     assert [q["fault"] for q in admin.get("/faults").json()["data"]] == ["503"]
 
 
-def test_invalid_requests_keep_their_400_and_do_not_use_up_a_fault(mock, admin):
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"top_p": 7},  # refused by validation
+        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,aGk="}}]}]},
+        {"max_completion_tokens": 10**6},  # refused by the context check
+    ],
+)
+def test_invalid_requests_keep_their_400_and_do_not_use_up_a_fault(mock, admin, fields):
     queue(admin, "503")
     with pytest.raises(openai.BadRequestError):
-        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, top_p=7)
+        oai(mock).chat.completions.create(**{"model": MODEL, "messages": MESSAGES, **fields})
     assert admin.get("/faults").json()["data"][0]["remaining"] == 1
 
 
