@@ -1,10 +1,10 @@
 """The pytest11 entry point of perceptron-mock: loads ``app.testing.plugin``, or steps aside.
 
 pytest imports every installed plugin at start-up, so a plugin that fails to import breaks the test
-runs of every project that has perceptron-mock installed. Two ways that could happen are handled
-here: the project has its own top-level package called ``app``, which shadows the mock's; or the
-mock was installed without ``httpx`` (the ``test`` extra). Either way the ``perceptron_mock`` fixture
-is not offered, pytest says why once, and the project's tests run as before.
+runs of every project that has perceptron-mock installed. One way that could happen is handled
+here: the project has its own top-level package called ``app``, which shadows the mock's. Then the
+``perceptron_mock`` fixture is not offered, pytest says why once, and the project's tests run as
+before.
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{len(settings.api_keys)} configured" if settings.api_keys else "any non-empty key",
     )
     uvicorn.run(
-        "app.main:create_app",
+        "app.main:create_worker_app",
         factory=True,
         host=settings.host,
         port=settings.port,

@@ -151,12 +151,18 @@ class MockServer:
 
 
 def create_app(settings: Settings | None = None) -> MockServer:
-    """The app for ``settings``, or for the process's settings (environment) when None; uvicorn calls it
-    as a factory in each worker."""
-    server = MockServer(settings or get_settings())
-    # Everything built so far (the tokenizer, FastAPI's routes, pydantic's validators) lives as long
-    # as the process. Moving it out of the collector's sight keeps each full collection from walking
-    # ~80,000 objects, which stalled requests for ~30 ms each time (it was the mock's p99).
+    """The app for ``settings``, or for the process's settings (environment) when None."""
+    return MockServer(settings or get_settings())
+
+
+def create_worker_app() -> MockServer:
+    """What uvicorn builds in each worker process of ``perceptron-mock``.
+
+    The app, the tokenizer, FastAPI's routes and pydantic's validators live as long as the process:
+    moving them out of the collector's sight keeps each full collection from walking ~80,000 objects,
+    which stalled requests for ~30 ms each time (it was the mock's p99). Only here, not in
+    ``create_app``: an app built and dropped in-process (the pytest plugin's, a test's) must be freed."""
+    server = create_app()
     gc.collect()
     gc.freeze()
     return server

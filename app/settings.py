@@ -52,7 +52,10 @@ class Settings(BaseSettings):
     unknown_fields: str = Field(
         "reject",
         pattern="^(reject|ignore)$",
-        description="What a request field outside the API gets: 'reject' (400 unknown_parameter) or 'ignore'.",
+        description=(
+            "What a top-level request field outside the API gets: 'reject' (400 unknown_parameter) or "
+            "'ignore'. Unknown keys inside messages, content parts and objects are always refused."
+        ),
     )
 
     # --- limits -------------------------------------------------------------------------------

@@ -27,6 +27,21 @@ def test_auth_is_checked_before_the_body(server):
     assert response.status_code == 401
 
 
+def test_a_declared_oversized_body_is_refused_before_auth(server):
+    # As the edge proxy in front of the real service does: the answer comes before any body is sent.
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(server.url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: mock\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(21 * 1024 * 1024).encode() + b"\r\n\r\n"
+        )
+        status_line = sock.recv(4096).split(b"\r\n", 1)[0]
+    assert status_line == b"HTTP/1.1 413 Request Entity Too Large"
+
+
 def test_any_non_empty_key_is_accepted_by_default(server):
     response = httpx.post(server.url + "/v1/chat/completions", json=chat(), headers={"authorization": "Bearer whatever"})
     assert response.status_code == 200

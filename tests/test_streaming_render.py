@@ -80,6 +80,8 @@ def test_each_delta_is_one_token_and_reasoning_comes_first(content, reasoning):
     assert kinds == sorted(kinds, key=["reasoning_content", "content"].index)  # all reasoning, then all content
     pieces = [next(iter(d.values())) for d in deltas]
     assert pieces == tokens.split(reasoning or "") + tokens.split(content)
+    # one delta per token, as the tokenizer counts them (not merely as the renderer's own splitter cuts)
+    assert len(pieces) == tokens.count(reasoning or "") + tokens.count(content)
     assert chunks[-1]["choices"][0]["delta"] == {}
 
 

@@ -34,7 +34,6 @@ class ImageInfo:
     height: int
     sha256: str | None = None  # of the decoded bytes; None for http(s) URLs
     format: str | None = None  # PNG, JPEG or WEBP; None for http(s) URLs
-    fetched: bool = False  # always False: URLs are never fetched, their size is assumed
 
 
 def _bad(message: str, param: str, code: str = "invalid_image") -> APIError:

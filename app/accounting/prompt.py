@@ -7,7 +7,7 @@ about the input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app.accounting import tokens
 from app.accounting.image_tokens import image_tokens
@@ -26,7 +26,6 @@ class Prompt:
     system_texts: tuple[str, ...]  # every system message's text, in order (hints live here)
     user_text: str  # the text of the last user message
     completion_budget: int  # tokens the completion may use
-    image_token_counts: tuple[int, ...] = field(default=())
 
     @property
     def prompt_tokens(self) -> int:
@@ -111,5 +110,4 @@ def account(request: ChatCompletionRequest, settings: Settings) -> Prompt:
         system_texts=tuple(systems),
         user_text=user_text,
         completion_budget=budget,
-        image_token_counts=tuple(counts),
     )

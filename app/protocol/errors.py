@@ -37,7 +37,7 @@ class APIError(Exception):
         return orjson.dumps(self.envelope(), option=orjson.OPT_INDENT_2)
 
 
-def clip(text: str, limit: int = 64) -> str:
+def clip(text: str, limit: int = 60) -> str:
     """Client-supplied text echoed in an error, cut short: a 5 MB model name must not come back."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
