@@ -105,6 +105,9 @@ def _invalid(where: str, why: str, keyword: str | None) -> APIError:
     return APIError(400, f"Invalid JSON schema{location}{named}: {why}", param=PARAM, code="invalid_json_schema")
 
 
+_JSON_KIND = {list: "an array", str: "a string", int: "a number", float: "a number", type(None): "null"}
+
+
 def _pointer(parts) -> str:
     return "/".join(str(part) for part in parts)
 
@@ -112,7 +115,9 @@ def _pointer(parts) -> str:
 # --- checking a schema ---------------------------------------------------------------------------
 
 
-def _check_keywords(node: Any, where: str) -> None:
+def _check_keywords(node: Any, where: str, refs: list[tuple[str, str]], branches: list[tuple[str, list]]) -> None:
+    """Refuse what the builder cannot honour; collect every ``$ref`` (with where it is) and every
+    anyOf/oneOf list, so that ``CheckedSchema`` resolves and prepares them once."""
     if isinstance(node, bool):
         return
     if not isinstance(node, dict):
@@ -125,31 +130,63 @@ def _check_keywords(node: Any, where: str) -> None:
             raise _refuse(key, where, _UNSUPPORTED_HINT[key])
         if key in _SCHEMA_MAP:
             for name, sub in value.items():
-                _check_keywords(sub, f"{here}/{name}")
+                if key == "patternProperties":
+                    _check_pattern("patternProperties", name, here)
+                _check_keywords(sub, f"{here}/{name}", refs, branches)
         elif key in _SCHEMA_ONE:
             if isinstance(value, list):
                 raise _refuse(key, where, "an array of item schemas is draft-04 syntax; use prefixItems")
-            _check_keywords(value, here)
+            _check_keywords(value, here, refs, branches)
         elif key in _SCHEMA_LIST:
+            if key in ("anyOf", "oneOf"):
+                branches.append((key, value))
             for i, sub in enumerate(value):
-                _check_keywords(sub, f"{here}/{i}")
+                _check_keywords(sub, f"{here}/{i}", refs, branches)
         elif key == "format":
             if value not in FORMATS:
                 raise _refuse("format", where, f"'{value}' is not one of {', '.join(FORMATS)}")
         elif key == "$ref":
             if not isinstance(value, str) or not value.startswith("#"):
                 raise _refuse("$ref", where, "only references into the same schema ('#/...') are supported")
+            refs.append((value, where))
         elif key == "pattern":
-            try:
-                regex_gen.compile_pattern(value)
-            except APIError as exc:
-                raise _refuse("pattern", where, exc.message.rstrip(".")) from None
+            _check_pattern("pattern", value, where)
+        elif key == "enum" and not value:
+            raise _refuse("enum", where, "an empty enum admits no value", code="unsatisfiable_json_schema")
         elif key not in _VALUES:
             raise _refuse(key, where, "it is not a keyword the mock supports")
 
 
+def _check_pattern(keyword: str, pattern: str, where: str) -> None:
+    try:
+        regex_gen.compile_pattern(pattern)
+    except APIError as exc:  # the regex module names its own param ("regex"); here it is part of the schema
+        raise _refuse(keyword, where, exc.message.rstrip(".")) from None
+
+
+def _has_ref(node: Any) -> bool:
+    if isinstance(node, dict):
+        return "$ref" in node or any(_has_ref(value) for value in node.values())
+    if isinstance(node, list):
+        return any(_has_ref(value) for value in node)
+    return False
+
+
+class _Branches:
+    """One anyOf/oneOf list, prepared once: the order to try when heading for the exit (branches
+    without references first) and, for oneOf, a validator per branch."""
+
+    __slots__ = ("source", "exit_order", "validators")
+
+    def __init__(self, source: list, validator: Any, one_of: bool) -> None:
+        self.source = source  # held so that the id this is filed under stays this list's
+        self.exit_order = sorted(range(len(source)), key=lambda i: (_has_ref(source[i]), i))
+        self.validators = [validator.evolve(schema=branch) for branch in source] if one_of else None
+
+
 class CheckedSchema:
-    """A schema that passed every check, with its validator; built once per distinct schema."""
+    """A schema that passed every check, with its validator, its references resolved and its
+    anyOf/oneOf lists prepared; built once per distinct schema, so a request only walks it."""
 
     def __init__(self, schema: Any) -> None:
         self.schema = schema
@@ -161,9 +198,14 @@ class CheckedSchema:
             named = [part for part in exc.path if isinstance(part, str)]
             keyword = named[-1] if named else (exc.validator if isinstance(exc.validator, str) else None)
             raise _invalid(where, exc.message, keyword) from None
-        _check_keywords(schema, "")
+        refs: list[tuple[str, str]] = []
+        branches: list[tuple[str, list]] = []
+        _check_keywords(schema, "", refs, branches)
         self.validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
         self._resolved: dict[str, Any] = {}
+        for ref, where in refs:
+            self.resolve(ref, where)
+        self._branches = {id(value): _Branches(value, self.validator, key == "oneOf") for key, value in branches}
 
     def resolve(self, ref: str, where: str) -> Any:
         if ref not in self._resolved:
@@ -176,8 +218,17 @@ class CheckedSchema:
                     node = node[int(part)]
                 else:
                     raise _refuse("$ref", where, f"'{ref}' does not point into the schema")
+            if not isinstance(node, (dict, bool)):
+                raise _refuse("$ref", where, f"'{ref}' points at {_JSON_KIND.get(type(node), 'a value')}, not at a schema")
             self._resolved[ref] = node
         return self._resolved[ref]
+
+    def branches(self, key: str, source: list) -> _Branches:
+        """The prepared anyOf/oneOf list; one made while merging an allOf is prepared on the spot."""
+        found = self._branches.get(id(source))
+        if found is not None and found.source is source:
+            return found
+        return _Branches(source, self.validator, key == "oneOf")
 
 
 @lru_cache(maxsize=256)
@@ -187,10 +238,15 @@ def _checked(canonical: bytes) -> CheckedSchema:
 
 def check(schema: Any) -> CheckedSchema:
     """The checked schema, or a 400 naming the problem; cached by the schema's canonical JSON."""
-    try:  # json, not orjson: a schema may hold integers wider than 64 bits
-        canonical = json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()
-    except (TypeError, ValueError) as exc:
-        raise _invalid("", f"the schema cannot be serialised ({exc}).", None) from None
+    try:
+        canonical = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # an integer wider than 64 bits: only json writes those
+        try:
+            canonical = json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()
+        except (TypeError, ValueError) as exc:
+            raise _invalid("", f"the schema cannot be serialised ({exc}).", None) from None
+        except RecursionError:
+            raise _invalid("", "the schema is nested too deeply.", None) from None
     try:
         return _checked(canonical)
     except RecursionError:
@@ -300,6 +356,7 @@ class _Builder:
         parts = [merged, *schema["allOf"]]
         merged = {}
         closed: list[set[str]] = []  # the property names each closed (additionalProperties: false) part allows
+        expanded = 0
         while parts:
             part = parts.pop(0)
             if part is True:
@@ -307,6 +364,10 @@ class _Builder:
             if part is False:
                 raise _Unsatisfiable("allOf", where, "a branch is 'false'")
             if "$ref" in part:
+                # An allOf that refers back to itself ({"a": {"allOf": [{"$ref": "#/a"}]}}) never bottoms out.
+                expanded += 1
+                if expanded > MAX_DEPTH:
+                    raise _Unsatisfiable("$ref", where, f"allOf follows more than {MAX_DEPTH} references (a reference loop?)")
                 part = {**{k: v for k, v in part.items() if k != "$ref"}, "allOf": [self.checked.resolve(part["$ref"], where)]}
             if "allOf" in part:
                 parts = list(part["allOf"]) + parts
@@ -339,7 +400,9 @@ class _Builder:
                     if not merged[key]:
                         raise _Unsatisfiable("allOf", where, "its enums have no value in common")
                 elif key in ("anyOf", "oneOf"):
-                    merged.setdefault("allOf", []).append({key: value})
+                    # Both A and B hold: pick a branch of A, each carrying B (exactly one of A's branches
+                    # still matches when B is a oneOf, as B holds for all of them).
+                    merged[key] = [{"allOf": [branch, {key: value}]} for branch in merged[key]]
                 elif merged[key] != value and key not in _ANNOTATIONS:
                     merged[key] = value  # the later one wins; validation catches a real conflict
         if closed:  # every closed part must accept every property the instance has
@@ -349,38 +412,32 @@ class _Builder:
                 raise _Unsatisfiable("additionalProperties", where, f"'{missing[0]}' is required but a closed branch forbids it")
             merged["properties"] = {k: v for k, v in merged.get("properties", {}).items() if k in allowed}
             merged["additionalProperties"] = False
-        if "allOf" in merged:
-            return self._merge(merged, where, depth)
         return merged
 
     def _choice(self, schema: dict, key: str, where: str, depth: int, name: str | None) -> Any:
         rest = {k: v for k, v in schema.items() if k != key}
-        branches = list(enumerate(schema[key]))
+        source = schema[key]
+        prepared = self.checked.branches(key, source)
         if depth >= SHALLOW_DEPTH:  # head for the exit: branches without references first
-            branches.sort(key=lambda item: ("$ref" in json.dumps(item[1]), item[0]))
+            order = prepared.exit_order
         else:
-            self.rng.shuffle(branches)
+            order = list(range(len(source)))
+            self.rng.shuffle(order)
         last: _Unsatisfiable | None = None
-        for i, branch in branches:
+        for i in order:
+            branch = source[i]
             sub = {"allOf": [rest, branch]} if rest else branch
             try:
                 value = self.build(sub, f"{where}/{key}/{i}", depth + 1, name)
             except _Unsatisfiable as exc:
                 last = exc
                 continue
-            if key == "oneOf" and not self._exactly_one(schema[key], value):
+            if key == "oneOf" and sum(validator.is_valid(value) for validator in prepared.validators) != 1:
                 continue
             return value
         if last is not None:
             raise last
         raise _Unsatisfiable(key, where, "no branch gives a value that matches exactly one branch")
-
-    def _exactly_one(self, branches: list, value: Any) -> bool:
-        matches = 0
-        for branch in branches:
-            if self.checked.validator.evolve(schema=branch).is_valid(value):
-                matches += 1
-        return matches == 1
 
     def _type(self, schema: dict, depth: int) -> str:
         declared = schema.get("type")
@@ -424,7 +481,10 @@ class _Builder:
                 out[spare[0]] = self.build(props[spare[0]], f"{where}/properties/{spare[0]}", depth + 1, spare[0])
             elif pattern_props:
                 key_pattern, sub = next(iter(pattern_props.items()))
-                key = regex_gen.generate(key_pattern, self.rng)
+                try:
+                    key = regex_gen.generate(key_pattern, self.rng)
+                except APIError as exc:
+                    raise _Unsatisfiable("patternProperties", where, exc.message.rstrip(".")) from None
                 out.setdefault(key, self.build(sub, f"{where}/patternProperties", depth + 1, key))
             elif extra is not False:
                 sub = extra if isinstance(extra, dict) else {"type": "string"}
@@ -549,7 +609,7 @@ def generate(schema: Any, rng: random.Random) -> str:
     last: _Unsatisfiable | None = None
     for _ in range(ATTEMPTS):
         try:
-            value = _Builder(checked, rng).build(schema, "", 0)
+            value = _Builder(checked, rng).build(checked.schema, "", 0)
         except _Unsatisfiable as exc:
             last = exc
             continue

@@ -103,8 +103,9 @@ def _safe_char(code: int) -> bool:
 class _Walk:
     """One attempt at a string: the output so far, the pending anchor constraints, a step budget."""
 
-    def __init__(self, rng: random.Random, flags: int, max_chars: int, steps: int = 0) -> None:
+    def __init__(self, rng: random.Random, flags: int, max_chars: int, steps: int, min_lengths: dict) -> None:
         self.rng = rng
+        self.min_lengths = min_lengths  # id(repeat body) -> the fewest characters it produces
         self.out: list[str] = []
         self.length = 0
         self.steps = steps  # carried over from earlier attempts: the budget is for the whole request
@@ -184,7 +185,7 @@ class _Walk:
         widest = SPREADS[min(self.depth, len(SPREADS) - 1)]
         spread = widest if high == C.MAXREPEAT else min(high - low, widest)
         room = self.max_chars - self.length
-        body_min = _min_length(body)
+        body_min = self.min_lengths[id(body)]
         count = low + self.rng.randint(0, max(0, spread))
         if body_min and count > low:
             count = max(low, min(count, low + max(0, room - low * body_min) // max(body_min, 1)))
@@ -246,45 +247,46 @@ _POSITIVE = {
 }
 
 
-def _min_length(items) -> int:
+def _check(items, min_lengths: dict) -> int:
+    """Refuse what a walk cannot honour, naming the construct; note the fewest characters each repeat's
+    body produces (in ``min_lengths``, by the body's id: a walk reads it on every repeat); return the
+    fewest characters ``items`` produce."""
     total = 0
-    for op, av in items:
-        if op in (C.LITERAL, C.NOT_LITERAL, C.ANY, C.IN):
-            total += 1
-        elif op == C.BRANCH:
-            total += min(_min_length(branch) for branch in av[1])
-        elif op == C.SUBPATTERN:
-            total += _min_length(av[3])
-        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
-            total += av[0] * _min_length(av[2])
-        elif op == C.ATOMIC_GROUP:
-            total += _min_length(av)
-    return total
-
-
-def _check(items) -> None:
-    """Refuse what a walk cannot honour, naming the construct."""
     for op, av in items:
         if op in _UNSUPPORTED:
             raise _bad(f"Unsupported regex construct: {_UNSUPPORTED[op]}.", "unsupported_regex")
-        if op == C.BRANCH:
-            for branch in av[1]:
-                _check(branch)
+        if op in (C.LITERAL, C.NOT_LITERAL, C.ANY, C.IN):
+            total += 1
+        elif op == C.BRANCH:
+            total += min([_check(branch, min_lengths) for branch in av[1]])
         elif op == C.SUBPATTERN:
-            _check(av[3])
+            total += _check(av[3], min_lengths)
         elif op in (C.MAX_REPEAT, C.MIN_REPEAT):
-            _check(av[2])
-            if av[0] > MAX_EMPTY_REPEATS and _min_length(av[2]) == 0:
+            body_min = min_lengths[id(av[2])] = _check(av[2], min_lengths)
+            total += av[0] * body_min
+            if av[0] > MAX_EMPTY_REPEATS and body_min == 0:
                 # re itself runs out of memory matching (?:){999999999}; no client could check the answer.
                 raise _bad(
                     f"Pathological regex: a group that can match the empty string is repeated at least {av[0]} times.",
                     "pathological_regex",
                 )
+    return total
+
+
+class Compiled:
+    """A checked pattern: its parse tree, and the fewest characters each repeat's body produces."""
+
+    __slots__ = ("tree", "flags", "min_lengths")
+
+    def __init__(self, tree, min_lengths: dict) -> None:
+        self.tree = tree  # held: min_lengths is keyed by the ids of its nodes
+        self.flags = tree.state.flags
+        self.min_lengths = min_lengths
 
 
 @lru_cache(maxsize=512)
-def compile_pattern(pattern: str):
-    """The parse tree of ``pattern``, checked once (patterns repeat across requests, so this is cached)."""
+def compile_pattern(pattern: str) -> Compiled:
+    """``pattern`` parsed and checked once (patterns repeat across requests, so this is cached)."""
     if len(pattern) > MAX_PATTERN_CHARS:
         raise _bad(f"The regex is {len(pattern)} characters long; at most {MAX_PATTERN_CHARS} are accepted.", "regex_too_long")
     try:
@@ -293,26 +295,26 @@ def compile_pattern(pattern: str):
         raise _bad(f"Invalid regex: {exc}.") from None
     except (RecursionError, OverflowError, ValueError) as exc:
         raise _bad(f"Invalid regex: {type(exc).__name__}: the pattern is nested too deeply or too large.") from None
+    min_lengths: dict = {}
     try:
-        _check(list(tree))
-        needed = _min_length(list(tree))
+        needed = _check(list(tree), min_lengths)
     except RecursionError:
         raise _bad("Invalid regex: the pattern is nested too deeply.") from None
     if needed > MAX_OUTPUT_CHARS:
         raise _bad(f"The regex needs at least {needed} characters; at most {MAX_OUTPUT_CHARS} are produced.", "regex_too_long")
-    return tree
+    return Compiled(tree, min_lengths)
 
 
 def generate(pattern: str, rng: random.Random, *, max_chars: int = MAX_OUTPUT_CHARS, accept=None) -> str:
     """A string that ``re.fullmatch(pattern, …)`` accepts; ``accept`` may add a condition (a JSON
     schema's length bounds). Raises ``APIError`` (400) when none can be made."""
-    tree = compile_pattern(pattern)
-    flags = tree.state.flags
+    compiled = compile_pattern(pattern)
+    flags = compiled.flags
     steps = 0
     for _ in range(ATTEMPTS):
-        walk = _Walk(rng, flags, max_chars, steps)
+        walk = _Walk(rng, flags, max_chars, steps, compiled.min_lengths)
         try:
-            walk.run(list(tree), flags)
+            walk.run(list(compiled.tree), flags)
             text = walk.finish()
         except _Retry:
             steps = walk.steps
