@@ -63,8 +63,6 @@ def _overlay(answer: Answer, fixture) -> Answer:
 
 def _rules(request: ChatCompletionRequest, prompt: Prompt, hints: Hints) -> Answer:
     rng = rng_for(request, prompt)
-    instructions = " ".join(strip_hints(t) for t in prompt.system_texts if t).strip()
-    reading = tasks.read(strip_hints(prompt.user_text) if "<" in prompt.user_text else prompt.user_text, instructions)
     focus = grounding.focus_region(rng) if hints.focus else None
     fmt = request.response_format
     if fmt is not None and fmt.type == "json_schema":
@@ -73,9 +71,17 @@ def _rules(request: ChatCompletionRequest, prompt: Prompt, hints: Hints) -> Answ
     if request.regex is not None:
         content = regex.generate(request.regex, rng)
         return Answer(content=content, reasoning=_think(hints, "regex", rng, focus=focus))
+    # Only the grounded and text answers read the prompt; json_schema and regex answers skip the cost.
+    reading = _read(prompt)
     if hints.spatial is not None:
         return _grounded(hints.spatial, reading, prompt, hints, rng, focus)
     return _text(reading, prompt, hints, rng, focus)
+
+
+def _read(prompt: Prompt) -> tasks.Reading:
+    instructions = " ".join(strip_hints(t) for t in prompt.system_texts if t).strip()
+    user_text = strip_hints(prompt.user_text) if "<" in prompt.user_text else prompt.user_text
+    return tasks.read(user_text, instructions)
 
 
 def _think(hints: Hints, kind: str, rng: random.Random, **context) -> str | None:

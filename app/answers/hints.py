@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 from app.protocol.requests import ChatCompletionRequest
 
-_HINT_TAG = re.compile(r"<hint>(.*?)</hint>", re.IGNORECASE | re.DOTALL)
+# A body stops at the next tag, open or close: ``(.*?)</hint>`` scanned to the end of the text from every
+# unclosed ``<hint>``, quadratic in a prompt of them.
+_HINT_TAG = re.compile(r"<hint>((?:[^<]|<(?!/?hint>))*)</hint>", re.IGNORECASE)
 _TOKEN_SPLIT = re.compile(r"[\s,]+")
 
 SPATIAL = ("BOX", "POINT", "POLYGON", "CLIP")
-KNOWN = frozenset({*SPATIAL, "THINK", "FOCUS"})
 
 _FORMAT_HINT = {"box": "BOX", "point": "POINT", "polygon": "POLYGON", "clip": "CLIP"}
 
@@ -47,10 +48,6 @@ class Hints:
     @property
     def focus(self) -> bool:
         return "FOCUS" in self.tokens
-
-    @property
-    def think(self) -> bool:
-        return "THINK" in self.tokens
 
 
 def hint_tokens(text: str) -> set[str]:

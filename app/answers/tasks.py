@@ -6,6 +6,10 @@ Kinds: ``count`` ("how many", "count"), ``detect`` (find, locate, point to, segm
 (anything ending in "?" or opening like one) and ``chat`` (everything else, answered by ``text.reply``).
 The prompt is the last user text, with the system instructions (hints removed) read after it: the
 SDK's ``ocr()`` and ``detect()`` helpers put the whole instruction in the system message.
+
+Only the first ``READ_CHARS`` characters of each text are read (an instruction comes first; a prompt
+pasted after it is material, not the task), and the gaps inside a pattern are bounded, so a long or
+hostile prompt costs no more than a short one.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
+READ_CHARS = 4096
 _COUNT = re.compile(r"\bhow\s+many\b|\bcount(?:ing)?\b|\bnumber\s+of\b|\btally\b", re.I)
 _DETECT = re.compile(
     r"\b(?:find|detect|locate|locali[sz]e|point\s+(?:to|at|out)|mark|highlight|segment|outline|identify|"
@@ -22,8 +28,8 @@ _DETECT = re.compile(
 )
 _OCR = re.compile(
     r"\b(?:ocr|transcribe|transcription|read\s+(?:out\s+)?(?:the\s+|all\s+|every\s+)?(?:text|words|sign|label)|"
-    r"extract\b.*\b(?:text|labels?|prices?|words|names?|numbers?|values?)|optical\s+character|"
-    r"(?:text|words?)\s+(?:in|on|from)\s+the|what\s+does\s+.*\bsay|readable\s+(?:text|word))",
+    r"extract\b[^\n]{0,200}?\b(?:text|labels?|prices?|words|names?|numbers?|values?)|optical\s+character|"
+    r"(?:text|words?)\s+(?:in|on|from)\s+the|what\s+does\s+[^\n]{0,200}?\bsay|readable\s+(?:text|word))",
     re.I,
 )
 _CAPTION = re.compile(r"\b(?:caption|describe|description|summari[sz]e)\b", re.I)
@@ -37,6 +43,8 @@ _YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|should|would
 
 def classify(prompt: str) -> str:
     """The kind of task ``prompt`` asks for (see the module docstring)."""
+    ends_in_question = prompt.rstrip().endswith("?")
+    prompt = prompt[:READ_CHARS]
     if _COUNT.search(prompt):
         return "count"
     if _OCR.search(prompt):
@@ -45,8 +53,7 @@ def classify(prompt: str) -> str:
         return "detect"
     if _CAPTION.search(prompt):
         return "caption"
-    stripped = prompt.strip()
-    if stripped.endswith("?") or _QUESTION_OPENER.match(stripped):
+    if ends_in_question or _QUESTION_OPENER.match(prompt):
         return "question"
     return "chat"
 
@@ -78,6 +85,7 @@ _IRREGULAR = {
     "people": "person", "men": "man", "women": "woman", "children": "child", "mice": "mouse", "feet": "foot",
     "teeth": "tooth", "geese": "goose", "knives": "knife", "leaves": "leaf", "shelves": "shelf", "wolves": "wolf",
 }
+_PLURAL_IRREGULAR = {v: k for k, v in _IRREGULAR.items()}
 FALLBACK_NOUNS = ("person", "chair", "table", "lamp", "window", "plant", "bottle", "cup", "bag", "sign", "box", "door")
 MAX_MENTION_CHARS = 60
 
@@ -136,7 +144,7 @@ def _split_list(text: str) -> list[str]:
 
 def mentions(user_text: str, instructions: str = "") -> tuple[str, ...]:
     """What a grounding prompt asks to find, as mention strings; empty when it names nothing specific."""
-    for text in (user_text, instructions):
+    for text in (user_text[:READ_CHARS], instructions[:READ_CHARS]):
         categories = _CATEGORIES.search(text)
         if categories:
             found = [m for m in (_clean(item) for item in _split_list(categories.group("list"))) if m]
@@ -159,10 +167,9 @@ def plural(noun_phrase: str, count: int) -> str:
     if not words:
         return noun_phrase
     last = words[-1]
-    inverse = {v: k for k, v in _IRREGULAR.items()}
     lower = last.lower()
-    if lower in inverse:
-        words[-1] = inverse[lower]
+    if lower in _PLURAL_IRREGULAR:
+        words[-1] = _PLURAL_IRREGULAR[lower]
     elif last.isupper():
         words[-1] = last
     elif lower.endswith("y") and len(last) > 2 and lower[-2] not in "aeiou":
@@ -253,7 +260,11 @@ class Reading:
     kind: str
     user_text: str
     instructions: str  # the system texts with hint tags removed
-    mentions: tuple[str, ...]
+
+    @cached_property
+    def mentions(self) -> tuple[str, ...]:
+        """What the prompt asks to find; worked out only by the answers that name it (count, detect)."""
+        return mentions(self.user_text, self.instructions)
 
     @property
     def text(self) -> str:
@@ -265,4 +276,4 @@ def read(user_text: str, instructions: str) -> Reading:
     kind = classify(user) if user else "chat"
     if kind == "chat" and instructions:
         kind = classify(instructions)
-    return Reading(kind=kind, user_text=user, instructions=instructions, mentions=mentions(user, instructions))
+    return Reading(kind=kind, user_text=user, instructions=instructions)

@@ -90,3 +90,19 @@ def test_focus_keeps_annotations_inside_the_region_it_reports():
     for box in collect_annotations(answer.content, strict=True).boxes:
         assert x1 <= box.top_left.x < box.bottom_right.x <= x2
         assert y1 <= box.top_left.y < box.bottom_right.y <= y2
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("text", ["<hint>" * 50_000, "<hint>BOX " * 40_000, "<hint>" * 30_000 + "</hint>"])
+def test_unclosed_hint_tags_are_read_in_bounded_time(text):
+    from app.answers.hints import hint_tokens, strip_hints
+
+    hint_tokens(text), strip_hints(text)
+
+
+def test_a_hint_body_ends_at_the_next_tag():
+    from app.answers.hints import hint_tokens, strip_hints
+
+    assert hint_tokens("<hint>POINT <hint>BOX</hint>") == {"BOX"}
+    assert hint_tokens("<HINT>box\nthink</Hint> text") == {"BOX", "THINK"}
+    assert strip_hints("Find it <hint>BOX</hint> now") == "Find it   now"

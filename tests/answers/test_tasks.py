@@ -1,0 +1,78 @@
+"""The prompt reader: long or hostile prompts are read in bounded time, and the task kinds still come out
+right for the prompts the SDK and users send."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.answers import tasks
+from tests.answers.helpers import answer_for, request_body
+
+
+@pytest.mark.parametrize(
+    ("prompt", "kind"),
+    [
+        ("Extract the prices from this shelf", "ocr"),
+        ("Please extract every product name and its price", "ocr"),
+        ("What does the sign say?", "ocr"),
+        ("what does the small sticker on the left door say", "ocr"),
+        ("How many people are there?", "count"),
+        ("Find the forklifts", "detect"),
+        ("Describe the scene", "caption"),
+        ("Is it raining?", "question"),
+        ("Hello there", "chat"),
+    ],
+)
+def test_task_kinds(prompt, kind):
+    assert tasks.classify(prompt) == kind
+
+
+def test_a_long_question_is_still_a_question():
+    assert tasks.classify("Look closely. " + "The light is soft. " * 2000 + "Is the door open?") == "question"
+
+
+# Each of these made the task regexes backtrack quadratically: seconds for 64 KB, minutes for more.
+HOSTILE_PROMPTS = ["extract " * 40_000, "what does " * 30_000, "what  does  x " * 20_000, ("find " + "a" * 50 + " ") * 6_000]
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("prompt", HOSTILE_PROMPTS, ids=lambda p: p[:12].strip())
+def test_hostile_prompts_are_read(prompt):
+    reading = tasks.read(prompt, prompt)
+    assert reading.kind in ("count", "detect", "ocr", "caption", "question", "chat")
+
+
+@pytest.mark.timeout(20)
+def test_a_64_kb_extract_prompt_is_answered():
+    answer = answer_for(request_body("extract " * 8000))
+    assert answer.content
+
+
+def test_plurals():
+    assert [tasks.plural(noun, 2) for noun in ("person", "box", "berry", "woman", "cup", "PPE")] == [
+        "people", "boxes", "berries", "women", "cups", "PPE",
+    ]
+    assert tasks.plural("worker wearing a helmet", 3) == "workers wearing a helmet"
+    assert tasks.plural("child", 1) == "child"
+
+
+def test_json_schema_and_regex_answers_do_not_read_the_prompt(monkeypatch):
+    def unread(*args, **kwargs):
+        raise AssertionError("the prompt was read for an answer that does not use it")
+
+    monkeypatch.setattr(tasks, "read", unread)
+    monkeypatch.setattr(tasks, "mentions", unread)
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    fmt = {"type": "json_schema", "json_schema": {"name": "n", "schema": schema}}
+    assert answer_for(request_body("extract the numbers", response_format=fmt)).content.startswith("{")
+    assert answer_for(request_body("extract the code", regex=r"[A-Z]{3}")).content.isupper()
+
+
+def test_mentions_are_worked_out_only_when_an_answer_names_them(monkeypatch):
+    calls = []
+    real = tasks.mentions
+    monkeypatch.setattr(tasks, "mentions", lambda *args: calls.append(args) or real(*args))
+    answer_for(request_body("Describe the scene in detail"))
+    assert calls == []
+    assert "forklift" in answer_for(request_body("Count the forklifts")).content
+    assert calls
