@@ -4,13 +4,22 @@ redis-server (tests/redis_server.py) started for this module."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Iterator
 
 import httpx
 import pytest
+import redis as sync_redis
 
 from app.guards.rate_limit import RateLimiter
 from app.protocol.errors import APIError
+from app.settings import Settings
+from app.testing.faults import parse
+from app.testing.state import Toolkit
 from tests.conftest import chat
 from tests.redis_server import run_redis
 from tests.server import free_port, run_server
@@ -64,7 +73,7 @@ def test_an_unreachable_redis_is_a_503_not_a_hang():
     with run_server("--rate-limit-storage", nowhere) as server:
         response = httpx.post(server.url + "/v1/chat/completions", json=chat(), headers={"authorization": "Bearer k"}, timeout=30)
         assert response.status_code == 503
-        assert response.json()["error"]["code"] == "rate_limit_storage_unavailable"
+        assert response.json()["error"]["code"] == "storage_unavailable"
         assert "x-ratelimit-limit-requests" not in response.headers
         assert httpx.get(server.url + "/health", timeout=30).status_code == 200
 
@@ -94,3 +103,83 @@ def test_redis_and_memory_buckets_agree_and_reset(redis_url):
     expected = [(True, 2), (True, 1), (True, 2), (True, 0), (False, 0), (True, 2), (True, 1), (True, 2)]
     assert asyncio.run(scenario("memory://")) == expected
     assert asyncio.run(scenario(redis_url)) == expected
+
+
+# --- one client per process, closed on shutdown; one attempt per request when Redis is gone ---------
+
+
+def test_limiter_journal_and_fault_queue_share_one_connection_that_aclose_closes():
+    with run_redis() as url:
+        observer = sync_redis.Redis.from_url(url)
+        mine = observer.client_id()
+
+        def others() -> int:
+            return sum(1 for client in observer.client_list() if int(client["id"]) != mine)
+
+        async def scenario() -> tuple[int, int]:
+            limiter = RateLimiter(limit=10, period_s=60, storage=url)
+            toolkit = Toolkit.from_settings(Settings(rate_limit_storage=url), limiter)
+            await limiter.admit({}, "key")
+            await toolkit.journal.add(
+                {"request_id": None, "time": 0.0, "method": "POST", "path": "/v1/chat/completions", "query": "",
+                 "headers": [], "body": b"{}", "body_shortened": False, "status": 200, "complete": True,
+                 "duration_ms": 1.0, "fault": None}
+            )
+            await toolkit.faults.store.push(parse("503"), 1, None)
+            assert await toolkit.faults.store.take(stream=False, model="m") is not None
+            open_while_used = others()
+            await toolkit.aclose()
+            deadline = time.monotonic() + 10  # the server notices the close a moment later
+            while others() and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            return open_while_used, others()
+
+        try:
+            assert asyncio.run(scenario()) == (1, 0)
+        finally:
+            observer.close()
+
+
+@contextmanager
+def dead_redis() -> Iterator[tuple[str, list[int]]]:
+    """A port where something accepts connections and closes them at once, as a Redis that is going
+    away does; yields its URL and the count of connection attempts, each counted before it fails."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    attempts = [0]
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            attempts[0] += 1
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0", attempts
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    "case, limit, path, expected",
+    [
+        ("the limiter's check fails: 503, no headers look-up, no journal write", "300", "/v1/chat/completions", 503),
+        ("the fault queue fails: answered, no journal write", "0", "/v1/chat/completions", 200),
+        ("the headers look-up fails: answered, no journal write", "300", "/v1/models", 200),
+    ],
+)
+def test_a_request_tries_a_gone_redis_once(case, limit, path, expected):
+    with dead_redis() as (url, attempts), run_server("--rate-limit-storage", url, "--rate-limit-per-minute", limit) as server:
+        headers = {"authorization": "Bearer k"}
+        if path == "/v1/models":
+            response = httpx.get(server.url + path, headers=headers, timeout=30)
+        else:
+            response = httpx.post(server.url + path, json=chat(), headers=headers, timeout=30)
+        assert response.status_code == expected, response.text
+        if expected == 503:
+            assert response.json()["error"]["code"] == "storage_unavailable"
+        assert attempts[0] == 1, case

@@ -393,8 +393,12 @@ class FixtureStore:
         self._rebuild()
         return len(self._all)
 
-    def __len__(self) -> int:
-        return len(self._all)
+    def reset(self) -> int:
+        """Back to a fresh start: the directory's fixtures as it is now (one removed by name comes back)
+        and none added at run time; returns how many run-time ones were removed. ``FixtureFileError``
+        leaves the store as it was."""
+        self.reload()
+        return self.clear()
 
     # -- the hot path -----------------------------------------------------------------------------
     def _maybe_reload(self) -> None:

@@ -7,8 +7,12 @@
                               those added at run time, DELETE /_admin/fixtures/{name} removes one,
                               POST /_admin/fixtures/reload re-reads the fixtures directory
     POST   /_admin/reset      back to a fresh start: journal, fault queue, rate-limit counters and
-                              run-time fixtures cleared
+                              run-time fixtures cleared, the fixtures directory re-read
     GET    /_admin/config     the settings in force, secrets masked
+
+Request bodies are read and validated here, not by FastAPI: every problem is then a 400 in the
+envelope naming the field that has it (``param``), and no content-type is required, so
+``curl -d '{...}'`` (which sends a form type) works as it does with the real API.
 
 It is kept out of ``/openapi.json`` (which describes the real API only). Who may call it is decided
 once at start-up (``AdminAccess``): with an admin key set, callers send ``Authorization: Bearer <key>``;
@@ -18,16 +22,18 @@ service) when it listens beyond loopback, since anyone who can reach the port co
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.answers.fixtures import FixtureFileError, FixtureStore
-from app.protocol.errors import APIError, mask_key, route_not_found
+from app.guards.auth import bearer_token, matches_any
+from app.protocol.errors import APIError, clip, invalid, mask_key, route_not_found, unparseable_json
+from app.protocol.validation import param_path
 from app.settings import Settings
 from app.testing import journal as journal_view
 from app.testing.faults import FaultSpecError, parse
@@ -60,8 +66,8 @@ class AdminAccess:
             return
         if self.mode == "off":
             raise route_not_found(request.method, request.url.path)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.key or b""):
+        token = bearer_token(request.scope)
+        if token is None or not matches_any(token, [self.key or b""]):
             raise APIError(
                 401,
                 "The admin API needs the admin key: send it as 'Authorization: Bearer <admin key>'.",
@@ -79,6 +85,40 @@ def _toolkit(request: Request) -> Toolkit:
 
 router = APIRouter(prefix="/_admin", include_in_schema=False, dependencies=[Depends(_guard)])
 ToolkitDep = Annotated[Toolkit, Depends(_toolkit)]
+
+
+# --- request bodies --------------------------------------------------------------------------------
+
+Body = TypeVar("Body", bound=BaseModel)
+_JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "an integer", float: "a number"}
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, whatever content-type it was sent with; else the 400 the API gives."""
+    raw = await request.body()
+    if not raw.strip():
+        raise unparseable_json("the body is empty")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise unparseable_json(str(exc)) from None
+    if not isinstance(data, dict):
+        raise unparseable_json(f"got {_JSON_KINDS.get(type(data), 'null')}, not an object")
+    return data
+
+
+def _validated(model: type[Body], data: dict[str, Any]) -> Body:
+    """``data`` as ``model``, or a 400 naming the first field that is wrong."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+    param = clip(param_path(error["loc"]) or "")
+    if error["type"] == "extra_forbidden":
+        raise invalid(f"Unrecognized request argument supplied: {param}.", param, "unknown_parameter")
+    if error["type"] == "missing":
+        raise invalid(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
+    raise invalid(f"Invalid '{param}': {error['msg']}.", param)
 
 
 # --- journal ---------------------------------------------------------------------------------------
@@ -126,7 +166,8 @@ class FaultRequest(BaseModel):
 
 
 @router.post("/faults", status_code=201)
-async def add_fault(body: FaultRequest, toolkit: ToolkitDep) -> dict[str, Any]:
+async def add_fault(request: Request, toolkit: ToolkitDep) -> dict[str, Any]:
+    body = _validated(FaultRequest, await _json_object(request))
     try:
         fault = parse(body.fault)
     except FaultSpecError as exc:
@@ -160,12 +201,10 @@ def _bad_fixture(exc: FixtureFileError) -> APIError:
 
 
 @router.post("/fixtures", status_code=201)
-async def add_fixture(
-    fixtures: FixturesDep,
-    body: Annotated[dict[str, Any], Body(description="A fixture: {name?, match, respond}, as in a fixture file.")],
-    first: bool = False,
-) -> dict[str, Any]:
-    """Add a fixture; ``?first=true`` puts it ahead of every other one (the first match answers)."""
+async def add_fixture(request: Request, fixtures: FixturesDep, first: bool = False) -> dict[str, Any]:
+    """Add a fixture, ``{name?, match, respond}`` as in a fixture file; ``?first=true`` puts it ahead of
+    every other one (the first match answers)."""
+    body = await _json_object(request)
     try:
         return fixtures.add(body, first=first).describe()
     except FixtureFileError as exc:
@@ -205,13 +244,18 @@ async def reload_fixtures(fixtures: FixturesDep) -> dict[str, Any]:
 @router.post("/reset")
 async def reset(request: Request, toolkit: ToolkitDep, fixtures: FixturesDep) -> dict[str, Any]:
     """Back to the state of a fresh start: no journal, no queued faults, full rate-limit buckets, and
-    only the fixtures of the fixtures directory."""
+    the fixtures of the fixtures directory as it is now (re-read: one removed by name comes back).
+    ``fixtures`` counts the run-time fixtures removed. A bad fixture file is a 400 and changes nothing."""
+    try:
+        removed = fixtures.reset()  # first: a bad file leaves everything as it was
+    except FixtureFileError as exc:
+        raise _bad_fixture(exc) from None
     journal = await toolkit.journal.clear() if toolkit.journal is not None else 0
     faults = await toolkit.faults.store.clear()
     limiter = request.app.state.limiter  # None when rate limiting is off
     if limiter is not None:
         await limiter.reset()
-    return {"journal": journal, "faults": faults, "fixtures": fixtures.clear(), "rate_limits": limiter is not None}
+    return {"journal": journal, "faults": faults, "fixtures": removed, "rate_limits": limiter is not None}
 
 
 def _masked(name: str, value: Any) -> Any:

@@ -19,6 +19,12 @@ Storage: ``memory://`` keeps the buckets in this process (one budget per worker)
 keeps them in Redis, updated atomically by a Lua script that reads Redis's own clock, so every
 worker and every replica shares one budget and no two of them disagree about the time. The Redis
 client is asyncio's: a check never blocks the event loop.
+
+The storage setting is the testing toolkit's too (``app.testing.state``: journal and fault queue), so
+this module owns what both need to know about it: whether it is Redis (``uses_redis``), the one client
+a process opens to it (``open_redis``, shared by the limiter, the journal and the fault queue), the
+errors that mean it is gone, the 503 that says so, and the scope marker a failed call leaves
+(``STORAGE_FAILED_KEY``) so that the rest of the same request does not wait on it again.
 """
 
 from __future__ import annotations
@@ -28,19 +34,59 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
-from app.asgi import Scope, header
+from app.asgi import Scope
+from app.guards.auth import bearer_token
 from app.protocol.errors import APIError
 
 log = logging.getLogger("perceptron_mock")
 
 QUOTA_KEY = "perceptron_mock.quota"  # where admit() leaves the caller's quota in the ASGI scope
 REDIS_PREFIX = "perceptron-mock:ratelimit:"
-_STORAGE_ERRORS = (RedisError, OSError, TimeoutError)  # Redis gone, refused, timed out
 _MICROS = 1_000_000
+
+
+# --- the storage ------------------------------------------------------------------------------------
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+STORAGE_ERRORS = (RedisError, OSError, TimeoutError)  # Redis gone, refused, timed out
+STORAGE_FAILED_KEY = "perceptron_mock.storage_failed"  # set in the scope once a Redis call of this request failed
+STORAGE_TIMEOUT_S = 2
+
+
+def uses_redis(storage: str) -> bool:
+    """Whether a ``rate_limit_storage`` URL names Redis (else it is ``memory://``)."""
+    return storage.startswith(REDIS_SCHEMES)
+
+
+def open_redis(url: str) -> Any:
+    """The process's client for ``url``: one connection pool for the limiter, the journal and the fault queue.
+
+    One attempt per call, with short timeouts: a Redis that has gone away costs a call one timeout
+    (``STORAGE_TIMEOUT_S``), never a hang, and a request makes one such call at most (the scope marker).
+    The retry policy is pinned because redis-py's defaults for it have changed between versions."""
+    import redis.asyncio as redis  # only deployments that use Redis pay for the import
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=STORAGE_TIMEOUT_S,
+        socket_timeout=STORAGE_TIMEOUT_S,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def storage_unavailable() -> APIError:
+    return APIError(
+        503,
+        "The mock's Redis storage is unavailable; the request was not processed. Please try again.",
+        type="service_unavailable_error",
+        code="storage_unavailable",
+    )
 
 
 def go_duration(seconds: float) -> str:
@@ -181,13 +227,10 @@ return {math.floor((capacity - (tat - now)) / interval), tat - now, retry}
 class RedisStore:
     """The buckets in Redis, shared by every worker and replica pointed at the same server."""
 
-    def __init__(self, url: str, interval_us: int, capacity_us: int) -> None:
-        import redis.asyncio as redis  # only deployments that use Redis pay for the import
-
+    def __init__(self, client: Any, interval_us: int, capacity_us: int) -> None:
         self.interval = interval_us
         self.capacity = capacity_us
-        # Short timeouts: a Redis that has gone away fails the request quickly instead of hanging it.
-        self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        self._redis = client  # open_redis()'s, shared with the journal and the fault queue
         self._script = self._redis.register_script(_GCRA)
 
     @staticmethod
@@ -220,23 +263,10 @@ class RedisStore:
         await self._redis.aclose()
 
 
-def storage_unavailable() -> APIError:
-    return APIError(
-        503,
-        "The rate limiter's storage is unavailable; the request was not processed. Please try again.",
-        type="service_unavailable_error",
-        code="rate_limit_storage_unavailable",
-    )
-
-
 def caller_key(scope: Scope) -> str | None:
     """The bearer key a request carries, unchecked (auth decides whether it is accepted)."""
-    raw = header(scope, b"authorization")
-    if raw is None:
-        return None
-    scheme, _, token = raw.partition(b" ")
-    token = token.strip()
-    return token.decode("latin-1") if scheme.lower() == b"bearer" and token else None
+    token = bearer_token(scope)
+    return None if token is None else token.decode("latin-1")
 
 
 class RateLimiter:
@@ -250,8 +280,10 @@ class RateLimiter:
         # Whole microseconds: the interval is rounded once, and the capacity is exactly limit intervals.
         interval = max(1, round(period_s * _MICROS / limit))
         capacity = interval * limit
-        if storage.startswith(("redis://", "rediss://", "unix://")):
-            self.store: Store = RedisStore(storage, interval, capacity)
+        self.redis: Any = None  # the Redis client, which app.testing.state.Toolkit shares; None in memory
+        if uses_redis(storage):
+            self.redis = open_redis(storage)
+            self.store: Store = RedisStore(self.redis, interval, capacity)
         else:
             self.store = MemoryStore(interval, capacity)
         self._full = Quota(limit, limit, 0, period_s=period_s)
@@ -262,8 +294,9 @@ class RateLimiter:
     async def admit(self, scope: Scope, key: str) -> Quota:
         try:
             quota = self._quota(*await self.store.take(key))
-        except _STORAGE_ERRORS:
+        except STORAGE_ERRORS:
             log.warning("rate-limit storage failed; answering 503", exc_info=True)
+            scope[STORAGE_FAILED_KEY] = True
             raise storage_unavailable() from None
         scope[QUOTA_KEY] = quota
         if not quota.allowed:
@@ -272,17 +305,21 @@ class RateLimiter:
 
     async def quota(self, scope: Scope) -> Quota | None:
         """The quota to report on this answer: the one ``admit`` left, else the caller's bucket as it
-        stands (a request that was not counted spends nothing); None if the storage cannot say."""
+        stands (a request that was not counted spends nothing); None if the storage cannot say, or has
+        already failed once in this request (its one timeout is all a request waits for Redis)."""
         quota = scope.get(QUOTA_KEY)
         if quota is not None:
             return quota
         key = caller_key(scope)
         if key is None:
             return self._full
+        if STORAGE_FAILED_KEY in scope:
+            return None
         try:
             return self._quota(*await self.store.look(key))
-        except _STORAGE_ERRORS:
+        except STORAGE_ERRORS:
             log.warning("rate-limit storage failed; answering without x-ratelimit headers", exc_info=True)
+            scope[STORAGE_FAILED_KEY] = True
             return None
 
     async def headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:

@@ -9,7 +9,7 @@ A fault is written as a short spec, the same everywhere it can come from:
 Spec: items separated by ``;`` or ``,``, each ``name`` or ``name=value``::
 
     503                     status 503 with its error envelope (any 4xx/5xx; also ``status=503``)
-    429; retry_after=0.2    ... with a Retry-After header (seconds; the SDKs honour it)
+    429; retry_after=0.2    ... with Retry-After: 1 (whole seconds) and retry-after-ms: 200
     latency=300             wait 300 ms, then answer normally (combines with any other item)
     hang                    never answer; the request ends when the client gives up
     reset                   reset the TCP connection (RST) before answering
@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import math
 import socket
 import struct
 from dataclasses import dataclass, replace
@@ -38,7 +40,10 @@ from app.answers.answer import Pacing
 from app.asgi import ASGIApp, ClientDisconnected, Message, Receive, Scope, Send, header
 from app.protocol.errors import APIError
 from app.render.sse import Delivery, StreamEvents
+from app.guards.rate_limit import STORAGE_ERRORS, STORAGE_FAILED_KEY
 from app.testing.journal import FAULT_KEY
+
+log = logging.getLogger("perceptron_mock")
 
 FAULT_HEADER = b"x-mock-fault"
 RECEIVE_KEY = "perceptron_mock.receive"  # the server's own receive, kept by app.main (reset needs its socket)
@@ -66,15 +71,16 @@ class Fault:
         """Whether the fault only makes sense for a streamed answer."""
         return self.error_after is not None or self.drip_ms is not None
 
-    @property
-    def changes_answer(self) -> bool:
-        return self.malformed or self.cut_after is not None or self.streams_only
-
     def error(self) -> APIError:
         assert self.status is not None
         error = status_error(self.status)
         if self.retry_after is not None:
-            error.headers["retry-after"] = f"{self.retry_after:g}"
+            # As the rate limiter sends them: Retry-After in whole seconds (RFC 9110 allows no fraction,
+            # and never an exponent), rounded up so it is never too early; retry-after-ms, which the
+            # openai SDK prefers, carries the exact wait.
+            ms = math.ceil(round(self.retry_after * 1000, 6))  # 0.29 s is 290 ms, not 291
+            error.headers["retry-after"] = str(math.ceil(ms / 1000))
+            error.headers["retry-after-ms"] = str(ms)
         return error
 
 
@@ -272,7 +278,12 @@ class Faults:
         """The request's own header wins; otherwise the first queued fault that matches it."""
         fault = from_header(scope)
         if fault is None:
-            fault = await self.store.take(stream=stream, model=model)
+            try:
+                fault = await self.store.take(stream=stream, model=model)
+            except STORAGE_ERRORS:  # no fault is better than a failed request the test did not ask for
+                log.warning("could not read the fault queue from Redis", exc_info=True)
+                scope[STORAGE_FAILED_KEY] = True
+                return None
             if fault is None:
                 return None
         elif fault.streams_only and not stream:

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Protocol
 import orjson
 
 from app.asgi import ASGIApp, Message, Receive, Scope, Send
+from app.guards.rate_limit import STORAGE_FAILED_KEY
 
 # Headers that carry credentials never leave the process: not through the admin API, not into Redis.
 SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-key", b"api-key", b"cookie"})
@@ -43,6 +44,9 @@ class JournalStore(Protocol):
     """Where entries live: this process's memory, or Redis (``app.testing.redis_store``) so that every
     worker and replica shares one journal."""
 
+    # True when ``add`` goes to Redis: the recorder skips it for a request in which Redis already failed.
+    remote: bool
+
     async def add(self, entry: dict[str, Any]) -> None: ...
 
     async def entries(self) -> list[dict[str, Any]]: ...
@@ -52,6 +56,8 @@ class JournalStore(Protocol):
 
 class MemoryJournal:
     """A ring of the last ``size`` entries of this process."""
+
+    remote = False
 
     def __init__(self, size: int) -> None:
         self._ring: deque[dict[str, Any]] = deque(maxlen=size)
@@ -127,6 +133,8 @@ class Recorder:
         async def write(complete: bool) -> None:
             nonlocal written
             written = True
+            if self.store.remote and STORAGE_FAILED_KEY in scope:
+                return  # Redis failed earlier in this request: its one timeout was enough; the entry is lost
             body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             shortened = False
             if len(body) > self.body_limit:

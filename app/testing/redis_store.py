@@ -7,7 +7,8 @@ that happen to reach the worker that took the admin call.
 
 Each operation is one round trip: the journal append (id, push, trim) and the fault take (find the
 first queued fault that matches, count it down, drop it at zero) are Lua scripts, so concurrent
-workers never lose an entry or spend one use of a fault twice.
+workers never lose an entry or spend one use of a fault twice. Both stores use the client the rate
+limiter opened (``app.guards.rate_limit.open_redis``): one connection pool per process.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from app.protocol.errors import APIError
+from app.guards.rate_limit import STORAGE_ERRORS, storage_unavailable
 from app.testing.faults import Fault, QueuedFault, parse
 from app.testing.journal import public_headers
 
@@ -63,26 +64,12 @@ return false
 """
 
 
-def storage_unavailable() -> APIError:
-    return APIError(
-        503,
-        "The mock's Redis storage is unavailable; try again.",
-        type="service_unavailable_error",
-        code="storage_unavailable",
-    )
-
-
-def _client(url: str) -> Any:
-    import redis.asyncio as redis
-
-    # Short timeouts: a Redis that has gone away costs a request two seconds at most, never a hang.
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-
-
 class RedisJournal:
-    def __init__(self, url: str, size: int) -> None:
+    remote = True  # a request in which Redis already failed does not try again to write its entry
+
+    def __init__(self, client: Any, size: int) -> None:
         self.size = size
-        self._redis = _client(url)
+        self._redis = client
         self._append = self._redis.register_script(_APPEND)
         self._clear = self._redis.register_script(_CLEAR)
 
@@ -100,7 +87,7 @@ class RedisJournal:
     async def entries(self) -> list[dict[str, Any]]:
         try:
             raw = await self._redis.lrange(JOURNAL, 0, -1)
-        except Exception:
+        except STORAGE_ERRORS:
             raise storage_unavailable() from None
         out = []
         for item in raw:
@@ -114,13 +101,13 @@ class RedisJournal:
     async def clear(self) -> int:
         try:
             return int(await self._clear(keys=[JOURNAL]))
-        except Exception:
+        except STORAGE_ERRORS:
             raise storage_unavailable() from None
 
 
 class RedisFaults:
-    def __init__(self, url: str) -> None:
-        self._redis = _client(url)
+    def __init__(self, client: Any) -> None:
+        self._redis = client
         self._take = self._redis.register_script(_TAKE)
         self._clear = self._redis.register_script(_CLEAR)
 
@@ -136,22 +123,19 @@ class RedisFaults:
                 "streams_only": fault.streams_only,
             }
             await self._redis.rpush(FAULTS, orjson.dumps(item))
-        except Exception:
+        except STORAGE_ERRORS:
             raise storage_unavailable() from None
         return queued
 
     async def take(self, *, stream: bool, model: str) -> Fault | None:
-        try:
-            spec = await self._take(keys=[FAULTS], args=[1 if stream else 0, model])
-        except Exception:  # no fault is better than a failed request the test did not ask for
-            log.warning("could not read the fault queue from Redis", exc_info=True)
-            return None
+        # A storage error goes up to Faults.pick, which marks the request so it does not wait on Redis again.
+        spec = await self._take(keys=[FAULTS], args=[1 if stream else 0, model])
         return parse(spec.decode()) if spec else None
 
     async def list(self) -> list[QueuedFault]:
         try:
             raw = await self._redis.lrange(FAULTS, 0, -1)
-        except Exception:
+        except STORAGE_ERRORS:
             raise storage_unavailable() from None
         out = []
         for item in map(orjson.loads, raw):
@@ -163,5 +147,5 @@ class RedisFaults:
     async def clear(self) -> int:
         try:
             return int(await self._clear(keys=[FAULTS]))
-        except Exception:
+        except STORAGE_ERRORS:
             raise storage_unavailable() from None

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
+from starlette.requests import Request
 
 from app.api.admin import AdminAccess, is_loopback
+from app.guards.auth import BearerAuth, bearer_token
+from app.guards.rate_limit import caller_key
 from app.main import create_app
+from app.protocol.errors import APIError
 from app.settings import Settings
 from tests.conftest import chat
 from tests.server import run_server
@@ -58,6 +63,79 @@ def test_unknown_admin_fields_are_refused_in_the_envelope(mock):
     response = httpx.post(mock.url + "/_admin/faults", json={"fault": "503", "times": 2})
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "times"
+
+
+@pytest.mark.parametrize(
+    "body, param, code",
+    [
+        ({"fault": "503", "times": 2}, "times", "unknown_parameter"),
+        ({"count": 2}, "fault", "missing_required_parameter"),
+        ({"fault": "503", "count": "two"}, "count", "invalid_value"),
+        ({"fault": "503", "model": ["a"]}, "model", "invalid_value"),
+    ],
+)
+def test_a_wrong_fault_field_is_named_in_param(mock, body, param, code):
+    response = httpx.post(mock.url + "/_admin/faults", json=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == (param, code)
+    assert f"'{param}'" in error["message"] or param in error["message"]
+
+
+@pytest.mark.parametrize("route", ["/_admin/faults", "/_admin/fixtures"])
+@pytest.mark.parametrize("content", [b"", b"{not json", b'{"fault": "503",}', b"2", b'["503"]', b"null"])
+def test_a_body_that_is_not_a_json_object_is_invalid_json_with_no_param(mock, route, content):
+    response = httpx.post(mock.url + route, content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_json" and error["param"] is None
+    assert "None" not in error["message"] and "JSON" in error["message"]
+
+
+def test_curl_d_without_a_content_type_works(mock):
+    """The README's example: ``curl -d`` sends application/x-www-form-urlencoded."""
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    admin = httpx.Client(base_url=mock.url + "/_admin")
+    admin.post("/reset")
+    created = admin.post("/faults", content=b'{"fault": "503", "count": 2}', headers=form)
+    assert created.status_code == 201, created.text
+    assert created.json()["remaining"] == 2
+    fixture = {"name": "form-sent", "match": {}, "respond": {"content": "x"}}
+    assert admin.post("/fixtures", content=json.dumps(fixture).encode(), headers=form).status_code == 201
+    admin.post("/reset")
+
+
+@pytest.mark.parametrize(
+    "authorization, token",
+    [
+        (b"Bearer k1", b"k1"),
+        (b"bearer   k1  ", b"k1"),
+        (b"BEARER k1", b"k1"),
+        (b"Bearer k2", b"k2"),
+        (b"Basic k1", None),
+        (b"Bearer", None),
+        (b"Bearer   ", None),
+        (b"k1", None),
+        (None, None),
+    ],
+)
+def test_the_key_check_the_rate_limit_and_the_admin_api_read_the_bearer_header_alike(authorization, token):
+    scope = {"type": "http", "method": "GET", "path": "/_admin/config", "query_string": b"",
+             "headers": [] if authorization is None else [(b"authorization", authorization)]}
+    assert bearer_token(scope) == token
+    assert caller_key(scope) == (None if token is None else token.decode())
+
+    def accepted(check) -> bool:
+        try:
+            check()
+        except APIError as error:
+            assert error.status == 401
+            return False
+        return True
+
+    assert accepted(lambda: BearerAuth([]).check(scope)) is (token is not None)
+    assert accepted(lambda: BearerAuth(["k1"]).check(scope)) is (token == b"k1")
+    assert accepted(lambda: AdminAccess(Settings(admin_key="k1")).check(Request(scope))) is (token == b"k1")
 
 
 def test_an_admin_key_is_required_once_set():
@@ -153,3 +231,21 @@ def test_reset_refills_the_rate_limit():
         assert [send().status_code for _ in range(3)] == [200, 200, 429]
         assert httpx.post(limited.url + "/_admin/reset").json()["rate_limits"] is True
         assert send().status_code == 200
+
+
+def test_reset_brings_back_a_directory_fixture_removed_by_name(tmp_path):
+    (tmp_path / "greeting.yaml").write_text(
+        "name: from-the-directory\nmatch:\n  user_text: (?i)hello\nrespond:\n  content: Hi from the directory.\n"
+    )
+    with run_server("--fixtures", str(tmp_path), "--fixtures-reload-seconds", "0") as served:
+        admin = httpx.Client(base_url=served.url + "/_admin")
+        ask = lambda: httpx.post(served.base_url + "/chat/completions", json=chat("Hello"), headers={"authorization": "Bearer k"})
+        assert ask().json()["choices"][0]["message"]["content"] == "Hi from the directory."
+        admin.post("/fixtures", json={"name": "run-time", "match": {}, "respond": {"content": "x"}})
+        assert admin.delete("/fixtures/from-the-directory").json() == {"deleted": 1}
+        assert ask().json()["choices"][0]["message"]["content"] == "x"
+
+        assert admin.post("/reset").json()["fixtures"] == 1  # the run-time one
+
+        assert [f["name"] for f in admin.get("/fixtures").json()["data"]] == ["from-the-directory"]
+        assert ask().json()["choices"][0]["message"]["content"] == "Hi from the directory."

@@ -372,3 +372,23 @@ def test_parse(spec, expected):
 def test_parse_refuses(spec, says):
     with pytest.raises(FaultSpecError, match=says):
         parse(spec)
+
+
+@pytest.mark.parametrize(
+    "spec, retry_after, retry_after_ms",
+    [
+        ("429; retry_after=1000000", "1000000", "1000000000"),
+        ("429; retry_after=2", "2", "2000"),
+        ("503; retry_after=1.5", "2", "1500"),
+        ("429; retry_after=0.29", "1", "290"),
+        ("429; retry_after=0.0001", "1", "1"),
+        ("429; retry_after=0", "0", "0"),
+    ],
+)
+def test_retry_after_is_whole_seconds_rounded_up_and_retry_after_ms_is_exact(spec, retry_after, retry_after_ms):
+    headers = parse(spec).error().headers
+    assert (headers["retry-after"], headers["retry-after-ms"]) == (retry_after, retry_after_ms)
+
+
+def test_a_status_without_retry_after_sends_neither_header():
+    assert not {"retry-after", "retry-after-ms"} & set(parse("429").error().headers)
