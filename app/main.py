@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gc
 import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,8 +44,16 @@ def _error_response(error: APIError) -> Response:
     return Response(error.body(), status_code=error.status, media_type="application/json", headers=error.headers)
 
 
+@asynccontextmanager
+async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
+    yield
+    toolkit = getattr(api.state, "toolkit", None)
+    if toolkit is not None:  # the shared Redis client of the limiter, journal and fault queue
+        await toolkit.aclose()
+
+
 def build_api(settings: Settings) -> FastAPI:
-    api = FastAPI(title="perceptron-mock", version="0.1.0", docs_url="/docs", redoc_url=None)
+    api = FastAPI(title="perceptron-mock", version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=_lifespan)
     api.state.settings = settings
     api.state.auth = BearerAuth(settings.api_keys)
     api.state.admin_access = admin.AdminAccess(settings)
@@ -88,7 +98,7 @@ class MockServer:
         )
         self.api = build_api(settings)
         self.api.state.limiter = self.limiter  # None when the limit is off; the admin reset calls its reset()
-        self.toolkit = Toolkit.from_settings(settings)
+        self.toolkit = Toolkit.from_settings(settings, self.limiter)  # one Redis client for all three
         self.api.state.toolkit = self.toolkit
         # Loaded before serving: a bad fixture file stops start-up (the CLI checks it first, with a clear message).
         self.fixtures = FixtureStore.load(settings.fixtures_dir, reload_seconds=settings.fixtures_reload_seconds)

@@ -183,3 +183,25 @@ def test_a_request_tries_a_gone_redis_once(case, limit, path, expected):
         if expected == 503:
             assert response.json()["error"]["code"] == "storage_unavailable"
         assert attempts[0] == 1, case
+
+
+def test_a_running_server_uses_one_redis_connection_and_closes_it_on_shutdown():
+    with run_redis() as url:
+        observer = sync_redis.Redis.from_url(url)
+        mine = observer.client_id()
+
+        def others() -> int:
+            return sum(1 for client in observer.client_list() if int(client["id"]) != mine)
+
+        try:
+            with run_server("--rate-limit-storage", url) as server:
+                http = httpx.Client(base_url=server.url, headers={"authorization": "Bearer k"}, timeout=10)
+                assert http.post("/v1/chat/completions", json=chat(), headers={"X-Mock-Fault": "latency=1"}).status_code == 200
+                assert http.get("/_admin/requests").status_code == 200  # the journal, read back from Redis
+                open_while_serving = others()
+            deadline = time.monotonic() + 10  # the server notices the close a moment later
+            while others() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert (open_while_serving, others()) == (1, 0)
+        finally:
+            observer.close()
