@@ -185,7 +185,8 @@ def test_a_request_tries_a_gone_redis_once(case, limit, path, expected):
         assert attempts[0] == 1, case
 
 
-def test_a_running_server_uses_one_redis_connection_and_closes_it_on_shutdown():
+def test_a_running_server_shares_one_redis_connection_between_limiter_journal_and_faults():
+    # (Closing it at shutdown is checked in-process above: a stopped process closes its sockets anyway.)
     with run_redis() as url:
         observer = sync_redis.Redis.from_url(url)
         mine = observer.client_id()
@@ -199,9 +200,6 @@ def test_a_running_server_uses_one_redis_connection_and_closes_it_on_shutdown():
                 assert http.post("/v1/chat/completions", json=chat(), headers={"X-Mock-Fault": "latency=1"}).status_code == 200
                 assert http.get("/_admin/requests").status_code == 200  # the journal, read back from Redis
                 open_while_serving = others()
-            deadline = time.monotonic() + 10  # the server notices the close a moment later
-            while others() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert (open_while_serving, others()) == (1, 0)
+            assert open_while_serving == 1
         finally:
             observer.close()
