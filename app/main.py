@@ -104,7 +104,7 @@ class MockServer:
         self.fixtures = FixtureStore.load(settings.fixtures_dir, reload_seconds=settings.fixtures_reload_seconds)
         self.api.state.fixtures = self.fixtures  # the admin API's add/remove/list/reload
         self.completions = ChatCompletions(
-            settings, faults=self.toolkit.faults, limiter=self.limiter, fixtures=self.fixtures
+            settings, faults=self.toolkit.faults, limiter=self.limiter, fixtures=self.fixtures, auth=self.api.state.auth
         )
         self.guarded = BodyLimit(self._route, settings.max_body_bytes)
         journal = self.toolkit.journal

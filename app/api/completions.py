@@ -34,12 +34,13 @@ class ChatCompletions:
         limiter: RateLimiter | None = None,
         faults: Faults | None = None,
         fixtures: FixtureStore | None = None,
+        auth: BearerAuth | None = None,
     ) -> None:
         self.settings = settings
         self.fixtures = fixtures
         self.limiter = limiter
         self.faults = faults
-        self.auth = BearerAuth(settings.api_keys)
+        self.auth = auth or BearerAuth(settings.api_keys)
         self.models = frozenset(settings.models)
         self.reject_unknown = settings.unknown_fields == "reject"
         self.pacing = Pacing(settings.stream_first_token_ms, settings.stream_tokens_per_second or None)
