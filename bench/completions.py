@@ -66,11 +66,12 @@ WRK_SCRIPT = textwrap.dedent(
 )
 
 
-def _pin(cpu: int) -> list[str]:
+def pin(cpu: int) -> list[str]:
+    """A command prefix that pins a process to one CPU (nothing where that is not possible)."""
     return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else []
 
 
-def _wait(url: str, process: subprocess.Popen) -> None:
+def wait_until_up(url: str, process: subprocess.Popen) -> None:
     for _ in range(200):
         if process.poll() is not None:
             raise SystemExit(f"server exited: {url}")
@@ -85,10 +86,10 @@ def _wait(url: str, process: subprocess.Popen) -> None:
 def start_mock(port: int, extra: list[str]) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERCEPTRON_MOCK_")}
     process = subprocess.Popen(
-        [*_pin(0), sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning", *extra],
+        [*pin(0), sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning", *extra],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    _wait(f"http://127.0.0.1:{port}/health", process)
+    wait_until_up(f"http://127.0.0.1:{port}/health", process)
     return process
 
 
@@ -96,11 +97,11 @@ def start_bare(port: int, content: str, directory: str) -> subprocess.Popen:
     with open(os.path.join(directory, "bare_app.py"), "w") as handle:
         handle.write(BARE_APP)
     process = subprocess.Popen(
-        [*_pin(0), sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--loop", "uvloop",
+        [*pin(0), sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--loop", "uvloop",
          "--http", "httptools", "--log-level", "warning", "--no-access-log"],
         cwd=directory, env={**os.environ, "BARE_CONTENT": content}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    _wait(f"http://127.0.0.1:{port}/", process)
+    wait_until_up(f"http://127.0.0.1:{port}/", process)
     return process
 
 
@@ -110,7 +111,7 @@ def _ms(value: str, unit: str) -> float:
 
 def wrk(url: str, script: str, connections: int, duration: int) -> dict:
     output = subprocess.run(
-        [*_pin(1), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, url],
+        [*pin(1), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, url],
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))

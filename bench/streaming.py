@@ -41,6 +41,7 @@ import httpx
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.completions import pin, wait_until_up  # noqa: E402
 from tests.server import free_port  # noqa: E402
 
 MODEL = "isaac-0.2-2b-preview"
@@ -95,30 +96,14 @@ BARE_APP = textwrap.dedent(
 # --- servers ----------------------------------------------------------------------------------
 
 
-def _pin(cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
-
-
-def _wait(url: str, process: subprocess.Popen) -> None:
-    for _ in range(400):
-        if process.poll() is not None:
-            raise SystemExit(f"server exited: {url}")
-        try:
-            httpx.get(url, timeout=0.5)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise SystemExit(f"server did not start: {url}")
-
-
 def start_mock(port: int, fixtures: str, extra: list[str]) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERCEPTRON_MOCK_")}
     env["PERCEPTRON_MOCK_RATE_LIMIT_PER_MINUTE"] = "0"  # 300/min would refuse nearly every stream
     process = subprocess.Popen(
-        [*_pin(0), sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning", "--fixtures", fixtures, *extra],
+        [*pin(0), sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning", "--fixtures", fixtures, *extra],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    _wait(f"http://127.0.0.1:{port}/health", process)
+    wait_until_up(f"http://127.0.0.1:{port}/health", process)
     return process
 
 
@@ -126,11 +111,11 @@ def start_bare(port: int, events_path: str, directory: str) -> subprocess.Popen:
     with open(os.path.join(directory, "bare_sse.py"), "w") as handle:
         handle.write(BARE_APP)
     process = subprocess.Popen(
-        [*_pin(0), sys.executable, "-m", "uvicorn", "bare_sse:app", "--port", str(port), "--loop", "uvloop",
+        [*pin(0), sys.executable, "-m", "uvicorn", "bare_sse:app", "--port", str(port), "--loop", "uvloop",
          "--http", "httptools", "--log-level", "warning", "--no-access-log", "--no-server-header"],
         cwd=directory, env={**os.environ, "BARE_EVENTS": events_path}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    _wait(f"http://127.0.0.1:{port}/", process)
+    wait_until_up(f"http://127.0.0.1:{port}/", process)
     return process
 
 
