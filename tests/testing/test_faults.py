@@ -14,22 +14,8 @@ from perceptron import errors as perr
 
 from app.testing.faults import FaultSpecError, parse
 from tests.conftest import MODEL, chat
-from tests.server import run_server
 
 MESSAGES = [{"role": "user", "content": "Describe the scene."}]
-
-
-@pytest.fixture(scope="module")
-def mock():
-    with run_server() as running:
-        yield running
-
-
-@pytest.fixture
-def admin(mock):
-    with httpx.Client(base_url=mock.url + "/_admin", timeout=10) as http:
-        http.post("/reset").raise_for_status()
-        yield http
 
 
 def queue(admin: httpx.Client, fault: str, count: int = 1, **match) -> dict:

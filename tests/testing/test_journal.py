@@ -16,19 +16,6 @@ from tests.conftest import MODEL, chat, data_url
 from tests.server import run_server
 
 
-@pytest.fixture(scope="module")
-def mock():
-    with run_server() as running:
-        yield running
-
-
-@pytest.fixture
-def admin(mock):
-    with httpx.Client(base_url=mock.url + "/_admin", timeout=10) as http:
-        http.delete("/requests").raise_for_status()
-        yield http
-
-
 def journal(admin: httpx.Client, **filters) -> list[dict]:
     response = admin.get("/requests", params=filters)
     assert response.status_code == 200, response.text
