@@ -277,3 +277,16 @@ def test_pacing_schedule_on_a_virtual_clock(monkeypatch):
     # role + token 1 at 0.25 s; tokens 2..4 at 0.5, 0.75, 1.0; the finish chunk and [DONE] at 1.25.
     assert times == [(0.25, 2), (0.5, 1), (0.75, 1), (1.0, 1), (1.25, 2)]
     assert b"".join(body for _, body in written) == b"".join(events_of(c, include_usage=False))
+
+
+@pytest.mark.parametrize("limit", range(1, 8))
+def test_a_cut_inside_a_character_streams_what_the_json_answer_says(limit):
+    # "𠜎" and "🦜" each span several tokens: a limit can end inside one. The JSON answer drops the half
+    # character; the deltas must join to exactly that text, one delta per counted token.
+    from app.answers.answer import Answer, fit
+
+    cut = fit(Answer(content="a 𠜎🦜 b", reasoning="x 🦜"), budget=limit, prompt_tokens=3)
+    chunks = payloads(events_of(cut))
+    assert join(chunks, "content") == cut.content
+    assert join(chunks, "reasoning_content") == (cut.reasoning or "")
+    assert len(chunks) - 2 == cut.completion_tokens  # role chunk and finish chunk aside

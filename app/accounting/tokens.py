@@ -107,9 +107,14 @@ def split(text: str) -> list[str]:
     token that starts such a character gives an empty piece and the one that completes it carries
     the whole character, so pieces are always valid text and there is still one per token.
     """
+    return pieces_of(_encode(text))
+
+
+def pieces_of(ids: list[int]) -> list[str]:
+    """One piece of text per token id (see ``split``)."""
     pieces: list[str] = []
     pending = b""
-    for token in _encode(text):
+    for token in ids:
         pending += _token_bytes(token)
         try:
             pieces.append(pending.decode("utf-8"))
@@ -117,9 +122,24 @@ def split(text: str) -> list[str]:
             pieces.append("")
             continue
         pending = b""
-    if pending:  # unreachable for a str input; kept so a tokenizer surprise cannot lose text
-        pieces[-1] = pending.decode("utf-8", errors="replace")
+    if pending:
+        # Only ids cut by a limit end inside a character (split's never do): the half character is
+        # dropped, as cut() drops it from the text, so the pieces still join to that text.
+        pieces[-1] = pending.decode("utf-8", errors="ignore")
     return pieces
+
+
+def cut(text: str, limit: int) -> tuple[str, list[int], bool]:
+    """``text`` cut to its first ``limit`` tokens: (text, token ids, was_cut). The ids let a stream
+    send one delta per counted token without encoding the text again."""
+    if limit <= 0:
+        return "", [], bool(text)
+    ids = _encode(text)
+    if len(ids) <= limit:
+        return text, ids, False
+    ids = ids[:limit]
+    # A character cut in half by the limit is dropped rather than sent as U+FFFD.
+    return _ENCODING.decode_bytes(ids).decode("utf-8", errors="ignore"), ids, True
 
 
 def truncate(text: str, limit: int) -> tuple[str, int, bool]:

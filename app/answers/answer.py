@@ -42,6 +42,10 @@ class Completion:
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+    # The token ids of reasoning and content as counted by fit(); empty when built elsewhere. A
+    # stream sends one delta per id, so deltas and usage always agree.
+    reasoning_ids: tuple[int, ...] = ()
+    content_ids: tuple[int, ...] = ()
 
     @property
     def total_tokens(self) -> int:
@@ -52,16 +56,19 @@ def fit(answer: Answer, *, budget: int, prompt_tokens: int) -> Completion:
     """Cut ``answer`` to ``budget`` completion tokens: reasoning is generated first, so it is kept
     first; a cut answer finishes with ``length``."""
     reasoning = answer.reasoning
-    used = 0
+    reasoning_ids: list[int] = []
     cut = False
     if reasoning is not None:
-        reasoning, used, cut = tokens.truncate(reasoning, budget)
-    content, content_tokens, content_cut = tokens.truncate(answer.content, budget - used)
+        reasoning, reasoning_ids, cut = tokens.cut(reasoning, budget)
+    content, content_ids, content_cut = tokens.cut(answer.content, budget - len(reasoning_ids))
     finish = "length" if cut or content_cut else answer.finish_reason
+    counted = len(reasoning_ids) + len(content_ids)
     return Completion(
         content=content,
         reasoning=reasoning,
         finish_reason=finish,
         prompt_tokens=prompt_tokens if answer.prompt_tokens is None else answer.prompt_tokens,
-        completion_tokens=used + content_tokens if answer.completion_tokens is None else answer.completion_tokens,
+        completion_tokens=counted if answer.completion_tokens is None else answer.completion_tokens,
+        reasoning_ids=tuple(reasoning_ids),
+        content_ids=tuple(content_ids),
     )

@@ -87,19 +87,22 @@ def chunk(*, id: str, created: int, model: str, delta: dict, finish_reason: str 
     }
 
 
-def _token_events(prefix: bytes, field: str, text: str | None, suffix: bytes) -> Iterator[bytes]:
+def _token_events(
+    prefix: bytes, field: str, text: str | None, ids: tuple[int, ...], suffix: bytes
+) -> Iterator[bytes]:
     if not text:
         return
     # The chunk around a delta never changes, so it is encoded once and each token is spliced in;
-    # tests check the result equals encoding the whole chunk.
+    # tests check the result equals encoding the whole chunk. The ids fit() counted give the pieces
+    # without encoding the text again (a Completion built elsewhere has none: split it).
     head = prefix + b'{"' + field.encode() + b'":'
-    for piece in tokens.split(text):
+    for piece in tokens.pieces_of(list(ids)) if ids else tokens.split(text):
         yield head + orjson.dumps(piece) + suffix
 
 
 def _tokens(completion: Completion, prefix: bytes, suffix: bytes) -> Iterator[bytes]:
-    yield from _token_events(prefix, "reasoning_content", completion.reasoning, suffix)
-    yield from _token_events(prefix, "content", completion.content, suffix)
+    yield from _token_events(prefix, "reasoning_content", completion.reasoning, completion.reasoning_ids, suffix)
+    yield from _token_events(prefix, "content", completion.content, completion.content_ids, suffix)
 
 
 def stream_events(completion: Completion, *, id: str, created: int, model: str, include_usage: bool) -> StreamEvents:
