@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-
-import orjson
 import unicodedata
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
