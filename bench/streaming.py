@@ -41,6 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from bench.completions import pin, wait_until_up  # noqa: E402
+from bench.completions import start_mock as completions_mock  # noqa: E402
 from tests.server import free_port  # noqa: E402
 
 MODEL = "isaac-0.2-2b-preview"
@@ -96,14 +97,8 @@ BARE_APP = textwrap.dedent(
 
 
 def start_mock(port: int, fixtures: str, extra: list[str]) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERCEPTRON_MOCK_")}
-    env["PERCEPTRON_MOCK_RATE_LIMIT_PER_MINUTE"] = "0"  # 300/min would refuse nearly every stream
-    process = subprocess.Popen(
-        [*pin(0), sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning", "--fixtures", fixtures, *extra],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    wait_until_up(f"http://127.0.0.1:{port}/health", process)
-    return process
+    # The rate limit is off: 300/min would refuse nearly every stream.
+    return completions_mock(port, ["--rate-limit-per-minute", "0", "--fixtures", fixtures, *extra])
 
 
 def start_bare(port: int, events_path: str, directory: str) -> subprocess.Popen:
