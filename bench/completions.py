@@ -2,10 +2,19 @@
 
     .venv/bin/python bench/completions.py [--duration 8] [--connections 1,16,64] [--soak 100000]
 
-Both servers run one uvicorn worker (uvloop + httptools) pinned to CPU 0; wrk runs pinned to CPU 1
-and POSTs the same small chat request. Printed per connection count: requests/s, p50 and p99 latency
-for both, and the ratio. Then the mock's RSS before and after --soak requests. Needs `wrk` (Debian's
-package). Figures vary +-25 % on a shared VM: compare the two columns of one run, not runs.
+Three servers, each one uvicorn worker (uvloop + httptools) pinned to CPU 0; wrk runs pinned to CPU 1
+and POSTs the same small chat request:
+
+- mock:  perceptron-mock, whole pipeline;
+- bare:  a bare ASGI app that reads the body and returns the same completion JSON with a fresh id;
+- floor: the bare app plus only the library calls that any pipeline honouring the issue must make —
+         validate the body with the mock's pydantic model, count the prompt's tokens and the answer's
+         tokens with the Qwen3 tokenizer, fresh ids. No auth, limiter, journal, rules or faults. It
+         shows how close to the bare app a validating, token-counting server can get at all.
+
+Printed per connection count: requests/s, p50 and p99 latency for each, and the ratios. Then the
+mock's RSS before and after --soak requests. Needs `wrk` (Debian's package). Figures vary +-25 % on
+a shared VM: compare the columns of one run, not runs.
 """
 
 from __future__ import annotations
@@ -56,6 +65,39 @@ BARE_APP = textwrap.dedent(
     '''
 )
 
+FLOOR_APP = textwrap.dedent(
+    '''
+    import orjson, os, time
+    from app.accounting import tokens
+    from app.protocol import ids
+    from app.protocol.requests import ChatCompletionRequest
+    CONTENT = os.environ["BARE_CONTENT"]
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        request = ChatCompletionRequest.model_validate_json(body)
+        prompt_tokens = sum(tokens.count(m.content) + tokens.TOKENS_PER_MESSAGE for m in request.messages) + tokens.TOKENS_PER_REPLY
+        completion_tokens = tokens.count(CONTENT)
+        body = orjson.dumps({
+            "id": ids.completion_id(), "object": "chat.completion", "created": int(time.time()), "model": request.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": CONTENT, "reasoning_content": None},
+                         "logprobs": None, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+        }, option=orjson.OPT_INDENT_2)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"x-request-id", ids.request_id().encode())]})
+        await send({"type": "http.response.body", "body": body})
+    '''
+)
+
 WRK_SCRIPT = textwrap.dedent(
     """
     wrk.method = "POST"
@@ -93,13 +135,14 @@ def start_mock(port: int, extra: list[str]) -> subprocess.Popen:
     return process
 
 
-def start_bare(port: int, content: str, directory: str) -> subprocess.Popen:
-    with open(os.path.join(directory, "bare_app.py"), "w") as handle:
-        handle.write(BARE_APP)
+def start_bare(port: int, content: str, directory: str, source: str = BARE_APP, name: str = "bare_app") -> subprocess.Popen:
+    with open(os.path.join(directory, f"{name}.py"), "w") as handle:
+        handle.write(source)
+    env = {**os.environ, "BARE_CONTENT": content, "PYTHONPATH": os.pathsep.join([directory, ROOT])}
     process = subprocess.Popen(
-        [*pin(0), sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--loop", "uvloop",
+        [*pin(0), sys.executable, "-m", "uvicorn", f"{name}:app", "--port", str(port), "--loop", "uvloop",
          "--http", "httptools", "--log-level", "warning", "--no-access-log"],
-        cwd=directory, env={**os.environ, "BARE_CONTENT": content}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     wait_until_up(f"http://127.0.0.1:{port}/", process)
     return process
@@ -142,31 +185,36 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
 
-    mock_port, bare_port = free_port(), free_port()
+    mock_port, bare_port, floor_port = free_port(), free_port(), free_port()
     extra = args.mock_args.split()
     with tempfile.TemporaryDirectory() as directory:
         mock = start_mock(mock_port, extra)
         mock_url = f"http://127.0.0.1:{mock_port}/v1/chat/completions"
         answer = httpx.post(mock_url, json=REQUEST, headers={"authorization": "Bearer bench-key"}).json()
-        bare = start_bare(bare_port, answer["choices"][0]["message"]["content"], directory)
+        content = answer["choices"][0]["message"]["content"]
+        bare = start_bare(bare_port, content, directory)
+        floor = start_bare(floor_port, content, directory, FLOOR_APP, "floor_app")
         script = os.path.join(directory, "post.lua")
         with open(script, "w") as handle:
             handle.write(WRK_SCRIPT.format(body=json.dumps(REQUEST)))
         try:
             print(f"mock flags: {' '.join(extra) or '(defaults)'}; {args.duration}s per run; wrk -t1, pinned CPUs")
-            print(f"{'conns':>5} | {'mock rps':>9} {'p50 ms':>7} {'p99 ms':>7} | {'bare rps':>9} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}")
+            columns = " | ".join(f"{name + ' rps':>10} {'p50 ms':>7} {'p99 ms':>7}" for name in ("mock", "bare", "floor"))
+            print(f"{'conns':>5} | {columns} | mock/bare floor/bare mock/floor")
             for connections in [int(c) for c in args.connections.split(",")]:
                 m = wrk(mock_url, script, connections, args.duration)
                 b = wrk(f"http://127.0.0.1:{bare_port}/v1/chat/completions", script, connections, args.duration)
-                note = f"  ({m['non2xx']} non-2xx from the mock)" if m["non2xx"] else ""
+                f = wrk(f"http://127.0.0.1:{floor_port}/v1/chat/completions", script, connections, args.duration)
+                note = "".join(f"  ({r['non2xx']} non-2xx from {n})" for n, r in (("mock", m), ("floor", f)) if r["non2xx"])
+                cells = " | ".join(f"{r['rps']:>10.0f} {r['p50']:>7.2f} {r['p99']:>7.2f}" for r in (m, b, f))
                 print(
-                    f"{connections:>5} | {m['rps']:>9.0f} {m['p50']:>7.2f} {m['p99']:>7.2f} | "
-                    f"{b['rps']:>9.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} | {m['rps'] / b['rps']:>5.2f}{note}"
+                    f"{connections:>5} | {cells} | {m['rps'] / b['rps']:>9.2f} {f['rps'] / b['rps']:>10.2f} "
+                    f"{m['rps'] / f['rps']:>10.2f}{note}"
                 )
             if args.soak:
                 soak(mock, mock_url, script, args.soak)
         finally:
-            for process in (mock, bare):
+            for process in (mock, bare, floor):
                 process.terminate()
                 process.wait()
 
