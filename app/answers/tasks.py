@@ -20,23 +20,22 @@ from dataclasses import dataclass
 from functools import cached_property
 
 READ_CHARS = 4096
-_COUNT = re.compile(r"\bhow\s+many\b|\bcount(?:ing)?\b|\bnumber\s+of\b|\btally\b", re.I)
+# The task patterns are written in lower case and run on the lowered prompt: case-insensitive
+# matching made each search ~2x slower, and classify() runs on every request.
+_COUNT = re.compile(r"\bhow\s+many\b|\bcount(?:ing)?\b|\bnumber\s+of\b|\btally\b")
 _DETECT = re.compile(
     r"\b(?:find|detect|locate|locali[sz]e|point\s+(?:to|at|out)|mark|highlight|segment|outline|identify|"
     r"spot|circle|box|trace|ground|where\s+(?:is|are))\b",
-    re.I,
 )
 _OCR = re.compile(
     r"\b(?:ocr|transcribe|transcription|read\s+(?:out\s+)?(?:the\s+|all\s+|every\s+)?(?:text|words|sign|label)|"
     r"extract\b[^\n]{0,200}?\b(?:text|labels?|prices?|words|names?|numbers?|values?)|optical\s+character|"
     r"(?:text|words?)\s+(?:in|on|from)\s+the|what\s+does\s+[^\n]{0,200}?\bsay|readable\s+(?:text|word))",
-    re.I,
 )
-_CAPTION = re.compile(r"\b(?:caption|describe|description|summari[sz]e)\b", re.I)
+_CAPTION = re.compile(r"\b(?:caption|describe|description|summari[sz]e)\b")
 _QUESTION_OPENER = re.compile(
     r"^\s*(?:what|which|who|whom|whose|where|when|why|how|is|are|was|were|do|does|did|can|could|should|"
     r"would|will|has|have|had)\b",
-    re.I,
 )
 _YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.I)
 
@@ -44,7 +43,7 @@ _YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|should|would
 def classify(prompt: str) -> str:
     """The kind of task ``prompt`` asks for (see the module docstring)."""
     ends_in_question = prompt.rstrip().endswith("?")
-    prompt = prompt[:READ_CHARS]
+    prompt = prompt[:READ_CHARS].lower()
     if _COUNT.search(prompt):
         return "count"
     if _OCR.search(prompt):
