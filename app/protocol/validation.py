@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.protocol.errors import APIError, clip, invalid, unparseable_json
+from app.protocol.payloads import Body, Lifted, lift
 from app.protocol.requests import ChatCompletionRequest
 
 _TYPE_NAMES = {
@@ -143,7 +144,7 @@ def _first_error(exc: ValidationError) -> APIError:
     return invalid(message, clip(param, 200) if param else None, code)
 
 
-def parse_request(body: bytes, *, reject_unknown: bool = True) -> ChatCompletionRequest:
+def parse_request(body: Body, *, reject_unknown: bool = True) -> ChatCompletionRequest:
     if not body:
         raise unparseable_json("the body is empty")
     try:
@@ -152,6 +153,35 @@ def parse_request(body: bytes, *, reject_unknown: bool = True) -> ChatCompletion
         raise _first_error(exc) from None
     check_request(request, reject_unknown=reject_unknown)
     return request
+
+
+def parse_request_lifting(
+    body: Body, *, reject_unknown: bool = True
+) -> tuple[ChatCompletionRequest, dict[str, memoryview]]:
+    """``parse_request`` for a body that may carry large data-URL images: their base64 payloads are
+    lifted out before pydantic reads the body (``app.protocol.payloads`` says why) and returned beside
+    the request, keyed by the placeholder URL that stands for each in it; ``app.accounting.prompt``
+    decodes them from there. Whenever the lifted body does not validate, or a placeholder is not
+    exactly one image part's URL, the whole body is parsed as ``parse_request`` does, so every error
+    is the one it gives. One difference is left: a lifted payload holding raw control characters or
+    invalid UTF-8, which the full parse refuses as unparseable JSON, is refused as ``invalid_base64``
+    when it is decoded (its image part named as the ``param``)."""
+    parsed = _parse_lifted(lift(body))
+    if parsed is None:
+        return parse_request(body, reject_unknown=reject_unknown), {}
+    check_request(parsed[0], reject_unknown=reject_unknown)
+    return parsed
+
+
+def _parse_lifted(lifted: Lifted | None) -> tuple[ChatCompletionRequest, dict[str, memoryview]] | None:
+    # A function of its own so that the small body is freed before a full parse of the large one.
+    if lifted is None:
+        return None
+    try:
+        request = ChatCompletionRequest.model_validate_json(lifted.body)
+    except ValidationError:
+        return None
+    return (request, lifted.payloads) if lifted.placed_in(request) else None
 
 
 def check_request(request: ChatCompletionRequest, *, reject_unknown: bool = True) -> None:

@@ -1,0 +1,103 @@
+"""Large data-URL payloads, lifted out of a request body before the JSON parser reads it.
+
+pydantic's ``model_validate_json`` holds about three times what it parses (its own buffer, then a
+Python string for each value), so a 20 MB body carrying one image cost 60 MB before the image was
+even decoded. Nearly all of such a body is one base64 string that only the image decoder needs.
+``lift`` finds those strings on the raw bytes (``bytes.find``: C speed, no copy) and returns a small
+body in which each payload is replaced by a placeholder, with the payloads as views of the original
+bytes. The caller validates the small body and checks that every placeholder landed where an image
+URL belongs (``Lifted.placed_in``); when anything is off it parses the original body instead, so the
+shortcut never gives an answer the full parse would not.
+
+A string is lifted only when it is certainly one whole JSON string without escapes: the value of a
+``"url"`` key, opening with ``"data:``, with no backslash before its closing quote. The journal uses
+the same finder to shorten such strings without parsing them (``app.testing.journal``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Union
+
+if TYPE_CHECKING:
+    from app.protocol.requests import ChatCompletionRequest
+
+Body = Union[bytes, bytearray]
+
+LIFT_ABOVE = 1024 * 1024  # smaller bodies are parsed whole: pydantic's copies of them do not matter
+MIN_PAYLOAD = 64 * 1024  # smaller payloads stay in the body
+_MAX_CANDIDATES = 256  # "data: openings examined per body: a text full of them costs no more than this
+_KEY_WINDOW = 64  # bytes before the opening quote searched for the "url" key: `"url"`, a colon, spaces
+_SPACE = b" \t\r\n"
+_PLACEHOLDER = "#lifted-{}"  # '#' is not base64: a placeholder can never decode as an image
+
+
+def data_url_spans(body: Body, min_length: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of the contents (between the quotes) of each JSON string in ``body`` that is the
+    value of a ``"url"`` key, starts with ``data:``, is at least ``min_length`` bytes long and holds no
+    backslash, so that the next quote is really its end and its bytes are its value.
+
+    A ``"data:`` that is not a string opening is an escaped quote inside another string (anything else
+    is not JSON, and the parser will say so): it has a backslash before it, so it never passes the
+    ``"url"`` check, and the quote searched for after it is that string's own."""
+    at = 0
+    for _ in range(_MAX_CANDIDATES):
+        quote = body.find(b'"data:', at)
+        if quote < 0:
+            return
+        start = quote + 1
+        end = body.find(b'"', start)
+        if end < 0:
+            return
+        at = end + 1
+        if end - start >= min_length and _follows_url_key(body, quote) and body.find(b"\\", start, end) < 0:
+            yield start, end
+
+
+def _follows_url_key(body: Body, quote: int) -> bool:
+    before = bytes(body[max(0, quote - _KEY_WINDOW) : quote]).rstrip(_SPACE)
+    return before.endswith(b":") and before[:-1].rstrip(_SPACE).endswith(b'"url"')
+
+
+@dataclass(frozen=True)
+class Lifted:
+    body: bytes  # the request with each large payload replaced by a placeholder
+    payloads: dict[str, memoryview]  # placeholder URL ("data:<mime>;base64,#lifted-N") → the base64 payload
+
+    def placed_in(self, request: ChatCompletionRequest) -> bool:
+        """Whether each placeholder is the URL of exactly one image part of ``request`` (and nothing
+        else is: a ``"url"`` key elsewhere, a duplicate key, a user URL that spells a placeholder)."""
+        found = [
+            part.image_url.url
+            for message in request.messages
+            if isinstance(message.content, list)
+            for part in message.content
+            if part.type == "image_url" and part.image_url.url in self.payloads
+        ]
+        return len(found) == len(self.payloads) and set(found) == self.payloads.keys()
+
+
+def lift(body: Body) -> Lifted | None:
+    """``body`` with its large data-URL payloads lifted out, or None when it has none (or is small)."""
+    if len(body) <= LIFT_ABOVE:
+        return None
+    view = memoryview(body)
+    pieces: list[memoryview | bytes] = []
+    payloads: dict[str, memoryview] = {}
+    at = 0
+    for start, end in data_url_spans(body, MIN_PAYLOAD):
+        comma = body.find(b",", start, end)
+        if comma < 0 or end - comma - 1 < MIN_PAYLOAD:
+            continue
+        try:
+            header = bytes(view[start : comma + 1]).decode()  # "data:<mime>;base64,"
+        except UnicodeDecodeError:
+            continue  # not JSON: the full parse names the error
+        placeholder = _PLACEHOLDER.format(len(payloads))
+        pieces += (view[at : comma + 1], placeholder.encode())
+        payloads[header + placeholder] = view[comma + 1 : end]
+        at = end
+    if not payloads:
+        return None
+    pieces.append(view[at:])
+    return Lifted(b"".join(pieces), payloads)
