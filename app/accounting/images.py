@@ -68,18 +68,19 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-def _decode_base64(url: str, start: int) -> bytes:
-    """The base64 payload of ``url`` from ``start``, decoded strictly (only the alphabet, padding
-    only at the end). With a 20 MB body, slicing the payload out of the URL, encoding it to ASCII
-    and decoding it would each hold one more whole copy; this holds one (the ASCII bytes)."""
-    return binascii.a2b_base64(memoryview(url.encode("ascii"))[start:], strict_mode=True)
+def _decode_base64(url: str, start: int, payload: memoryview | None) -> bytes:
+    """The base64 payload of ``url`` from ``start`` (or ``payload``, when it was lifted out of the body
+    before parsing: ``app.protocol.payloads``), decoded strictly: only the alphabet, padding only at
+    the end. A lifted payload is decoded where it lies, in the request body. From the URL, slicing
+    the payload out, encoding it to ASCII and decoding it would each hold one more whole copy; this
+    holds one (the ASCII bytes)."""
+    if payload is None:
+        payload = memoryview(url.encode("ascii"))[start:]
+    return binascii.a2b_base64(payload, strict_mode=True)
 
 
-def inspect_data_url(url: str, param: str, *, max_pixels: int) -> ImageInfo:
-    comma = url.find(",")
-    if comma < 0:
-        raise _bad("Invalid data URL: expected 'data:<mime>;base64,<data>'.", param, "invalid_image_url")
-    header = url[:comma]
+def _data_url_mime(header: str, param: str) -> str:
+    """The MIME type of a data URL's ``header`` (``data:<mime>;base64``), if it is one we take."""
     meta = header[5:].split(";")
     mime = meta[0].strip().lower()
     if mime not in ALLOWED_MIME:
@@ -90,10 +91,24 @@ def inspect_data_url(url: str, param: str, *, max_pixels: int) -> ImageInfo:
         )
     if "base64" not in (part.strip().lower() for part in meta[1:]):
         raise _bad("Invalid data URL: images must be base64-encoded (';base64,').", param, "invalid_image_url")
+    return mime
+
+
+def inspect_data_url(url: str, param: str, *, max_pixels: int, payload: memoryview | None = None) -> ImageInfo:
+    """Check one data URL. ``payload`` is its base64 part when that was lifted out of the request
+    body; ``url`` then ends in a placeholder after the comma, and its header is checked as sent."""
+    comma = url.find(",")
+    if comma < 0:
+        raise _bad("Invalid data URL: expected 'data:<mime>;base64,<data>'.", param, "invalid_image_url")
+    mime = _data_url_mime(url[:comma], param)
     try:
-        data = _decode_base64(url, comma + 1)
+        data = _decode_base64(url, comma + 1, payload)
     except ValueError:  # binascii.Error, and UnicodeEncodeError for a non-ASCII payload
         raise _bad("Invalid data URL: the payload is not valid base64.", param, "invalid_base64") from None
+    return _inspect_image(data, mime, param, max_pixels=max_pixels)
+
+
+def _inspect_image(data: bytes, mime: str, param: str, *, max_pixels: int) -> ImageInfo:
     if not data:
         raise _bad("Invalid data URL: the image is empty.", param)
     sniffed = _sniff(data)
@@ -132,11 +147,14 @@ def inspect_data_url(url: str, param: str, *, max_pixels: int) -> ImageInfo:
     )
 
 
-def inspect_image_url(url: str, param: str, *, max_pixels: int, assumed_size: tuple[int, int]) -> ImageInfo:
-    """Check one ``image_url.url``; ``param`` is its path in the request, for errors."""
+def inspect_image_url(
+    url: str, param: str, *, max_pixels: int, assumed_size: tuple[int, int], payload: memoryview | None = None
+) -> ImageInfo:
+    """Check one ``image_url.url``; ``param`` is its path in the request, for errors; ``payload`` is
+    its lifted base64 part (see ``inspect_data_url``)."""
     scheme = url[:5].lower()
     if scheme == "data:":
-        return inspect_data_url(url, param, max_pixels=max_pixels)
+        return inspect_data_url(url, param, max_pixels=max_pixels, payload=payload)
     try:
         parts = urlsplit(url)
     except ValueError:

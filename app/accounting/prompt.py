@@ -8,6 +8,7 @@ about the input.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from app.accounting import tokens
 from app.accounting.image_tokens import image_tokens
@@ -71,7 +72,11 @@ def completion_budget(prompt_tokens: int, limit: int | None, window: int) -> int
     return limit
 
 
-def account(request: ChatCompletionRequest, settings: Settings) -> Prompt:
+def account(
+    request: ChatCompletionRequest, settings: Settings, payloads: Mapping[str, memoryview] | None = None
+) -> Prompt:
+    """``payloads``: the base64 payloads lifted out of the body before it was parsed, by the placeholder
+    URL that stands for each in ``request`` (``app.protocol.validation.parse_request_lifting``)."""
     text_tokens = 0
     images: list[ImageInfo] = []
     counts: list[int] = []
@@ -83,11 +88,13 @@ def account(request: ChatCompletionRequest, settings: Settings) -> Prompt:
         if isinstance(content, list):
             for j, part in enumerate(content):
                 if part.type == "image_url":
+                    url = part.image_url.url
                     info = inspect_image_url(
-                        part.image_url.url,
+                        url,
                         f"messages[{i}].content[{j}].image_url.url",
                         max_pixels=settings.max_image_pixels,
                         assumed_size=assumed,
+                        payload=payloads.get(url) if payloads else None,
                     )
                     images.append(info)
                     counts.append(image_tokens(info.width, info.height))

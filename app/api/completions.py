@@ -19,7 +19,7 @@ from app.guards.auth import BearerAuth
 from app.guards.rate_limit import RateLimiter
 from app.protocol import ids
 from app.protocol.errors import model_not_found
-from app.protocol.validation import parse_request
+from app.protocol.validation import parse_request_lifting
 from app.render.json import render_completion
 from app.render.sse import CompletionStream, Delivery, stream_events
 from app.settings import Settings
@@ -51,10 +51,10 @@ class ChatCompletions:
         key = self.auth.check(scope)
         if self.limiter is not None:
             await self.limiter.admit(scope, key)  # before the body is read: a 429 costs no upload
-        request = parse_request(await read_body(receive), reject_unknown=self.reject_unknown)
+        request, payloads = parse_request_lifting(await read_body(receive), reject_unknown=self.reject_unknown)
         if request.model not in self.models:
             raise model_not_found(request.model)
-        prompt = account(request, self.settings)  # images and context: an invalid request keeps its 4xx
+        prompt = account(request, self.settings, payloads)  # images and context: an invalid request keeps its 4xx
         fault = await self.faults.pick(scope, stream=bool(request.stream), model=request.model) if self.faults else None
         if fault is not None:  # the fault step comes first among answers; app.testing.faults says what each does
             await inject.begin(fault, scope, receive)
