@@ -12,6 +12,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
+# Where the completions endpoint leaves the body it read, for the journal (``app.testing.journal``) to
+# record: one copy of a 20 MB body, not one more kept by a recorder wrapped around ``receive``.
+BODY_KEY = "perceptron_mock.body"
+
 
 class ClientDisconnected(Exception):
     """The client went away before the request was read; there is nobody to answer."""

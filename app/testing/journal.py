@@ -5,10 +5,14 @@ query, headers (without credentials), body, status, duration, request id and the
 journal is a bounded ring (``journal_size``): the oldest entries fall out. ``Recorder`` is the ASGI
 wrapper that fills it; ``app.api.admin`` reads it (``GET /_admin/requests``).
 
-The request path pays for a few closures and an append; the body is kept as raw bytes and only parsed
-when somebody reads the journal. A body larger than ``journal_body_bytes`` (data-URL images, mostly) is
-shortened when it is recorded: its long strings keep their head and say how long they were, so the
-structure a test asserts on survives while the ring cannot grow to gigabytes.
+The request path pays for a closure and an append. The body is the one the endpoint read, which it
+leaves in the scope (``BODY_KEY``): the recorder keeps no copy while the request runs, and a request
+whose body was never read (refused before it: 401, 429, a chunked upload cut off at the cap with 413)
+is recorded with an empty body. It is kept as raw bytes and only parsed when somebody reads the
+journal. A body larger than ``journal_body_bytes`` (data-URL images, mostly) is shortened when it is
+recorded: its long strings keep their head and say how long they were, so the structure a test
+asserts on survives while the ring cannot grow to gigabytes. Data URLs are shortened on the raw bytes
+(``app.protocol.payloads`` finds them), so a 20 MB image is never parsed for the journal.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from typing import Any, Iterable, Protocol
 
 import orjson
 
-from app.asgi import ASGIApp, Message, Receive, Scope, Send
+from app.asgi import BODY_KEY, ASGIApp, Message, Receive, Scope, Send
 from app.guards.rate_limit import STORAGE_FAILED_KEY
+from app.protocol.payloads import Body, data_url_spans
 
 # Headers that carry credentials never leave the process: not through the admin API, not into Redis.
 SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-key", b"api-key", b"cookie"})
@@ -91,14 +96,34 @@ def _shorten(value: Any) -> Any:
     return value
 
 
-def stored_body(body: bytes, limit: int) -> tuple[bytes, bool]:
+def _shorten_data_urls(body: Body) -> Body:
+    """``body`` with each long data URL shortened as ``_shorten`` would, on the raw bytes. The length
+    given is in bytes: the same as in characters for the base64 such a URL holds."""
+    view = memoryview(body)
+    pieces: list[memoryview | bytes] = []
+    at = 0
+    for start, end in data_url_spans(body, _LONG_STRING + 1):
+        head = bytes(view[start : start + _KEPT_HEAD])
+        if head.isascii():  # a head cut inside a UTF-8 character would not be JSON
+            pieces += (view[at:start], head, f"...[{end - start} chars]".encode())
+            at = end
+    if not pieces:
+        return body
+    pieces.append(view[at:])
+    return b"".join(pieces)
+
+
+def stored_body(body: Body, limit: int) -> tuple[bytes, bool]:
     """The bytes to keep for ``body`` and whether they were shortened."""
     if len(body) <= limit:
-        return body, False
+        return bytes(body), False
+    body = _shorten_data_urls(body)
+    if len(body) <= limit:
+        return bytes(body), True
     try:
         shortened = orjson.dumps(_shorten(orjson.loads(body)))
     except orjson.JSONDecodeError:
-        return body[:limit], True
+        return bytes(body[:limit]), True
     return (shortened if len(shortened) <= limit else shortened[:limit]), True
 
 
@@ -118,27 +143,16 @@ class Recorder:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         wall = time.time()
         began = time.perf_counter()
-        chunks: list[bytes] = []
         status: int | None = None
         answer_headers: list = []  # the response's, where app.main put the x-request-id
         written = False
-
-        async def recording_receive() -> Message:
-            message = await receive()
-            body = message.get("body")
-            if body:
-                chunks.append(body)
-            return message
 
         async def write(complete: bool) -> None:
             nonlocal written
             written = True
             if self.store.remote and STORAGE_FAILED_KEY in scope:
                 return  # Redis failed earlier in this request: its one timeout was enough; the entry is lost
-            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            shortened = False
-            if len(body) > self.body_limit:
-                body, shortened = stored_body(body, self.body_limit)
+            body, shortened = stored_body(scope.get(BODY_KEY, b""), self.body_limit)
             await self.store.add(
                 {
                     "request_id": _request_id(answer_headers),
@@ -169,7 +183,7 @@ class Recorder:
             await send(message)
 
         try:
-            await self.app(scope, recording_receive, recording_send)
+            await self.app(scope, receive, recording_send)
         finally:
             if not written:
                 await write(complete=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 
@@ -9,6 +10,7 @@ import httpx
 import openai
 import perceptron
 import pytest
+import orjson
 from PIL import Image
 
 from app.testing.journal import status_matches, stored_body
@@ -113,6 +115,50 @@ def test_a_large_image_body_keeps_its_shape_but_not_its_bytes(mock, admin):
     assert parts[0] == {"type": "text", "text": "what?"}
     recorded = parts[1]["image_url"]["url"]
     assert recorded.startswith(url[:64]) and recorded.endswith(f"[{len(url)} chars]")
+
+
+def test_a_body_of_megabytes_is_journaled_with_its_image_shortened_and_its_structure_intact(mock, admin):
+    payload = base64.b64encode(os.urandom(3 * 1024 * 1024)).decode()  # 4 MB: not an image, refused with 400
+    url = "data:image/png;base64," + payload
+    body = chat()
+    parts = [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": "what?"}]
+    body["messages"] = [{"role": "user", "content": parts}]
+    body["temperature"] = 0.5
+    response = httpx.post(mock.base_url + "/chat/completions", json=body, headers={"authorization": "Bearer k"}, timeout=30)
+    assert response.status_code == 400
+    [entry] = journal(admin)
+    assert entry["body_shortened"] is True and entry["status"] == 400
+    recorded = entry["body"]["messages"][0]["content"][0]["image_url"]["url"]
+    assert recorded == url[:64] + f"...[{len(url)} chars]" and recorded.startswith("data:image/png;base64,")
+    body["messages"][0]["content"][0]["image_url"]["url"] = recorded
+    assert entry["body"] == body  # everything else as sent
+
+
+def test_a_large_body_is_shortened_on_its_raw_bytes_as_the_parsed_one_would_be():
+    url = "data:image/jpeg;base64," + "QUJD" * 100_000
+    raw = orjson.dumps({"model": MODEL, "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}]})
+    kept, shortened = stored_body(raw, 65536)
+    assert shortened
+    assert orjson.loads(kept)["messages"][0]["content"][0]["image_url"]["url"] == f"{url[:64]}...[{len(url)} chars]"
+    # Data URLs go first; what is left too large has its long strings shortened after parsing, as before.
+    image = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}
+    raw = orjson.dumps({"model": MODEL, "messages": [{"role": "user", "content": "word " * 20_000}, image]})
+    kept, shortened = stored_body(raw, 65536)
+    messages = orjson.loads(kept)["messages"]
+    assert shortened and messages[0]["content"] == "word " * 12 + "word...[100000 chars]"
+    assert messages[1]["content"][0]["image_url"]["url"] == f"{url[:64]}...[{len(url)} chars]"
+
+
+def test_a_chunked_upload_cut_off_at_the_cap_is_journaled_without_its_body():
+    def chunks():
+        for _ in range(8):
+            yield b"x" * 1024
+
+    with run_server("--max-body-bytes", "4096") as small:
+        http = httpx.Client(base_url=small.url, headers={"authorization": "Bearer k"}, timeout=10)
+        assert http.post("/v1/chat/completions", content=chunks()).status_code == 413
+        [entry] = http.get("/_admin/requests").json()["data"]
+    assert entry["status"] == 413 and entry["body"] is None and entry["body_text"] is None
 
 
 def test_the_ring_keeps_only_the_newest_entries():
