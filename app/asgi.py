@@ -12,8 +12,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
-# Where the completions endpoint leaves the body it read, for the journal (``app.testing.journal``) to
-# record: one copy of a 20 MB body, not one more kept by a recorder wrapped around ``receive``.
+# The journal (``app.testing.journal``) asks for the request body by putting this key in the scope, and
+# ``read_body`` leaves the body there: one copy of a 20 MB body, not one more kept by a recorder wrapped
+# around ``receive``. Without a journal the key is absent and the scope keeps nothing (a scope can live
+# on until the cyclic garbage collector runs: the server's ``receive`` kept in it refers back to it).
 BODY_KEY = "perceptron_mock.body"
 
 
@@ -28,8 +30,9 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-async def read_body(receive: Receive) -> bytes | bytearray:
-    """The whole request body: the one chunk as it came, or the chunks gathered in one bytearray.
+async def read_body(receive: Receive, scope: Scope | None = None) -> bytes | bytearray:
+    """The whole request body: the one chunk as it came, or the chunks gathered in one bytearray;
+    also left in ``scope`` under ``BODY_KEY`` when the journal asked for it there.
 
     Gathering into a growing bytearray, not a list joined at the end, holds one copy of a 20 MB
     body instead of two, and its large buffer goes back to the system when freed (thousands of
@@ -37,17 +40,19 @@ async def read_body(receive: Receive) -> bytes | bytearray:
     message = await receive()
     if message["type"] == "http.disconnect":
         raise ClientDisconnected
-    first = message.get("body", b"")
-    if not message.get("more_body", False):
-        return first
-    body = bytearray(first)
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnected
-        body += message.get("body", b"")
-        if not message.get("more_body", False):
-            return body
+    body = message.get("body", b"")
+    if message.get("more_body", False):
+        body = bytearray(body)
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+    if scope is not None and BODY_KEY in scope:
+        scope[BODY_KEY] = body
+    return body
 
 
 async def send_bytes(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:

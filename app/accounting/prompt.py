@@ -8,7 +8,6 @@ about the input.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
 
 from app.accounting import tokens
 from app.accounting.image_tokens import image_tokens
@@ -73,10 +72,12 @@ def completion_budget(prompt_tokens: int, limit: int | None, window: int) -> int
 
 
 def account(
-    request: ChatCompletionRequest, settings: Settings, payloads: Mapping[str, memoryview] | None = None
+    request: ChatCompletionRequest, settings: Settings, payloads: dict[str, memoryview] | None = None
 ) -> Prompt:
     """``payloads``: the base64 payloads lifted out of the body before it was parsed, by the placeholder
-    URL that stands for each in ``request`` (``app.protocol.validation.parse_request_lifting``)."""
+    URL that stands for each in ``request`` (``app.protocol.validation.parse_request_lifting``). Each
+    is taken out of ``payloads`` as its image is read, so that no view of the request body outlives
+    this step (without a journal, the body is then freed before the answer is chosen)."""
     text_tokens = 0
     images: list[ImageInfo] = []
     counts: list[int] = []
@@ -94,7 +95,7 @@ def account(
                         f"messages[{i}].content[{j}].image_url.url",
                         max_pixels=settings.max_image_pixels,
                         assumed_size=assumed,
-                        payload=payloads.get(url) if payloads else None,
+                        payload=payloads.pop(url, None) if payloads else None,
                     )
                     images.append(info)
                     counts.append(image_tokens(info.width, info.height))

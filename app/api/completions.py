@@ -14,7 +14,7 @@ from app.accounting.prompt import account
 from app.answers.answer import Pacing, fit
 from app.answers.choose import choose
 from app.answers.fixtures import FixtureStore
-from app.asgi import BODY_KEY, JSON_HEADERS, Receive, Scope, Send, read_body, send_bytes
+from app.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_bytes
 from app.guards.auth import BearerAuth
 from app.guards.rate_limit import RateLimiter
 from app.protocol import ids
@@ -51,8 +51,7 @@ class ChatCompletions:
         key = self.auth.check(scope)
         if self.limiter is not None:
             await self.limiter.admit(scope, key)  # before the body is read: a 429 costs no upload
-        body = scope[BODY_KEY] = await read_body(receive)  # left for the journal, which keeps no copy
-        request, payloads = parse_request_lifting(body, reject_unknown=self.reject_unknown)
+        request, payloads = parse_request_lifting(await read_body(receive, scope), reject_unknown=self.reject_unknown)
         if request.model not in self.models:
             raise model_not_found(request.model)
         prompt = account(request, self.settings, payloads)  # images and context: an invalid request keeps its 4xx

@@ -5,10 +5,11 @@ query, headers (without credentials), body, status, duration, request id and the
 journal is a bounded ring (``journal_size``): the oldest entries fall out. ``Recorder`` is the ASGI
 wrapper that fills it; ``app.api.admin`` reads it (``GET /_admin/requests``).
 
-The request path pays for a closure and an append. The body is the one the endpoint read, which it
-leaves in the scope (``BODY_KEY``): the recorder keeps no copy while the request runs, and a request
-whose body was never read (refused before it: 401, 429, a chunked upload cut off at the cap with 413)
-is recorded with an empty body. It is kept as raw bytes and only parsed when somebody reads the
+The request path pays for a closure and an append. The body is the one the endpoint read: the
+recorder asks for it by putting ``BODY_KEY`` in the scope, ``app.asgi.read_body`` leaves it there and
+the recorder takes it out when it writes the entry, so it keeps no copy while the request runs. A
+request whose body was never read (refused before it: 401, 429, a chunked upload cut off at the cap
+with 413) is recorded with an empty body. It is kept as raw bytes and only parsed when somebody reads the
 journal. A body larger than ``journal_body_bytes`` (data-URL images, mostly) is shortened when it is
 recorded: its long strings keep their head and say how long they were, so the structure a test
 asserts on survives while the ring cannot grow to gigabytes. Data URLs are shortened on the raw bytes
@@ -147,12 +148,14 @@ class Recorder:
         answer_headers: list = []  # the response's, where app.main put the x-request-id
         written = False
 
+        scope[BODY_KEY] = b""  # read_body puts the body here (app.asgi)
+
         async def write(complete: bool) -> None:
             nonlocal written
             written = True
             if self.store.remote and STORAGE_FAILED_KEY in scope:
                 return  # Redis failed earlier in this request: its one timeout was enough; the entry is lost
-            body, shortened = stored_body(scope.get(BODY_KEY, b""), self.body_limit)
+            body, shortened = stored_body(scope.pop(BODY_KEY, b""), self.body_limit)
             await self.store.add(
                 {
                     "request_id": _request_id(answer_headers),

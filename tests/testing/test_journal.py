@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import os
@@ -13,6 +14,9 @@ import pytest
 import orjson
 from PIL import Image
 
+from app.asgi import BODY_KEY
+from app.main import create_app
+from app.settings import Settings
 from app.testing.journal import status_matches, stored_body
 from tests.conftest import MODEL, chat, data_url
 from tests.server import run_server
@@ -159,6 +163,33 @@ def test_a_chunked_upload_cut_off_at_the_cap_is_journaled_without_its_body():
         assert http.post("/v1/chat/completions", content=chunks()).status_code == 413
         [entry] = http.get("/_admin/requests").json()["data"]
     assert entry["status"] == 413 and entry["body"] is None and entry["body_text"] is None
+
+
+@pytest.mark.parametrize("journal_size", [1000, 0])
+def test_no_body_is_left_in_the_scope_once_the_request_is_answered(journal_size):
+    # A scope can outlive its request until the cyclic garbage collector runs (the server's receive,
+    # kept in it, refers back to it): a 20 MB body left there piled up, one per request.
+    app = create_app(Settings(journal_size=journal_size, rate_limit_per_minute=0))
+    body = orjson.dumps(chat(data_url(b"x" * 100_000)))  # answered 400: the payload is no image
+    chunks = [body[:50_000], body[50_000:]]
+    scope = {
+        "type": "http", "method": "POST", "path": "/v1/chat/completions", "query_string": b"",
+        "headers": [(b"authorization", b"Bearer k"), (b"content-type", b"application/json")],
+    }
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": chunks.pop(0), "more_body": bool(chunks)}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 400 and not chunks  # the body was read
+    assert BODY_KEY not in scope
+    if journal_size:
+        [entry] = asyncio.run(app.toolkit.journal.entries())
+        assert entry["body_shortened"] is True and b"...[" in entry["body"]
 
 
 def test_the_ring_keeps_only_the_newest_entries():
