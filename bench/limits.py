@@ -6,8 +6,9 @@
    it accepts a 19.9 MB data-URL request, and while it refuses a 500 MB Content-Length and a 100 MB
    chunked upload; targets: accepted <= idle + 3x the body, refused = no growth. A chunked upload
    declares no length, so it can only be refused once it has passed the cap: it holds at most the cap
-   (20 MB), which is its target here. Also a 19.9 MB text prompt, which is read, counted and refused
-   with 400 context_length_exceeded.
+   (20 MB), which is its target here. Also the image 4 times in a row on one server (what one
+   request leaves behind must not add up), and a 19.9 MB text prompt, which is read, counted and
+   refused with 400 context_length_exceeded.
 2. Rate limiter: requests/s of the mock with the limiter off, in memory and in Redis, same run, wrk
    pinned to CPU 1 and the mock to CPU 0 (the limit is set so high that nothing is refused: this is
    the cost of the check). Needs `wrk` and `redis-server` (Debian's packages).
@@ -109,6 +110,7 @@ def memory(flags: list[str]) -> None:
     ]}]}
     cases = [  # (name, target in bytes, run)
         ("accepted: 19.9 MB data-URL image", 3 * len(image_body), lambda url, port: httpx.post(url, content=image_body, headers=KEY, timeout=120).status_code),
+        ("accepted: the same image, 4 in a row", 3 * len(image_body), lambda url, port: [httpx.post(url, content=image_body, headers=KEY, timeout=120).status_code for _ in range(4)][-1]),
         ("read, refused 400: 19.9 MB text", 3 * len(text_body), lambda url, port: httpx.post(url, content=text_body, headers=KEY, timeout=120).status_code),
         ("refused 413: 500 MB Content-Length", 0, lambda url, port: _declared_only(port, 500 * MB)),
         ("refused 413: 100 MB chunked upload", CAP, lambda url, port: _chunked(url, 100 * MB)),
