@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.protocol.errors import APIError, clip, invalid, unparseable_json
-from app.protocol.payloads import Body, Lifted, lift
+from app.protocol.payloads import LIFT_ABOVE, Body, Lifted, lift
 from app.protocol.requests import ChatCompletionRequest
 
 _TYPE_NAMES = {
@@ -166,7 +166,7 @@ def parse_request_lifting(
     is the one it gives. One difference is left: a lifted payload holding raw control characters or
     invalid UTF-8, which the full parse refuses as unparseable JSON, is refused as ``invalid_base64``
     when it is decoded (its image part named as the ``param``)."""
-    parsed = _parse_lifted(lift(body))
+    parsed = _parse_lifted(lift(body)) if len(body) > LIFT_ABOVE else None  # small: no calls on the hot path
     if parsed is None:
         return parse_request(body, reject_unknown=reject_unknown), {}
     check_request(parsed[0], reject_unknown=reject_unknown)
