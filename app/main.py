@@ -123,10 +123,15 @@ class MockServer:
             await self.api(scope, receive, send)  # lifespan
             return
         scope[RECEIVE_KEY] = receive  # a "reset" fault reaches the socket through the server's own receive
-        if self.recorder is not None and recordable(scope["path"]):
-            await self.recorder(scope, receive, send)
-        else:
-            await self._serve(scope, receive, send)
+        try:
+            if self.recorder is not None and recordable(scope["path"]):
+                await self.recorder(scope, receive, send)
+            else:
+                await self._serve(scope, receive, send)
+        finally:
+            # The server's receive refers back to the scope: left in it, the pair (and whatever the
+            # request put in the scope) would wait for the cyclic collector instead of going at once.
+            del scope[RECEIVE_KEY]
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = ids.request_id().encode()
