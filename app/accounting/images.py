@@ -68,15 +68,12 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-def _decode_base64(url: str, start: int, payload: memoryview | None) -> bytes:
-    """The base64 payload of ``url`` from ``start`` (or ``payload``, when it was lifted out of the body
-    before parsing: ``app.protocol.payloads``), decoded strictly: only the alphabet, padding only at
-    the end. A lifted payload is decoded where it lies, in the request body. From the URL, slicing
-    the payload out, encoding it to ASCII and decoding it would each hold one more whole copy; this
-    holds one (the ASCII bytes)."""
-    if payload is None:
-        payload = memoryview(url.encode("ascii"))[start:]
-    return binascii.a2b_base64(payload, strict_mode=True)
+def _decode_base64(url: str, start: int) -> bytes:
+    """The base64 payload of ``url`` from ``start``, decoded strictly (only the alphabet, padding only
+    at the end; ``app.protocol.payloads`` decodes a lifted payload the same way). Slicing the payload
+    out, encoding it to ASCII and decoding it would each hold one more whole copy; this holds one (the
+    ASCII bytes)."""
+    return binascii.a2b_base64(memoryview(url.encode("ascii"))[start:], strict_mode=True)
 
 
 def _data_url_mime(header: str, param: str) -> str:
@@ -94,15 +91,16 @@ def _data_url_mime(header: str, param: str) -> str:
     return mime
 
 
-def inspect_data_url(url: str, param: str, *, max_pixels: int, payload: memoryview | None = None) -> ImageInfo:
-    """Check one data URL. ``payload`` is its base64 part when that was lifted out of the request
-    body; ``url`` then ends in a placeholder after the comma, and its header is checked as sent."""
+def inspect_data_url(url: str, param: str, *, max_pixels: int, decoded: bytes | None = None) -> ImageInfo:
+    """Check one data URL. ``decoded`` is its image when the payload was lifted out of the request body
+    and decoded there; ``url`` then ends in a placeholder after the comma, and its header is checked as
+    sent."""
     comma = url.find(",")
     if comma < 0:
         raise _bad("Invalid data URL: expected 'data:<mime>;base64,<data>'.", param, "invalid_image_url")
     mime = _data_url_mime(url[:comma], param)
     try:
-        data = _decode_base64(url, comma + 1, payload)
+        data = decoded if decoded is not None else _decode_base64(url, comma + 1)
     except ValueError:  # binascii.Error, and UnicodeEncodeError for a non-ASCII payload
         raise _bad("Invalid data URL: the payload is not valid base64.", param, "invalid_base64") from None
     return _inspect_image(data, mime, param, max_pixels=max_pixels)
@@ -148,13 +146,13 @@ def _inspect_image(data: bytes, mime: str, param: str, *, max_pixels: int) -> Im
 
 
 def inspect_image_url(
-    url: str, param: str, *, max_pixels: int, assumed_size: tuple[int, int], payload: memoryview | None = None
+    url: str, param: str, *, max_pixels: int, assumed_size: tuple[int, int], decoded: bytes | None = None
 ) -> ImageInfo:
-    """Check one ``image_url.url``; ``param`` is its path in the request, for errors; ``payload`` is
-    its lifted base64 part (see ``inspect_data_url``)."""
+    """Check one ``image_url.url``; ``param`` is its path in the request, for errors; ``decoded`` is
+    its image when it was lifted out of the body (see ``inspect_data_url``)."""
     scheme = url[:5].lower()
     if scheme == "data:":
-        return inspect_data_url(url, param, max_pixels=max_pixels, payload=payload)
+        return inspect_data_url(url, param, max_pixels=max_pixels, decoded=decoded)
     try:
         parts = urlsplit(url)
     except ValueError:

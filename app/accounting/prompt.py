@@ -72,9 +72,9 @@ def completion_budget(prompt_tokens: int, limit: int | None, window: int) -> int
 
 
 def account(
-    request: ChatCompletionRequest, settings: Settings, payloads: dict[str, memoryview] | None = None
+    request: ChatCompletionRequest, settings: Settings, payloads: dict[str, bytes] | None = None
 ) -> Prompt:
-    """``payloads``: the base64 payloads lifted out of the body before it was parsed, by the placeholder
+    """``payloads``: the images lifted out of the body (and decoded) before it was parsed, by the placeholder
     URL that stands for each in ``request`` (``app.protocol.validation.parse_request_lifting``). Each
     is taken out of ``payloads`` as its image is read, so that no view of the request body outlives
     this step (without a journal, the body is then freed before the answer is chosen)."""
@@ -95,7 +95,7 @@ def account(
                         f"messages[{i}].content[{j}].image_url.url",
                         max_pixels=settings.max_image_pixels,
                         assumed_size=assumed,
-                        payload=payloads.pop(url, None) if payloads else None,
+                        decoded=payloads.pop(url, None) if payloads else None,
                     )
                     images.append(info)
                     counts.append(image_tokens(info.width, info.height))

@@ -4,18 +4,22 @@ pydantic's ``model_validate_json`` holds about three times what it parses (its o
 Python string for each value), so a 20 MB body carrying one image cost 60 MB before the image was
 even decoded. Nearly all of such a body is one base64 string that only the image decoder needs.
 ``lift`` finds those strings on the raw bytes (``bytes.find``: C speed, no copy) and returns a small
-body in which each payload is replaced by a placeholder, with the payloads as views of the original
-bytes. The caller validates the small body and checks that every placeholder landed where an image
+body in which each payload is replaced by a placeholder, with the payloads decoded (straight from
+the original bytes: no string, no copy of the base64). The caller validates the small body and checks that every placeholder landed where an image
 URL belongs (``Lifted.placed_in``); when anything is off it parses the original body instead, so the
 shortcut never gives an answer the full parse would not.
 
 A string is lifted only when it is certainly one whole JSON string without escapes: the value of a
-``"url"`` key, opening with ``"data:``, with no backslash before its closing quote. The journal uses
+``"url"`` key, opening with ``"data:``, with no backslash before its closing quote, and a payload that
+decodes as strict base64 — so nothing in it (a raw control character, a byte that is not UTF-8) could
+have made the full parse refuse the body. A payload that does not decode stays in the body, and the
+full parse names the error. The journal uses
 the same finder to shorten such strings without parsing them (``app.testing.journal``).
 """
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Union
 
@@ -62,7 +66,7 @@ def _follows_url_key(body: Body, quote: int) -> bool:
 @dataclass(frozen=True)
 class Lifted:
     body: bytes  # the request with each large payload replaced by a placeholder
-    payloads: dict[str, memoryview]  # placeholder URL ("data:<mime>;base64,#lifted-N") → the base64 payload
+    payloads: dict[str, bytes]  # placeholder URL ("data:<mime>;base64,#lifted-N") → the decoded image
 
     def placed_in(self, request: ChatCompletionRequest) -> bool:
         """Whether each placeholder is the URL of exactly one image part of ``request`` (and nothing
@@ -83,7 +87,7 @@ def lift(body: Body) -> Lifted | None:
         return None
     view = memoryview(body)
     pieces: list[memoryview | bytes] = []
-    payloads: dict[str, memoryview] = {}
+    payloads: dict[str, bytes] = {}
     at = 0
     for start, end in data_url_spans(body, MIN_PAYLOAD):
         comma = body.find(b",", start, end)
@@ -93,9 +97,13 @@ def lift(body: Body) -> Lifted | None:
             header = bytes(view[start : comma + 1]).decode()  # "data:<mime>;base64,"
         except UnicodeDecodeError:
             continue  # not JSON: the full parse names the error
+        try:
+            image = binascii.a2b_base64(view[comma + 1 : end], strict_mode=True)
+        except binascii.Error:
+            continue  # maybe not even JSON (a raw control character): the full parse names the error
         placeholder = _PLACEHOLDER.format(len(payloads))
         pieces += (view[at : comma + 1], placeholder.encode())
-        payloads[header + placeholder] = view[comma + 1 : end]
+        payloads[header + placeholder] = image
         at = end
     if not payloads:
         return None

@@ -157,15 +157,13 @@ def parse_request(body: Body, *, reject_unknown: bool = True) -> ChatCompletionR
 
 def parse_request_lifting(
     body: Body, *, reject_unknown: bool = True
-) -> tuple[ChatCompletionRequest, dict[str, memoryview]]:
+) -> tuple[ChatCompletionRequest, dict[str, bytes]]:
     """``parse_request`` for a body that may carry large data-URL images: their base64 payloads are
-    lifted out before pydantic reads the body (``app.protocol.payloads`` says why) and returned beside
-    the request, keyed by the placeholder URL that stands for each in it; ``app.accounting.prompt``
-    decodes them from there. Whenever the lifted body does not validate, or a placeholder is not
-    exactly one image part's URL, the whole body is parsed as ``parse_request`` does, so every error
-    is the one it gives. One difference is left: a lifted payload holding raw control characters or
-    invalid UTF-8, which the full parse refuses as unparseable JSON, is refused as ``invalid_base64``
-    when it is decoded (its image part named as the ``param``)."""
+    lifted out and decoded before pydantic reads the body (``app.protocol.payloads`` says why) and the
+    images returned beside the request, keyed by the placeholder URL that stands for each in it;
+    ``app.accounting.prompt`` reads them from there. Whenever the lifted body does not validate, or a
+    placeholder is not exactly one image part's URL, the whole body is parsed as ``parse_request``
+    does, so every answer and every error is the one the full parse gives."""
     parsed = _parse_lifted(lift(body)) if len(body) > LIFT_ABOVE else None  # small: no calls on the hot path
     if parsed is None:
         return parse_request(body, reject_unknown=reject_unknown), {}
@@ -173,7 +171,7 @@ def parse_request_lifting(
     return parsed
 
 
-def _parse_lifted(lifted: Lifted | None) -> tuple[ChatCompletionRequest, dict[str, memoryview]] | None:
+def _parse_lifted(lifted: Lifted | None) -> tuple[ChatCompletionRequest, dict[str, bytes]] | None:
     # A function of its own so that the small body is freed before a full parse of the large one.
     if lifted is None:
         return None

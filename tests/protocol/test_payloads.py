@@ -8,11 +8,15 @@ import random
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from app.accounting.prompt import account
 from app.protocol.errors import APIError
 from app.protocol.payloads import LIFT_ABOVE, MIN_PAYLOAD, data_url_spans, lift
 from app.protocol.validation import parse_request, parse_request_lifting
-from tests.conftest import MODEL
+from app.settings import Settings
+from tests.conftest import MODEL, data_url, image_bytes
 
 BIG = base64.b64encode(random.Random(5).randbytes(LIFT_ABOVE)).decode()  # 1.33 MB of base64
 URL = "data:image/png;base64," + BIG
@@ -30,22 +34,31 @@ def _body(*urls: str, **fields) -> dict:
 def test_a_large_image_is_lifted_and_the_rest_parses_to_the_same_request():
     body = orjson.dumps(_body(URL, "https://example.com/a.png"))
     request, payloads = parse_request_lifting(body)
-    assert payloads == {"data:image/png;base64,#lifted-0": memoryview(BIG.encode())}
+    assert payloads == {"data:image/png;base64,#lifted-0": base64.b64decode(BIG)}
     assert request.messages[0].content[0].image_url.url == "data:image/png;base64,#lifted-0"
     full = parse_request(body)
     assert request.model_copy(update={"messages": full.messages}) == full  # everything else is the same
     assert request.messages[0].content[1:] == full.messages[0].content[1:]
 
 
-def test_the_payloads_are_views_of_the_body_not_copies():
+def test_each_payload_is_lifted_decoded_and_replaced_by_its_own_placeholder():
     body = bytearray(orjson.dumps(_body(URL, URL)))
     lifted = lift(body)
     assert len(lifted.body) < 400 and list(lifted.payloads) == [
         "data:image/png;base64,#lifted-0",
         "data:image/png;base64,#lifted-1",
     ]
-    for view in lifted.payloads.values():
-        assert view.obj is body and view == BIG.encode()
+    assert all(image == base64.b64decode(BIG) for image in lifted.payloads.values())
+
+
+def test_a_payload_that_does_not_decode_stays_in_the_body():
+    bad = "data:image/png;base64," + BIG[:1000] + "\t" + BIG[1000:]  # a raw tab: not even JSON
+    body = orjson.dumps(_body(URL, "data:image/png;base64," + BIG[:-4] + "!!!!")).replace(b"\\t", b"\t")
+    lifted = lift(body)
+    assert list(lifted.payloads) == ["data:image/png;base64,#lifted-0"]
+    assert (BIG[:-4] + "!!!!").encode() in lifted.body
+    raw = orjson.dumps(_body(bad)).replace(b"\\t", b"\t")
+    assert lift(raw) is None
 
 
 @pytest.mark.parametrize(
@@ -131,3 +144,57 @@ def _error(call) -> tuple:
 def test_a_bad_body_gets_the_error_the_full_parse_gives(raw):
     assert lift(raw) is not None
     assert _error(lambda: parse_request_lifting(raw)) == _error(lambda: parse_request(raw))
+
+
+# --- the shortcut against the full parse, on bodies mutated at random -------------------------------
+
+
+_SETTINGS = Settings()
+_SMALL_URLS = [data_url(image_bytes("PNG", (8, 8))), data_url(image_bytes("JPEG", (9, 7)), "image/jpeg")]
+_SEED_BODIES = [
+    orjson.dumps(_body(*_SMALL_URLS)),
+    orjson.dumps(_body(_SMALL_URLS[0], "https://example.com/a.png", temperature=0.5)),
+    orjson.dumps({"model": MODEL, "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": [_image(_SMALL_URLS[1])]}]}),
+]
+# Bytes that matter to the finder and to JSON: quotes, escapes, the key, the scheme, separators.
+_SNIPPETS = [b'"', b"\\", b'"url"', b'"url": ', b"data:", b'"data:', b",", b":", b"}", b"{", b" ", b"\n", b"#lifted-0", b"A", b"\xff"]
+
+
+def _outcome(call) -> tuple:
+    """What a client would see: the error (status, code, param), or the prompt's token counts and the
+    images' sizes and hashes."""
+    try:
+        request, payloads = call()
+        prompt = account(request, _SETTINGS, payloads)
+    except APIError as error:
+        return ("error", error.status, error.code, error.param)
+    return ("ok", prompt.prompt_tokens, prompt.completion_budget, [(i.width, i.height, i.sha256) for i in prompt.images])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.sampled_from(_SEED_BODIES),
+    edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 3), st.sampled_from(_SNIPPETS)), min_size=1, max_size=4),
+)
+def test_the_shortcut_and_the_full_parse_answer_alike(monkeypatch_module, seed, edits):
+    raw = bytearray(seed)
+    for where, cut, snippet in edits:
+        at = int(where * len(raw))
+        raw[at : at + cut] = snippet
+    raw = bytes(raw)
+    lifted = _outcome(lambda: parse_request_lifting(raw))
+    full = _outcome(lambda: (parse_request(raw), {}))
+    assert lifted == full
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    """Small thresholds, so that every image of a short body is lifted and the search stays fast."""
+    with pytest.MonkeyPatch.context() as patch:
+        import app.protocol.payloads as payloads
+        import app.protocol.validation as validation
+
+        patch.setattr(payloads, "LIFT_ABOVE", 0)
+        patch.setattr(validation, "LIFT_ABOVE", 0)
+        patch.setattr(payloads, "MIN_PAYLOAD", 16)
+        yield
