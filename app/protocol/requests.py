@@ -95,8 +95,6 @@ class JSONSchemaFormat(_Strict):
     strict: bool | None = None
     description: str | None = None
 
-    model_config = ConfigDict(populate_by_name=True)
-
 
 class TextResponseFormat(_Strict):
     type: Literal["text"]

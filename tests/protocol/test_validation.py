@@ -180,6 +180,8 @@ def test_a_payload_whose_label_lies_is_refused(client):
         ({"response_format": {"type": "json_object"}}, "response_format.type", "invalid_value"),
         ({"response_format": {"type": "json_schema"}}, "response_format.json_schema", "missing_required_parameter"),
         ({"response_format": {"type": "json_schema", "json_schema": {"name": "has space"}}}, "response_format.json_schema.name", "invalid_value"),
+        # the Python name of the "schema" field is no wire name
+        ({"response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema_": {"type": "integer"}}}}, "response_format.json_schema.schema_", "unknown_parameter"),
         ({"reasoning_effort": "extreme"}, "reasoning_effort", "invalid_value"),
         ({"vision_config": {"annotation_format": "mask"}}, "vision_config.annotation_format", "invalid_value"),
         ({"vision_config": {"internal_tools": True}}, "vision_config.internal_tools", "unknown_parameter"),
