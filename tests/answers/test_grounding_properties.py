@@ -3,13 +3,15 @@ and images; its geometry is what the grammar promises; counts in the reasoning a
 
 from __future__ import annotations
 
+import html
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from perceptron.pointing.parser import collect_annotations, parse_text
 
-from app.answers.grounding import is_simple
+from app.answers.grounding import Annotation, is_simple
 from tests.answers.helpers import answer_for, request_body
 from tests.conftest import data_url, image_bytes
 
@@ -124,6 +126,20 @@ def test_a_named_image_gets_the_annotations():
 
 
 def test_mentions_with_markup_characters_round_trip():
-    answer = answer_for(request_body('Find every "<b>" & \'tag\'.', system="<hint>BOX</hint>", images=IMAGES[:1]))
+    # The prompt reader drops < > " ' from mentions; "&" is the one markup character a prompt carries through.
+    answer = answer_for(request_body("Find every R&D badge.", system="<hint>BOX</hint>", images=IMAGES[:1]))
+    assert "&amp;" in answer.content
     boxes = collect_annotations(answer.content, strict=True).boxes
-    assert boxes and all(b.mention for b in boxes)
+    assert boxes and {b.mention for b in boxes} == {"R&D badge"}
+
+
+@pytest.mark.parametrize("kind", ["point", "box", "polygon", "clip"])
+def test_every_markup_character_in_a_mention_is_escaped_and_parsed_back(kind):
+    mention = """a <b> & "c" 'd' </point_box>"""
+    points = {"point": ((5, 5),), "box": ((1, 2), (30, 40)), "polygon": ((0, 0), (10, 0), (5, 9))}.get(kind, ())
+    markup = Annotation(kind, mention, points, clip=(1.0, 2.5) if kind == "clip" else None).markup()
+    attribute = re.search(r' mention="([^"]*)"', markup).group(1)
+    assert not set("<>\"'") & set(attribute) and html.unescape(attribute) == mention
+    parsed = collect_annotations(markup, strict=True)
+    (item,) = {"point": parsed.points, "box": parsed.boxes, "polygon": parsed.polygons, "clip": parsed.clips}[kind]
+    assert item.mention == mention
