@@ -81,7 +81,7 @@ def build_api(settings: Settings) -> FastAPI:
 
     @api.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        # Only makes the 500 the envelope: Starlette re-raises after sending it, and MockServer._serve logs it.
         return _error_response(server_error())
 
     install_openapi(api, settings)

@@ -3,6 +3,9 @@ every response carries a request id."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import httpx
 import openai
 import pytest
@@ -75,3 +78,31 @@ def test_the_model_list_is_a_setting():
         assert client.chat.completions.create(model="my-model", messages=[{"role": "user", "content": "x"}]).model == "my-model"
         with pytest.raises(openai.NotFoundError):
             client.chat.completions.create(model="isaac-0.1", messages=[{"role": "user", "content": "x"}])
+
+
+def _in_process_with_a_route_raising(error: Exception) -> tuple[int, dict]:
+    """Status and body of a request to an in-process app's route that raises ``error``."""
+    from app.main import create_app
+    from app.settings import Settings
+
+    app = create_app(Settings())
+
+    @app.api.get("/raises")
+    async def _raises() -> None:
+        raise error
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://mock") as http:
+            return await http.get("/raises")
+
+    response = asyncio.run(ask())
+    return response.status_code, response.json()
+
+
+def test_an_unexpected_error_in_a_route_is_a_500_envelope_logged_once(caplog):
+    with caplog.at_level(logging.ERROR, logger="perceptron_mock"):
+        status, body = _in_process_with_a_route_raising(RuntimeError("boom"))
+    assert (status, body["error"]["type"]) == (500, "server_error")
+    logged = [record for record in caplog.records if record.exc_info and "boom" in str(record.exc_info[1])]
+    assert len(logged) == 1, [record.getMessage() for record in logged]
