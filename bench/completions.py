@@ -35,7 +35,7 @@ import httpx
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.server import free_port  # noqa: E402
+from tests.server import free_port, stop  # noqa: E402
 
 REQUEST = {"model": "isaac-0.2-2b-preview", "messages": [{"role": "user", "content": "Describe this scene in detail."}]}
 
@@ -215,8 +215,7 @@ def main() -> None:
                 soak(mock, mock_url, script, args.soak)
         finally:
             for process in (mock, bare, floor):
-                process.terminate()
-                process.wait()
+                stop(process)
 
 
 def soak(mock: subprocess.Popen, url: str, script: str, total: int) -> None:

@@ -42,7 +42,7 @@ sys.path.insert(0, ROOT)
 
 from bench.completions import WRK_SCRIPT, start_mock, wrk  # noqa: E402
 from tests.redis_server import run_redis  # noqa: E402
-from tests.server import free_port  # noqa: E402
+from tests.server import free_port, stop  # noqa: E402
 
 MB = 1024 * 1024
 CAP = 20 * MB
@@ -133,8 +133,7 @@ def memory(flags: list[str]) -> None:
             elapsed = time.perf_counter() - started
             peak = _status_kb(mock.pid, "VmHWM")
         finally:
-            mock.terminate()
-            mock.wait()
+            stop(mock)
         print(
             f"   {name:<38} {status:>6} {elapsed:>8.2f} {idle / 1024:>8.1f} {peak / 1024:>8.1f} "
             f"{(peak - idle) / 1024:>9.1f} {target:>12}"
@@ -165,8 +164,7 @@ def rate_limiter(duration: int, connections: int) -> None:
                 wrk(url, script, connections, 1)  # warm-up
                 result = wrk(url, script, connections, duration)
             finally:
-                mock.terminate()
-                mock.wait()
+                stop(mock)
             baseline = baseline or result["rps"]
             note = f"  ({result['non2xx']} non-2xx)" if result["non2xx"] else ""
             print(

@@ -42,7 +42,7 @@ sys.path.insert(0, ROOT)
 
 from bench.completions import pin, wait_until_up  # noqa: E402
 from bench.completions import start_mock as completions_mock  # noqa: E402
-from tests.server import free_port  # noqa: E402
+from tests.server import free_port, stop  # noqa: E402
 
 MODEL = "isaac-0.2-2b-preview"
 BODY = (
@@ -397,8 +397,7 @@ def main() -> None:
                     print(f"  {name:<52} {micros:6.2f} us")
         finally:
             for process in processes:
-                process.terminate()
-                process.wait()
+                stop(process)
 
 if __name__ == "__main__":
     main()

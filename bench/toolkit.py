@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 from completions import REQUEST, WRK_SCRIPT, rss_kb, start_mock, wrk  # noqa: E402
 
-from tests.server import free_port  # noqa: E402
+from tests.server import free_port, stop  # noqa: E402
 
 FAULT_LINE = 'wrk.headers["X-Mock-Fault"] = "latency=0"\n'
 CASES = (("journal off", ["--journal-size", "0"], False), ("journal on", [], False), ("on + fault header", [], True))
@@ -65,8 +65,7 @@ def main() -> None:
                   f"journal-off: {rss_kb(mocks[0][1].pid) / 1024:.1f} MB")
         finally:
             for _port, process in mocks:
-                process.terminate()
-                process.wait()
+                stop(process)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from tests.server import free_port
+from tests.server import free_port, stop
 
 
 def _ping(port: int) -> bool:
@@ -47,9 +47,4 @@ def run_redis(timeout: float = 10.0) -> Iterator[str]:
             time.sleep(0.05)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

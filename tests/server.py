@@ -6,10 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import IO, Iterator
 
 import httpx
 
@@ -20,19 +21,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop(process: subprocess.Popen, timeout: float = 10.0) -> bool:
+    """Terminate, and kill what does not exit within ``timeout``: a wedged server must neither hang
+    the caller nor outlive it. True when it exited on SIGTERM, False when it had to be killed."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return False
+
+
 @dataclass
 class RunningServer:
     url: str  # http://127.0.0.1:PORT
     process: subprocess.Popen
-    log_path: str
 
     @property
     def base_url(self) -> str:
         return self.url + "/v1"
 
-    def log(self) -> str:
-        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
+
+def _read(log: IO[bytes]) -> str:
+    log.flush()
+    log.seek(0)
+    return log.read().decode("utf-8", errors="replace")
 
 
 @contextmanager
@@ -41,8 +56,7 @@ def run_server(*args: str, env: dict[str, str] | None = None, timeout: float = 2
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PERCEPTRON_MOCK_")}
     full_env.update(env or {})
-    log_path = f"/tmp/perceptron-mock-test-{port}.log"
-    log = open(log_path, "wb")
+    log = tempfile.TemporaryFile()  # what the server printed (warnings, tracebacks); gone on exit
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning", *args],
         env=full_env,
@@ -54,21 +68,20 @@ def run_server(*args: str, env: dict[str, str] | None = None, timeout: float = 2
     try:
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{open(log_path).read()}")
+                raise RuntimeError(f"server exited with {process.returncode}:\n{_read(log)}")
             try:
                 if httpx.get(url + "/health", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start within {timeout}s:\n{open(log_path).read()}")
+                raise RuntimeError(f"server did not start within {timeout}s:\n{_read(log)}")
             time.sleep(0.05)
-        yield RunningServer(url=url, process=process, log_path=log_path)
-    finally:
-        process.terminate()
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            yield RunningServer(url=url, process=process)
+        except Exception as error:  # a test failing inside the block shows what the server logged
+            error.add_note(f"server log:\n{_read(log)}")
+            raise
+    finally:
+        stop(process)
         log.close()

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from app.settings import Settings
-from tests.server import free_port
+from tests.server import free_port, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTING_VARS = {f"PERCEPTRON_MOCK_{name.upper()}" for name in Settings.model_fields}
@@ -96,7 +96,7 @@ def test_image_command_serves_from_a_wheel_in_a_fresh_virtualenv(tmp_path):
         assert smoke.returncode == 0, smoke.stderr
         assert smoke.stdout.startswith("isaac-0.2-2b-preview: ")
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stopped = stop(server)
+    assert stopped, "the image's command did not exit within 10 s of SIGTERM (docker stop would kill it)"
     # The server ran from the virtualenv, not from this checkout.
     assert str(env_dir) in subprocess.run([bin_dir / "python", "-c", "import app; print(app.__file__)"], capture_output=True, text=True, cwd=tmp_path).stdout
