@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,17 +50,41 @@ def test_image_bytes_and_urls_change_the_answer():
     assert len(contents) == 4
 
 
-@settings(max_examples=60, deadline=None)
-@given(limit=st.integers(0, 60), hint=st.sampled_from(HINTS))
-def test_max_completion_tokens_cuts_every_kind_of_answer(limit, hint):
-    body = request_body("Count the workers and box each one.", system=hint, images=[RED])
+SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2}},
+    "required": ["name", "tags"],
+}
+# Every task kind the prompt reader tells apart, and the answer formats that bypass it: (prompt, extra fields).
+KINDS = {
+    "count": ("Count the workers and box each one.", {}),
+    "detect": ("Find every forklift.", {}),
+    "ocr": ("Extract each produce label along with its listed price.", {}),
+    "ocr sign": ("What does the sign say?", {}),
+    "caption": ("Provide a concise, human-friendly caption for the upcoming image.", {}),
+    "question": ("Is there a ladder?", {}),
+    "chat": ("Hello there", {"response_format": {"type": "text"}}),
+    "json_schema": ("Describe the item.", {"response_format": {"type": "json_schema", "json_schema": {"name": "item", "schema": SCHEMA}}}),
+    "regex": ("Read the code.", {"regex": r"[A-Z]{3}-\d{4}( [a-z]{2,8}){3,6}"}),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@settings(max_examples=40, deadline=None)
+@given(hint=st.sampled_from(HINTS), data=st.data())
+def test_max_completion_tokens_cuts_every_kind_of_answer(kind, hint, data):
+    text, fields = KINDS[kind]
+    body = request_body(text, system=hint, images=[RED], **fields)
     full = completion_for(body)
+    limit = data.draw(st.integers(0, full.completion_tokens + 2), label="limit")
     cut = completion_for({**body, "max_completion_tokens": limit})
-    assert cut.completion_tokens <= limit
     assert (full.reasoning or "").startswith(cut.reasoning or "")
     assert full.content.startswith(cut.content)
     if full.completion_tokens > limit:
         assert cut.finish_reason == "length"
+        assert cut.completion_tokens == limit  # cut at that many tokens, not somewhere below
+        if cut.reasoning != full.reasoning:
+            assert cut.content == ""  # reasoning comes first, so it is what is kept
     else:
         assert cut == full
 
