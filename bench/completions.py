@@ -135,13 +135,16 @@ def start_mock(port: int, extra: list[str]) -> subprocess.Popen:
     return process
 
 
-def start_bare(port: int, content: str, directory: str, source: str = BARE_APP, name: str = "bare_app") -> subprocess.Popen:
+def start_bare(port: int, directory: str, source: str, name: str, env: dict[str, str]) -> subprocess.Popen:
+    """``source`` written to ``directory/name.py`` and served as the mock is served (one uvicorn worker
+    on CPU 0, uvloop, httptools, no access log, no server header), with ``env`` added to its
+    environment; the app can import the project's modules."""
     with open(os.path.join(directory, f"{name}.py"), "w") as handle:
         handle.write(source)
-    env = {**os.environ, "BARE_CONTENT": content, "PYTHONPATH": os.pathsep.join([directory, ROOT])}
+    env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join([directory, ROOT])}
     process = subprocess.Popen(
         [*pin(0), sys.executable, "-m", "uvicorn", f"{name}:app", "--port", str(port), "--loop", "uvloop",
-         "--http", "httptools", "--log-level", "warning", "--no-access-log"],
+         "--http", "httptools", "--log-level", "warning", "--no-access-log", "--no-server-header"],
         cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     wait_until_up(f"http://127.0.0.1:{port}/", process)
@@ -192,8 +195,8 @@ def main() -> None:
         mock_url = f"http://127.0.0.1:{mock_port}/v1/chat/completions"
         answer = httpx.post(mock_url, json=REQUEST, headers={"authorization": "Bearer bench-key"}).json()
         content = answer["choices"][0]["message"]["content"]
-        bare = start_bare(bare_port, content, directory)
-        floor = start_bare(floor_port, content, directory, FLOOR_APP, "floor_app")
+        bare = start_bare(bare_port, directory, BARE_APP, "bare_app", {"BARE_CONTENT": content})
+        floor = start_bare(floor_port, directory, FLOOR_APP, "floor_app", {"BARE_CONTENT": content})
         script = os.path.join(directory, "post.lua")
         with open(script, "w") as handle:
             handle.write(WRK_SCRIPT.format(body=json.dumps(REQUEST)))

@@ -40,7 +40,7 @@ import httpx
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.completions import pin, wait_until_up  # noqa: E402
+from bench.completions import start_bare  # noqa: E402
 from bench.completions import start_mock as completions_mock  # noqa: E402
 from tests.server import free_port, stop  # noqa: E402
 
@@ -99,18 +99,6 @@ BARE_APP = textwrap.dedent(
 def start_mock(port: int, fixtures: str, extra: list[str]) -> subprocess.Popen:
     # The rate limit is off: 300/min would refuse nearly every stream.
     return completions_mock(port, ["--rate-limit-per-minute", "0", "--fixtures", fixtures, *extra])
-
-
-def start_bare(port: int, events_path: str, directory: str) -> subprocess.Popen:
-    with open(os.path.join(directory, "bare_sse.py"), "w") as handle:
-        handle.write(BARE_APP)
-    process = subprocess.Popen(
-        [*pin(0), sys.executable, "-m", "uvicorn", "bare_sse:app", "--port", str(port), "--loop", "uvloop",
-         "--http", "httptools", "--log-level", "warning", "--no-access-log", "--no-server-header"],
-        cwd=directory, env={**os.environ, "BARE_EVENTS": events_path}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    wait_until_up(f"http://127.0.0.1:{port}/", process)
-    return process
 
 
 # --- load client ------------------------------------------------------------------------------
@@ -358,7 +346,7 @@ def main() -> None:
             events_path = os.path.join(directory, "events.sse")
             with open(events_path, "wb") as handle:
                 handle.write(sample.content)
-            processes.append(start_bare(servers["bare"], events_path, directory))
+            processes.append(start_bare(servers["bare"], directory, BARE_APP, "bare_sse", {"BARE_EVENTS": events_path}))
 
             print(
                 f"{count} events a stream ({len(sample.content) / count:.0f} bytes each on average), "
