@@ -28,8 +28,9 @@ from app.guards.auth import BearerAuth
 from app.guards.body_limit import BodyLimit
 from app.guards.rate_limit import build_rate_limiter
 from app.protocol import ids
-from app.protocol.errors import APIError, invalid, method_not_allowed, route_not_found, server_error
+from app.protocol.errors import APIError, method_not_allowed, route_not_found, server_error
 from app.protocol.openapi import install_openapi
+from app.protocol.validation import first_error
 from app.settings import Settings, get_settings
 from app.testing.faults import RECEIVE_KEY
 from app.testing.journal import Recorder, recordable
@@ -75,9 +76,8 @@ def build_api(settings: Settings) -> FastAPI:
 
     @api.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        param = ".".join(str(part) for part in first["loc"][1:]) or None
-        return _error_response(invalid(f"Invalid '{param}': {first['msg']}.", param))
+        # FastAPI's locs start with where the value came from ("query", "path"): the param is the rest.
+        return _error_response(first_error([{**error, "loc": error["loc"][1:]} for error in exc.errors()]))
 
     @api.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

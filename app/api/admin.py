@@ -32,8 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.answers.fixtures import FixtureFileError, FixtureStore
 from app.guards.auth import bearer_token, matches_any
-from app.protocol.errors import APIError, clip, invalid, mask_key, route_not_found, unparseable_json
-from app.protocol.validation import param_path
+from app.protocol.errors import APIError, mask_key, route_not_found, unparseable_json
+from app.protocol.validation import _json_kind, first_error
 from app.settings import Settings
 from app.testing import journal as journal_view
 from app.testing.faults import FaultSpecError, parse
@@ -90,7 +90,6 @@ ToolkitDep = Annotated[Toolkit, Depends(_toolkit)]
 # --- request bodies --------------------------------------------------------------------------------
 
 Body = TypeVar("Body", bound=BaseModel)
-_JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "an integer", float: "a number"}
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -103,22 +102,16 @@ async def _json_object(request: Request) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise unparseable_json(str(exc)) from None
     if not isinstance(data, dict):
-        raise unparseable_json(f"got {_JSON_KINDS.get(type(data), 'null')}, not an object")
+        raise unparseable_json(f"got {_json_kind(data)}, not an object")
     return data
 
 
 def _validated(model: type[Body], data: dict[str, Any]) -> Body:
-    """``data`` as ``model``, or a 400 naming the first field that is wrong."""
+    """``data`` as ``model``, or a 400 naming the first field that is wrong, as chat completions does."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-    param = clip(param_path(error["loc"]) or "")
-    if error["type"] == "extra_forbidden":
-        raise invalid(f"Unrecognized request argument supplied: {param}.", param, "unknown_parameter")
-    if error["type"] == "missing":
-        raise invalid(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
-    raise invalid(f"Invalid '{param}': {error['msg']}.", param)
+        raise first_error(exc.errors(include_url=False)) from None
 
 
 # --- journal ---------------------------------------------------------------------------------------

@@ -117,8 +117,8 @@ def _describe(error: dict[str, Any], param: str | None) -> tuple[str, str]:
     return f"Invalid {name}: {error['msg']}.", "invalid_value"
 
 
-def _first_error(exc: ValidationError) -> APIError:
-    errors = exc.errors(include_url=False)
+def first_error(errors: list[dict[str, Any]]) -> APIError:
+    """The 400 for pydantic's errors (``ValidationError.errors()``): the one a person needs, described."""
     if errors and errors[0]["type"] == "json_invalid":
         return unparseable_json(str(errors[0].get("ctx", {}).get("error", "invalid JSON")))
     if errors and errors[0]["type"] in ("model_type", "model_attributes_type") and not errors[0]["loc"]:
@@ -150,7 +150,7 @@ def parse_request(body: Body, *, reject_unknown: bool = True) -> ChatCompletionR
     try:
         request = ChatCompletionRequest.model_validate_json(body)
     except ValidationError as exc:
-        raise _first_error(exc) from None
+        raise first_error(exc.errors(include_url=False)) from None
     check_request(request, reject_unknown=reject_unknown)
     return request
 

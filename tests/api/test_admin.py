@@ -59,27 +59,48 @@ def test_faults_are_listed_and_cleared(mock):
     assert admin.delete("/faults").json() == {"deleted": 1}
 
 
-def test_unknown_admin_fields_are_refused_in_the_envelope(mock):
-    response = httpx.post(mock.url + "/_admin/faults", json={"fault": "503", "times": 2})
+@pytest.mark.parametrize(
+    "body, param, code, message",
+    [
+        ({"fault": "503", "times": 2}, "times", "unknown_parameter", "Unrecognized request argument supplied: times."),
+        ({"count": 2}, "fault", "missing_required_parameter", "Missing required parameter: 'fault'."),
+        (
+            {"fault": "503", "count": "two"},
+            "count",
+            "invalid_value",
+            "Invalid 'count': Input should be a valid integer, unable to parse string as an integer.",
+        ),
+        ({"fault": "503", "count": 0}, "count", "below_min_value", "Invalid 'count': 0 is below the minimum of 1."),
+        (
+            {"fault": "503", "model": ["a"]},
+            "model",
+            "invalid_type",
+            "Invalid type for 'model': expected a string, but got an array.",
+        ),
+    ],
+)
+def test_a_wrong_fault_field_is_named_as_chat_completions_names_it(mock, body, param, code, message):
+    response = httpx.post(mock.url + "/_admin/faults", json=body)
     assert response.status_code == 400
-    assert response.json()["error"]["param"] == "times"
+    assert response.json()["error"] == {"message": message, "type": "invalid_request_error", "param": param, "code": code}
 
 
 @pytest.mark.parametrize(
-    "body, param, code",
+    "query, param, code, message",
     [
-        ({"fault": "503", "times": 2}, "times", "unknown_parameter"),
-        ({"count": 2}, "fault", "missing_required_parameter"),
-        ({"fault": "503", "count": "two"}, "count", "invalid_value"),
-        ({"fault": "503", "model": ["a"]}, "model", "invalid_value"),
+        ("limit=-1", "limit", "below_min_value", "Invalid 'limit': '-1' is below the minimum of 0."),
+        (
+            "status=abc",
+            "status",
+            "invalid_value",
+            "Invalid 'status': 'abc' does not match the pattern ^(\\d{3}|[1-5]xx|none)$.",
+        ),
     ],
 )
-def test_a_wrong_fault_field_is_named_in_param(mock, body, param, code):
-    response = httpx.post(mock.url + "/_admin/faults", json=body)
+def test_a_wrong_query_parameter_is_named_in_param(mock, query, param, code, message):
+    response = httpx.get(mock.url + "/_admin/requests?" + query)
     assert response.status_code == 400
-    error = response.json()["error"]
-    assert (error["param"], error["code"]) == (param, code)
-    assert f"'{param}'" in error["message"] or param in error["message"]
+    assert response.json()["error"] == {"message": message, "type": "invalid_request_error", "param": param, "code": code}
 
 
 @pytest.mark.parametrize("route", ["/_admin/faults", "/_admin/fixtures"])
