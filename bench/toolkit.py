@@ -20,10 +20,8 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "bench"))
 
-from completions import REQUEST, WRK_SCRIPT, rss_kb, start_mock, wrk  # noqa: E402
-
+from bench.completions import REQUEST, WRK_SCRIPT, rss_kb, start_mock, wrk  # noqa: E402
 from tests.server import free_port, stop  # noqa: E402
 
 FAULT_LINE = 'wrk.headers["X-Mock-Fault"] = "latency=0"\n'
