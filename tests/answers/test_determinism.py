@@ -1,10 +1,15 @@
-"""Same request, same answer; another image, prompt or temperature, another one; a cut answer is the
+"""Same request, same answer, in any process whatever its hash seed; another image, prompt or temperature, another one; a cut answer is the
 start of the full one; answers are shaped by the task."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -87,6 +92,47 @@ def test_max_completion_tokens_cuts_every_kind_of_answer(kind, hint, data):
             assert cut.content == ""  # reasoning comes first, so it is what is kept
     else:
         assert cut == full
+
+
+# Computes the answers to the bodies on stdin; run under several PYTHONHASHSEEDs, it must print the same.
+_ANSWER_SCRIPT = """
+import sys, orjson
+from tests.answers.helpers import answer_for
+answers = [answer_for(body) for body in orjson.loads(sys.stdin.buffer.read())]
+sys.stdout.buffer.write(orjson.dumps([[a.content, a.reasoning, a.finish_reason] for a in answers]))
+"""
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _answers_in_a_process(bodies: list[dict], hash_seed: str) -> list:
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _ANSWER_SCRIPT], input=orjson.dumps(bodies), env=env, cwd=ROOT, capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    return orjson.loads(done.stdout)
+
+
+def _varied_bodies() -> list[dict]:
+    """Bodies whose answers go through sets and dicts: several hints, several mentions, several images."""
+    bodies = [request_body(text, system=hint, images=[RED], **fields) for text, fields in KINDS.values() for hint in HINTS]
+    several = "<hint>BOX THINK FOCUS</hint>Your goal is to segment out the following categories: cat, dog, traffic light, red cup"
+    bodies += [
+        request_body("Find the cats, the dogs and the forklifts.", system="<hint>POINT</hint>", images=[RED, BLUE, "https://example.com/x.png"]),
+        request_body("", system=several, images=[BLUE]),
+        request_body("Count the ladders and cones", system="<hint>think, polygon,focus box</hint>", images=[RED], temperature=1.3),
+        request_body("Is there a fire exit?", images=[RED, BLUE], reasoning_effort="high", temperature=0.4),
+        request_body("Find every cone.", images=[BLUE], vision_config={"annotation_format": "polygon", "enable_thinking": True}),
+    ]
+    return bodies
+
+
+@pytest.mark.timeout(300)
+def test_answers_do_not_depend_on_the_process_hash_seed():
+    bodies = _varied_bodies()
+    here = [[a.content, a.reasoning, a.finish_reason] for a in map(answer_for, bodies)]
+    assert _answers_in_a_process(bodies, "0") == here
+    assert _answers_in_a_process(bodies, "12345") == here
 
 
 def test_task_shapes():
