@@ -272,9 +272,13 @@ def select(
     request_id: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The presented entries that match every filter given, oldest first; ``limit`` keeps the newest."""
+    """The presented entries that match every filter given, oldest first; ``limit`` keeps the newest.
+    The walk goes newest first and stops at ``limit``: presenting parses a body, and the client's
+    ``last_request`` asks for the newest entry of the whole ring."""
+    if limit is not None and limit <= 0:
+        return []
     out = []
-    for entry in entries:
+    for entry in reversed(entries):
         if path is not None and entry["path"] != path:
             continue
         if method is not None and entry["method"] != method.upper():
@@ -287,6 +291,7 @@ def select(
         if model is not None and shown["model"] != model:
             continue
         out.append(shown)
-    if limit is not None:
-        out = out[-limit:] if limit > 0 else []
+        if len(out) == limit:
+            break
+    out.reverse()
     return out

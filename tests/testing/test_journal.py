@@ -17,6 +17,7 @@ from PIL import Image
 from app.asgi import BODY_KEY
 from app.main import create_app
 from app.settings import Settings
+from app.testing import journal as journal_view
 from app.testing.journal import status_matches, stored_body
 from tests.conftest import MODEL, chat, data_url
 from tests.server import run_server
@@ -219,3 +220,28 @@ def test_small_bodies_are_kept_whole_and_odd_large_ones_are_truncated():
     assert stored_body(b'{"a": 1}', 1024) == (b'{"a": 1}', False)
     kept, shortened = stored_body(b"x" * 5000, 1024)
     assert shortened and kept == b"x" * 1024
+
+
+def _entry(number: int, model: str, status: int) -> dict:
+    body = orjson.dumps({"model": model, "messages": [{"role": "user", "content": f"message {number}"}]})
+    return {
+        "id": number, "request_id": f"req_{number}", "time": 0.0, "method": "POST", "path": "/v1/chat/completions",
+        "query": "", "headers": [], "body": body, "body_shortened": False, "status": status, "complete": True,
+        "duration_ms": 1.0, "fault": None,
+    }
+
+
+@pytest.mark.parametrize("filters", [{}, {"model": "b"}, {"status": "4xx"}, {"model": "a", "status": "200"}])
+@pytest.mark.parametrize("limit", [0, 1, 2, 5, 100])
+def test_a_limit_keeps_the_newest_matches_and_presents_nothing_older(monkeypatch, filters, limit):
+    entries = [_entry(n, "a" if n % 3 else "b", 200 if n % 2 else 429) for n in range(1, 31)]
+    matching = journal_view.select(entries, **filters)
+    presented: list[int] = []
+    real = journal_view.present
+    monkeypatch.setattr(journal_view, "present", lambda entry: presented.append(entry["id"]) or real(entry))
+    kept = journal_view.select(entries, **filters, limit=limit)
+    assert kept == (matching[-limit:] if limit else [])
+    # Presenting parses a body: once the limit is reached, nothing older is presented (the client's
+    # last_request asks for one entry and must not pay for the whole ring).
+    if len(kept) == limit:
+        assert all(number >= kept[0]["id"] for number in presented) if kept else not presented
