@@ -220,7 +220,6 @@ def present(entry: dict[str, Any]) -> dict[str, Any]:
     """A stored entry as ``GET /_admin/requests`` shows it: headers as an object, the body as JSON when it
     parses (``body``) and as text when it does not (``body_text``), the model and stream flag read from it."""
     raw = entry["body"]
-    raw = raw.encode() if isinstance(raw, str) else raw
     body: Any = None
     text: str | None = None
     if raw:
