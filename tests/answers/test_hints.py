@@ -3,9 +3,12 @@ answer's shape: grounding tags for BOX/POINT/POLYGON, reasoning_content for THIN
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from perceptron.pointing.parser import collect_annotations
 
+from app.answers.hints import hint_tokens, strip_hints
 from tests.answers.helpers import answer_for, request_body
 
 IMAGE = "https://example.com/site.jpg"
@@ -84,25 +87,31 @@ def test_vision_config_stands_in_for_hints():
 
 def test_focus_keeps_annotations_inside_the_region_it_reports():
     answer = answer_for(request_body("Find every cone.", system="<hint>BOX THINK FOCUS</hint>", images=[IMAGE]))
-    import re
-
     x1, y1, x2, y2 = map(int, re.search(r"from \((\d+),(\d+)\) to \((\d+),(\d+)\)", answer.reasoning).groups())
-    for box in collect_annotations(answer.content, strict=True).boxes:
+    boxes = collect_annotations(answer.content, strict=True).boxes
+    assert boxes
+    for box in boxes:
         assert x1 <= box.top_left.x < box.bottom_right.x <= x2
         assert y1 <= box.top_left.y < box.bottom_right.y <= y2
 
 
-@pytest.mark.timeout(20)
-@pytest.mark.parametrize("text", ["<hint>" * 50_000, "<hint>BOX " * 40_000, "<hint>" * 30_000 + "</hint>"])
-def test_unclosed_hint_tags_are_read_in_bounded_time(text):
-    from app.answers.hints import hint_tokens, strip_hints
+# (text, its hint tokens, the text without its hint tags): an unclosed tag is no hint and stays as text.
+UNCLOSED = [
+    ("<hint>" * 50_000, set(), "<hint>" * 50_000),
+    ("<hint>BOX " * 40_000, set(), ("<hint>BOX " * 40_000).strip()),
+    ("<hint>" * 30_000 + "</hint>", set(), "<hint>" * 29_999),
+    ("<hint>" * 30_000 + "<hint>BOX</hint>", {"BOX"}, "<hint>" * 30_000),
+]
 
-    hint_tokens(text), strip_hints(text)
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(("text", "tokens", "stripped"), UNCLOSED, ids=["open", "open BOX", "one closed", "BOX closed"])
+def test_unclosed_hint_tags_are_read_in_bounded_time(text, tokens, stripped):
+    assert hint_tokens(text) == tokens
+    assert strip_hints(text) == stripped
 
 
 def test_a_hint_body_ends_at_the_next_tag():
-    from app.answers.hints import hint_tokens, strip_hints
-
     assert hint_tokens("<hint>POINT <hint>BOX</hint>") == {"BOX"}
     assert hint_tokens("<HINT>box\nthink</Hint> text") == {"BOX", "THINK"}
     assert strip_hints("Find it <hint>BOX</hint> now") == "Find it   now"

@@ -32,14 +32,19 @@ def test_a_long_question_is_still_a_question():
 
 
 # Each of these made the task regexes backtrack quadratically: seconds for 64 KB, minutes for more.
-HOSTILE_PROMPTS = ["extract " * 40_000, "what does " * 30_000, "what  does  x " * 20_000, ("find " + "a" * 50 + " ") * 6_000]
+# (prompt, kind): "extract" names nothing to read, so it is chat; "what does" without "say" is a question.
+HOSTILE_PROMPTS = [
+    ("extract " * 40_000, "chat"),
+    ("what does " * 30_000, "question"),
+    ("what  does  x " * 20_000, "question"),
+    (("find " + "a" * 50 + " ") * 6_000, "detect"),
+]
 
 
 @pytest.mark.timeout(20)
-@pytest.mark.parametrize("prompt", HOSTILE_PROMPTS, ids=lambda p: p[:12].strip())
-def test_hostile_prompts_are_read(prompt):
-    reading = tasks.read(prompt, prompt)
-    assert reading.kind in ("count", "detect", "ocr", "caption", "question", "chat")
+@pytest.mark.parametrize(("prompt", "kind"), HOSTILE_PROMPTS, ids=lambda p: p[:12].strip())
+def test_hostile_prompts_are_read(prompt, kind):
+    assert tasks.read(prompt, prompt).kind == kind
 
 
 @pytest.mark.timeout(20)
