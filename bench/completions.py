@@ -168,9 +168,10 @@ def wrk(url: str, script: str, connections: int, duration: int) -> dict:
     return {"requests": requests, "rps": rps, "p50": _ms(*p50.groups()), "p99": _ms(*p99.groups()), "non2xx": int(errors.group(1)) if errors else 0}
 
 
-def rss_kb(pid: int) -> int:
+def proc_status_kb(pid: int, field: str = "VmRSS") -> int:
+    """A memory figure of /proc/PID/status in kB: VmRSS (resident now), VmHWM (peak resident)."""
     with open(f"/proc/{pid}/status") as handle:
-        return int(re.search(r"VmRSS:\s+(\d+)", handle.read()).group(1))
+        return int(re.search(rf"{field}:\s+(\d+)", handle.read()).group(1))
 
 
 def main() -> None:
@@ -224,12 +225,12 @@ def main() -> None:
 def soak(mock: subprocess.Popen, url: str, script: str, total: int) -> None:
     # wrk has no request-count flag: run it in slices until `total` requests have been served.
     wrk(url, script, 16, 2)  # warm-up: caches, allocator arenas
-    before = rss_kb(mock.pid)
+    before = proc_status_kb(mock.pid)
     served = 0
     while served < total:
         result = wrk(url, script, 16, 2)
         served += result["requests"]
-    after = rss_kb(mock.pid)
+    after = proc_status_kb(mock.pid)
     print(f"RSS over ~{served} requests: {before / 1024:.1f} MB -> {after / 1024:.1f} MB (growth {(after - before) / 1024:+.1f} MB)")
 
 

@@ -21,7 +21,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.completions import REQUEST, WRK_SCRIPT, rss_kb, start_mock, wrk  # noqa: E402
+from bench.completions import REQUEST, WRK_SCRIPT, proc_status_kb, start_mock, wrk  # noqa: E402
 from tests.server import free_port, stop  # noqa: E402
 
 FAULT_LINE = 'wrk.headers["X-Mock-Fault"] = "latency=0"\n'
@@ -59,8 +59,8 @@ def main() -> None:
                     cells.append(f"{result['rps']:>6.0f} rps {result['p50']:>5.2f}/{result['p99']:>5.2f} ms x{result['rps'] / base:.2f}")
                 print(f"{connections:>5} | " + " | ".join(f"{c:>26}" for c in cells))
             port, process = mocks[1]
-            print(f"RSS of the journal-on mock after the runs (ring full): {rss_kb(process.pid) / 1024:.1f} MB; "
-                  f"journal-off: {rss_kb(mocks[0][1].pid) / 1024:.1f} MB")
+            print(f"RSS of the journal-on mock after the runs (ring full): {proc_status_kb(process.pid) / 1024:.1f} MB; "
+                  f"journal-off: {proc_status_kb(mocks[0][1].pid) / 1024:.1f} MB")
         finally:
             for _port, process in mocks:
                 stop(process)
