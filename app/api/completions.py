@@ -31,16 +31,17 @@ class ChatCompletions:
     def __init__(
         self,
         settings: Settings,
-        limiter: RateLimiter | None = None,
-        faults: Faults | None = None,
-        fixtures: FixtureStore | None = None,
-        auth: BearerAuth | None = None,
+        *,
+        faults: Faults,
+        fixtures: FixtureStore,
+        auth: BearerAuth,
+        limiter: RateLimiter | None = None,  # None: no rate limit
     ) -> None:
         self.settings = settings
         self.fixtures = fixtures
         self.limiter = limiter
         self.faults = faults
-        self.auth = auth or BearerAuth(settings.api_keys)
+        self.auth = auth
         self.models = frozenset(settings.models)
         self.reject_unknown = settings.unknown_fields == "reject"
         self.pacing = Pacing(settings.stream_first_token_ms, settings.stream_tokens_per_second or None)
@@ -55,7 +56,7 @@ class ChatCompletions:
         if request.model not in self.models:
             raise model_not_found(request.model)
         prompt = account(request, self.settings, payloads)  # images and context: an invalid request keeps its 4xx
-        fault = await self.faults.pick(scope, stream=bool(request.stream), model=request.model) if self.faults else None
+        fault = await self.faults.pick(scope, stream=bool(request.stream), model=request.model)
         if fault is not None:  # the fault step comes first among answers; app.testing.faults says what each does
             await inject.begin(fault, scope, receive)
         answer = choose(request, prompt, self.fixtures)
@@ -67,21 +68,20 @@ class ChatCompletions:
             fault = answer.fault
             await inject.begin(fault, scope, receive)
         completion = fit(answer, budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens)
+        completion_id, created = ids.completion_id(), int(time.time())
         if request.stream:
             # Decided by the body alone: the openai SDK sends accept: application/json for streams too.
             include_usage = bool(request.stream_options and request.stream_options.include_usage)
             events = stream_events(
-                completion, id=ids.completion_id(), created=int(time.time()), model=request.model, include_usage=include_usage
+                completion, id=completion_id, created=created, model=request.model, include_usage=include_usage
             )
             delivery = Delivery(pacing=answer.pacing or self.pacing, events_per_write=self.events_per_write)
-            if fault is None:
-                await CompletionStream(events, delivery=delivery, keepalive=self.keepalive)(scope, receive, send)
-                return
-            events, delivery = inject.stream_events(fault, events), inject.stream_delivery(fault, delivery)
+            if fault is not None:
+                events, delivery = inject.stream_events(fault, events), inject.stream_delivery(fault, delivery)
             stream = CompletionStream(events, delivery=delivery, keepalive=self.keepalive)
-            await inject.stream_app(fault, stream)(scope, receive, send)
+            await (inject.stream_app(fault, stream) if fault is not None else stream)(scope, receive, send)
             return
-        body = render_completion(completion, id=ids.completion_id(), created=int(time.time()), model=request.model)
+        body = render_completion(completion, id=completion_id, created=created, model=request.model)
         if fault is not None:
             send = inject.answer_send(fault, scope, receive, send)
         await send_bytes(send, 200, body, JSON_HEADERS)
