@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from re import _constants as C  # type: ignore[attr-defined]
 from re import _parser as P  # type: ignore[attr-defined]
@@ -100,17 +101,36 @@ def _safe_char(code: int) -> bool:
     return not 0xD800 <= code <= 0xDFFF
 
 
+def _pool(accept) -> list[str]:
+    """The characters a class may produce: the printable ASCII it accepts, else the exotic ones (empty:
+    the class excludes everything the mock produces)."""
+    return [ch for ch in _PRINTABLE if accept(ch)] or [ch for ch in _EXOTIC if accept(ch)]
+
+
+# \d \w \s keep their weighted pools; every other category (\D \S \W, their Unicode forms, locale and
+# linebreak ones) gets the pool of what it accepts, built here once.
+_POSITIVE = {
+    C.CATEGORY_UNI_DIGIT: C.CATEGORY_DIGIT,
+    C.CATEGORY_UNI_WORD: C.CATEGORY_WORD,
+    C.CATEGORY_UNI_SPACE: C.CATEGORY_SPACE,
+}
+_CATEGORY_PICK = {
+    category: _CATEGORY_POOLS.get(_POSITIVE.get(category, category)) or _pool(lambda ch, c=category: _category_match(c, ch))
+    for category in (getattr(C, name) for name in dir(C) if name.startswith("CATEGORY_"))
+}
+
+
 class _Walk:
     """One attempt at a string: the output so far, the pending anchor constraints, a step budget."""
 
-    def __init__(self, rng: random.Random, flags: int, max_chars: int, steps: int, min_lengths: dict) -> None:
+    def __init__(self, rng: random.Random, compiled: Compiled, max_chars: int, steps: int) -> None:
         self.rng = rng
-        self.min_lengths = min_lengths  # id(repeat body) -> the fewest characters it produces
+        self.min_lengths = compiled.min_lengths  # id(repeat body) -> the fewest characters it produces
+        self.pools = compiled.pools
         self.out: list[str] = []
         self.length = 0
         self.steps = steps  # carried over from earlier attempts: the budget is for the whole request
         self.max_chars = max_chars
-        self.flags = flags
         self.must_end = False  # after $ or \Z: nothing may follow
         self.need_newline = False  # after a MULTILINE $: only a newline may follow
         self.boundary: bool | None = None  # after \b (True) or \B (False): the next char must (not) switch
@@ -157,7 +177,7 @@ class _Walk:
         if op == C.LITERAL:
             self.emit(chr(av))
         elif op == C.NOT_LITERAL:
-            self.emit(self.pick(lambda ch: ch not in ({chr(av), chr(av).lower(), chr(av).upper()} if ignorecase else {chr(av)})))
+            self.emit(self.pick(self.not_literal_pool(av, ignorecase)))
         elif op == C.ANY:  # never a newline, so DOTALL makes no difference
             self.emit(self.rng.choice(_ANY))
         elif op == C.IN:
@@ -209,42 +229,49 @@ class _Walk:
         else:
             raise _bad("Unsupported anchor in the pattern.", "unsupported_regex")
 
-    def pick(self, accept) -> str:
-        candidates = [ch for ch in _PRINTABLE if accept(ch)] or [ch for ch in _EXOTIC if accept(ch)]
-        if not candidates:
+    def pick(self, pool: Sequence[str]) -> str:
+        if not pool:
             raise _bad("A negated character class in the pattern excludes every character the mock can produce.", "unsupported_regex")
-        return self.rng.choice(candidates)
+        return self.rng.choice(pool)
+
+    # A negated class's pool depends only on the pattern: it is worked out on first use and kept with
+    # the compiled pattern, not rebuilt for every character.
+    def not_literal_pool(self, code: int, ignorecase: bool) -> list[str]:
+        key = (C.NOT_LITERAL, code, ignorecase)
+        pool = self.pools.get(key)
+        if pool is None:
+            ch = chr(code)
+            excluded = {ch, ch.lower(), ch.upper()} if ignorecase else {ch}
+            pool = self.pools[key] = _pool(lambda c: c not in excluded)
+        return pool
+
+    def negated_pool(self, items, ignorecase: bool) -> list[str]:
+        key = (id(items), ignorecase)  # items is held by the compiled pattern, so its id stays its own
+        pool = self.pools.get(key)
+        if pool is None:
+            rest = items[1:]
+            pool = self.pools[key] = _pool(lambda ch: not _in_set(rest, ch, ignorecase))
+        return pool
 
     def pick_in(self, items, ignorecase: bool) -> str:
         if items and items[0][0] == C.NEGATE:
-            rest = items[1:]
-            return self.pick(lambda ch: not _in_set(rest, ch, ignorecase))
+            return self.pick(self.negated_pool(items, ignorecase))
         op, av = self.rng.choice(items)
         if op == C.LITERAL:
             return chr(av)
         if op == C.RANGE:
             low, high = av
-            printable = [c for c in range(max(low, 32), min(high, 126) + 1)]
-            if printable:
-                return chr(self.rng.choice(printable))
+            first, last = max(low, 32), min(high, 126)
+            if first <= last:  # its printable part; randint draws what rng.choice over a list of it would
+                return chr(self.rng.randint(first, last))
             for _ in range(20):
                 code = self.rng.randint(low, high)
                 if _safe_char(code):
                     return chr(code)
             raise _Retry
         if op == C.CATEGORY:
-            pool = _CATEGORY_POOLS.get(_POSITIVE.get(av, av))
-            if pool is not None:
-                return self.rng.choice(pool)
-            return self.pick(lambda ch: _category_match(av, ch))
+            return self.pick(_CATEGORY_PICK[av])
         raise _bad("Unsupported character class in the pattern.", "unsupported_regex")
-
-
-_POSITIVE = {
-    C.CATEGORY_UNI_DIGIT: C.CATEGORY_DIGIT,
-    C.CATEGORY_UNI_WORD: C.CATEGORY_WORD,
-    C.CATEGORY_UNI_SPACE: C.CATEGORY_SPACE,
-}
 
 
 def _check(items, min_lengths: dict) -> int:
@@ -273,15 +300,32 @@ def _check(items, min_lengths: dict) -> int:
     return total
 
 
+def _plain(items) -> list:
+    """The parse tree with every ``SubPattern`` made a plain list: a walk iterates them on every repeat,
+    and a list iterates in C where a ``SubPattern`` goes through its Python ``__getitem__``."""
+    out = []
+    for op, av in items:
+        if op == C.SUBPATTERN:
+            av = (av[0], av[1], av[2], _plain(av[3]))
+        elif op == C.BRANCH:
+            av = (av[0], [_plain(branch) for branch in av[1]])
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT):
+            av = (av[0], av[1], _plain(av[2]))
+        out.append((op, av))
+    return out
+
+
 class Compiled:
-    """A checked pattern: its parse tree, and the fewest characters each repeat's body produces."""
+    """A checked pattern: its parse tree (plain lists), the fewest characters each repeat's body
+    produces, and the pools of its negated classes as walks fill them."""
 
-    __slots__ = ("tree", "flags", "min_lengths")
+    __slots__ = ("items", "flags", "min_lengths", "pools")
 
-    def __init__(self, tree, min_lengths: dict) -> None:
-        self.tree = tree  # held: min_lengths is keyed by the ids of its nodes
-        self.flags = tree.state.flags
+    def __init__(self, items: list, flags: int, min_lengths: dict) -> None:
+        self.items = items  # held: min_lengths and pools are keyed by the ids of its nodes
+        self.flags = flags
         self.min_lengths = min_lengths
+        self.pools: dict = {}
 
 
 @lru_cache(maxsize=512)
@@ -297,12 +341,13 @@ def compile_pattern(pattern: str) -> Compiled:
         raise _bad(f"Invalid regex: {type(exc).__name__}: the pattern is nested too deeply or too large.") from None
     min_lengths: dict = {}
     try:
-        needed = _check(list(tree), min_lengths)
+        items = _plain(tree)
+        needed = _check(items, min_lengths)
     except RecursionError:
         raise _bad("Invalid regex: the pattern is nested too deeply.") from None
     if needed > MAX_OUTPUT_CHARS:
         raise _bad(f"The regex needs at least {needed} characters; at most {MAX_OUTPUT_CHARS} are produced.", "regex_too_long")
-    return Compiled(tree, min_lengths)
+    return Compiled(items, tree.state.flags, min_lengths)
 
 
 def generate(pattern: str, rng: random.Random, *, max_chars: int = MAX_OUTPUT_CHARS, accept=None) -> str:
@@ -312,9 +357,9 @@ def generate(pattern: str, rng: random.Random, *, max_chars: int = MAX_OUTPUT_CH
     flags = compiled.flags
     steps = 0
     for _ in range(ATTEMPTS):
-        walk = _Walk(rng, flags, max_chars, steps, compiled.min_lengths)
+        walk = _Walk(rng, compiled, max_chars, steps)
         try:
-            walk.run(list(compiled.tree), flags)
+            walk.run(compiled.items, flags)
             text = walk.finish()
         except _Retry:
             steps = walk.steps
