@@ -32,6 +32,7 @@ from app.protocol.errors import APIError, method_not_allowed, route_not_found, s
 from app.protocol.openapi import install_openapi
 from app.protocol.validation import first_error
 from app.settings import Settings, get_settings
+from app.storage import open_redis, uses_redis
 from app.testing.faults import RECEIVE_KEY
 from app.testing.journal import Recorder, recordable
 from app.testing.state import Toolkit
@@ -48,9 +49,9 @@ def _error_response(error: APIError) -> Response:
 @asynccontextmanager
 async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
     yield
-    toolkit = getattr(api.state, "toolkit", None)
-    if toolkit is not None:  # the shared Redis client of the limiter, journal and fault queue
-        await toolkit.aclose()
+    redis = getattr(api.state, "redis", None)
+    if redis is not None:  # the process's Redis client, shared by the limiter, journal and fault queue
+        await redis.aclose()
 
 
 def build_api(settings: Settings) -> FastAPI:
@@ -93,12 +94,13 @@ class MockServer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.limiter = build_rate_limiter(
-            settings.rate_limit_per_minute, settings.rate_limit_refill_seconds, settings.rate_limit_storage
-        )
+        storage = settings.rate_limit_storage
+        redis = open_redis(storage) if uses_redis(storage) else None  # one client for the limiter, journal and faults
+        self.limiter = build_rate_limiter(settings.rate_limit_per_minute, settings.rate_limit_refill_seconds, redis)
         self.api = build_api(settings)
+        self.api.state.redis = redis  # closed by the lifespan at shutdown
         self.api.state.limiter = self.limiter  # None when the limit is off; the admin reset calls its reset()
-        self.toolkit = Toolkit.from_settings(settings, self.limiter)  # one Redis client for all three
+        self.toolkit = Toolkit.from_settings(settings, redis)
         self.api.state.toolkit = self.toolkit
         # Loaded before serving: a bad fixture file stops start-up (the CLI checks it first, with a clear message).
         self.fixtures = FixtureStore.load(settings.fixtures_dir, reload_seconds=settings.fixtures_reload_seconds)

@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic import field_validator
 from typing import Annotated
 
+from app.storage import MEMORY_SCHEME, REDIS_SCHEMES, uses_redis
+
 DEFAULT_MODELS = ["isaac-0.2-2b-preview", "isaac-0.2-1b", "isaac-0.1", "perceptron-mk1"]
 
 
@@ -79,8 +81,7 @@ class Settings(BaseSettings):
         description="Seconds an empty rate-limit bucket takes to refill; 60 is the service's per-minute budget.",
     )
     rate_limit_storage: str = Field(
-        "memory://",
-        pattern=r"^(memory://|rediss?://|unix://)",
+        MEMORY_SCHEME,
         description="Where rate-limit buckets live: memory:// (per worker) or redis://host:port/db (shared by all workers).",
     )
 
@@ -128,6 +129,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        if not (value.startswith(MEMORY_SCHEME) or uses_redis(value)):
+            raise ValueError(f"should start with one of {', '.join((MEMORY_SCHEME, *REDIS_SCHEMES))}")
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -16,10 +16,11 @@ import pytest
 import redis as sync_redis
 
 from app.guards.rate_limit import RateLimiter
+from app.main import create_app
 from app.protocol.errors import APIError
 from app.settings import Settings
+from app.storage import open_redis
 from app.testing.faults import parse
-from app.testing.state import Toolkit
 from tests.conftest import chat
 from tests.redis_server import run_redis
 from tests.server import free_port, run_server
@@ -79,8 +80,9 @@ def test_an_unreachable_redis_is_a_503_not_a_hang():
 
 
 def test_redis_and_memory_buckets_agree_and_reset(redis_url):
-    async def scenario(storage: str) -> list[tuple[bool, int]]:
-        limiter = RateLimiter(limit=3, period_s=3600, storage=storage)
+    async def scenario(redis_url: str | None) -> list[tuple[bool, int]]:
+        client = open_redis(redis_url) if redis_url else None  # None: the buckets are in memory
+        limiter = RateLimiter(limit=3, period_s=3600, redis=client)
         try:
             await limiter.reset()
             outcomes = []
@@ -98,17 +100,32 @@ def test_redis_and_memory_buckets_agree_and_reset(redis_url):
             outcomes.append((True, (await limiter.admit({}, "b")).remaining))
             return outcomes
         finally:
-            await limiter.aclose()
+            if client is not None:
+                await client.aclose()
 
     expected = [(True, 2), (True, 1), (True, 2), (True, 0), (False, 0), (True, 2), (True, 1), (True, 2)]
-    assert asyncio.run(scenario("memory://")) == expected
+    assert asyncio.run(scenario(None)) == expected
     assert asyncio.run(scenario(redis_url)) == expected
 
 
 # --- one client per process, closed on shutdown; one attempt per request when Redis is gone ---------
 
 
-def test_limiter_journal_and_fault_queue_share_one_connection_that_aclose_closes():
+async def run_lifespan(app) -> list[str]:
+    """Start ``app`` up and shut it down as uvicorn does; the messages it answered with."""
+    incoming = asyncio.Queue()
+    for message in ({"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}):
+        incoming.put_nowait(message)
+    answered: list[str] = []
+
+    async def send(message: dict) -> None:
+        answered.append(message["type"])
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, incoming.get, send)
+    return answered
+
+
+def test_limiter_journal_and_fault_queue_share_one_connection_that_shutdown_closes():
     with run_redis() as url:
         observer = sync_redis.Redis.from_url(url)
         mine = observer.client_id()
@@ -117,8 +134,8 @@ def test_limiter_journal_and_fault_queue_share_one_connection_that_aclose_closes
             return sum(1 for client in observer.client_list() if int(client["id"]) != mine)
 
         async def scenario() -> tuple[int, int]:
-            limiter = RateLimiter(limit=10, period_s=60, storage=url)
-            toolkit = Toolkit.from_settings(Settings(rate_limit_storage=url), limiter)
+            server = create_app(Settings(rate_limit_storage=url, rate_limit_per_minute=10))
+            limiter, toolkit = server.limiter, server.toolkit
             await limiter.admit({}, "key")
             await toolkit.journal.add(
                 {"request_id": None, "time": 0.0, "method": "POST", "path": "/v1/chat/completions", "query": "",
@@ -128,7 +145,7 @@ def test_limiter_journal_and_fault_queue_share_one_connection_that_aclose_closes
             await toolkit.faults.store.push(parse("503"), 1, None)
             assert await toolkit.faults.store.take(stream=False, model="m") is not None
             open_while_used = others()
-            await toolkit.aclose()
+            assert await run_lifespan(server) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
             deadline = time.monotonic() + 10  # the server notices the close a moment later
             while others() and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)

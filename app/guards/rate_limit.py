@@ -15,16 +15,11 @@ From that one number the headers follow exactly: remaining = (capacity - (tat - 
 reset (time until the bucket is full again) = tat - now, and for a refusal retry-after = the time
 until one interval fits. All arithmetic is in whole microseconds, so the counts never drift.
 
-Storage: ``memory://`` keeps the buckets in this process (one budget per worker); ``redis://...``
-keeps them in Redis, updated atomically by a Lua script that reads Redis's own clock, so every
+Storage: without a Redis client the buckets live in this process (one budget per worker); with one
+(``app.storage.open_redis``, which ``app.main`` opens once and shares with the journal and the fault
+queue) they live in Redis, updated atomically by a Lua script that reads Redis's own clock, so every
 worker and every replica shares one budget and no two of them disagree about the time. The Redis
 client is asyncio's: a check never blocks the event loop.
-
-The storage setting is the testing toolkit's too (``app.testing.state``: journal and fault queue), so
-this module owns what both need to know about it: whether it is Redis (``uses_redis``), the one client
-a process opens to it (``open_redis``, shared by the limiter, the journal and the fault queue), the
-errors that mean it is gone, the 503 that says so, and the scope marker a failed call leaves
-(``STORAGE_FAILED_KEY``) so that the rest of the same request does not wait on it again.
 """
 
 from __future__ import annotations
@@ -36,57 +31,16 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from redis.exceptions import RedisError
-
 from app.asgi import Scope
 from app.guards.auth import bearer_token
 from app.protocol.errors import APIError
+from app.storage import STORAGE_ERRORS, STORAGE_FAILED_KEY, storage_unavailable
 
 log = logging.getLogger("perceptron_mock")
 
 QUOTA_KEY = "perceptron_mock.quota"  # where admit() leaves the caller's quota in the ASGI scope
 REDIS_PREFIX = "perceptron-mock:ratelimit:"
 _MICROS = 1_000_000
-
-
-# --- the storage ------------------------------------------------------------------------------------
-
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
-STORAGE_ERRORS = (RedisError, OSError, TimeoutError)  # Redis gone, refused, timed out
-STORAGE_FAILED_KEY = "perceptron_mock.storage_failed"  # set in the scope once a Redis call of this request failed
-STORAGE_TIMEOUT_S = 2
-
-
-def uses_redis(storage: str) -> bool:
-    """Whether a ``rate_limit_storage`` URL names Redis (else it is ``memory://``)."""
-    return storage.startswith(REDIS_SCHEMES)
-
-
-def open_redis(url: str) -> Any:
-    """The process's client for ``url``: one connection pool for the limiter, the journal and the fault queue.
-
-    One attempt per call, with short timeouts: a Redis that has gone away costs a call one timeout
-    (``STORAGE_TIMEOUT_S``), never a hang, and a request makes one such call at most (the scope marker).
-    The retry policy is pinned because redis-py's defaults for it have changed between versions."""
-    import redis.asyncio as redis  # only deployments that use Redis pay for the import
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=STORAGE_TIMEOUT_S,
-        socket_timeout=STORAGE_TIMEOUT_S,
-        retry=Retry(NoBackoff(), 0),
-    )
-
-
-def storage_unavailable() -> APIError:
-    return APIError(
-        503,
-        "The mock's Redis storage is unavailable; the request was not processed. Please try again.",
-        type="service_unavailable_error",
-        code="storage_unavailable",
-    )
 
 
 def go_duration(seconds: float) -> str:
@@ -157,8 +111,6 @@ class Store(Protocol):
 
     async def reset(self, key: str | None = None) -> None: ...
 
-    async def aclose(self) -> None: ...
-
 
 class MemoryStore:
     """The buckets of this process. Without an ``await`` inside, each update is atomic."""
@@ -196,9 +148,6 @@ class MemoryStore:
         else:
             self._tat.pop(key, None)
 
-    async def aclose(self) -> None:
-        pass
-
 
 # KEYS[1] the bucket; ARGV: interval (µs), capacity (µs), "1" to take a request or "0" to look.
 # Returns {remaining, reset_us, retry_us or -1}. Times are whole microseconds from Redis's own clock;
@@ -230,7 +179,7 @@ class RedisStore:
     def __init__(self, client: Any, interval_us: int, capacity_us: int) -> None:
         self.interval = interval_us
         self.capacity = capacity_us
-        self._redis = client  # open_redis()'s, shared with the journal and the fault queue
+        self._redis = client  # the process's (app.storage.open_redis), shared with the journal and the fault queue
         self._script = self._redis.register_script(_GCRA)
 
     @staticmethod
@@ -259,9 +208,6 @@ class RedisStore:
         if batch:
             await self._redis.delete(*batch)
 
-    async def aclose(self) -> None:
-        await self._redis.aclose()
-
 
 def caller_key(scope: Scope) -> str | None:
     """The bearer key a request carries, unchecked (auth decides whether it is accepted)."""
@@ -272,20 +218,16 @@ def caller_key(scope: Scope) -> str | None:
 class RateLimiter:
     """The rate-limit guard: ``admit`` spends one request of the caller's bucket (or refuses with
     429), ``headers`` gives every answer the caller's ``x-ratelimit-*`` headers, ``reset`` empties
-    the counters (all of them, or one key's)."""
+    the counters (all of them, or one key's). The buckets are in Redis when given the process's
+    client (``redis``; whoever opened it closes it), else in this process."""
 
-    def __init__(self, limit: int, period_s: float, storage: str) -> None:
+    def __init__(self, limit: int, period_s: float, redis: Any = None) -> None:
         self.limit = limit
         self.period_s = period_s
         # Whole microseconds: the interval is rounded once, and the capacity is exactly limit intervals.
         interval = max(1, round(period_s * _MICROS / limit))
         capacity = interval * limit
-        self.redis: Any = None  # the Redis client, which app.testing.state.Toolkit shares; None in memory
-        if uses_redis(storage):
-            self.redis = open_redis(storage)
-            self.store: Store = RedisStore(self.redis, interval, capacity)
-        else:
-            self.store = MemoryStore(interval, capacity)
+        self.store: Store = MemoryStore(interval, capacity) if redis is None else RedisStore(redis, interval, capacity)
         self._full = Quota(limit, limit, 0, period_s=period_s)
 
     def _quota(self, remaining: int, reset_us: int, retry_us: int | None = None) -> Quota:
@@ -330,12 +272,10 @@ class RateLimiter:
         """Forget every bucket (or ``key``'s): the next request starts full. For the admin API."""
         await self.store.reset(key)
 
-    async def aclose(self) -> None:
-        await self.store.aclose()
 
-
-def build_rate_limiter(limit: int, period_s: float, storage: str) -> RateLimiter | None:
-    """The limiter the settings ask for; None when the limit is off (0)."""
+def build_rate_limiter(limit: int, period_s: float, redis: Any = None) -> RateLimiter | None:
+    """The limiter the settings ask for, in Redis when given the process's client; None when the
+    limit is off (0)."""
     if limit <= 0:
         return None
-    return RateLimiter(limit, period_s, storage)
+    return RateLimiter(limit, period_s, redis)

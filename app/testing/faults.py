@@ -40,7 +40,7 @@ from app.answers.answer import Pacing
 from app.asgi import ASGIApp, ClientDisconnected, Message, Receive, Scope, Send, header
 from app.protocol.errors import APIError
 from app.render.sse import Delivery, StreamEvents
-from app.guards.rate_limit import STORAGE_ERRORS, STORAGE_FAILED_KEY
+from app.storage import STORAGE_ERRORS, STORAGE_FAILED_KEY
 from app.testing.journal import FAULT_KEY
 
 log = logging.getLogger("perceptron_mock")

@@ -26,8 +26,8 @@ from typing import Any, Iterable, Protocol
 import orjson
 
 from app.asgi import BODY_KEY, ASGIApp, Message, Receive, Scope, Send
-from app.guards.rate_limit import STORAGE_FAILED_KEY
 from app.protocol.payloads import Body, data_url_spans
+from app.storage import STORAGE_FAILED_KEY
 
 # Headers that carry credentials never leave the process: not through the admin API, not into Redis.
 SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-key", b"api-key", b"cookie"})

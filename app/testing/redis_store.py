@@ -7,8 +7,8 @@ that happen to reach the worker that took the admin call.
 
 Each operation is one round trip: the journal append (id, push, trim) and the fault take (find the
 first queued fault that matches, count it down, drop it at zero) are Lua scripts, so concurrent
-workers never lose an entry or spend one use of a fault twice. Both stores use the client the rate
-limiter opened (``app.guards.rate_limit.open_redis``): one connection pool per process.
+workers never lose an entry or spend one use of a fault twice. Both stores use the process's client
+(``app.storage.open_redis``), which the rate limiter shares: one connection pool per process.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from app.guards.rate_limit import STORAGE_ERRORS, storage_unavailable
+from app.storage import STORAGE_ERRORS, storage_unavailable
 from app.testing.faults import Fault, QueuedFault, parse
 from app.testing.journal import public_headers
 
