@@ -141,17 +141,3 @@ def cut(text: str, limit: int) -> tuple[str, list[int], bool]:
     # A character cut in half by the limit is dropped rather than sent as U+FFFD.
     return _ENCODING.decode_bytes(ids).decode("utf-8", errors="ignore"), ids, True
 
-
-def truncate(text: str, limit: int) -> tuple[str, int, bool]:
-    """``text`` cut to its first ``limit`` tokens: (text, tokens, was_cut).
-
-    The token count is that of the prefix as generated (``limit``), which is what a model's usage
-    reports; re-encoding the cut text may merge its last word differently."""
-    if limit <= 0:
-        return "", 0, bool(text)
-    tokens = _encode(text)
-    if len(tokens) <= limit:
-        return text, len(tokens), False
-    cut = _ENCODING.decode_bytes(tokens[:limit])
-    # A character cut in half by the limit is dropped rather than sent as U+FFFD.
-    return cut.decode("utf-8", errors="ignore"), limit, True

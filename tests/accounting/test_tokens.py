@@ -63,20 +63,27 @@ def test_split_is_lossless_for_any_text(text):
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(), st.integers(min_value=0, max_value=40))
-def test_truncate_keeps_a_prefix_of_at_most_limit_tokens(text, limit):
-    cut, used, was_cut = tokens.truncate(text, limit)
+def test_cut_keeps_a_prefix_of_exactly_limit_tokens_whose_pieces_join_to_it(text, limit):
+    cut, ids, was_cut = tokens.cut(text, limit)
     assert text.startswith(cut)
-    assert used <= limit
     assert was_cut == (len(tokens._encode(text)) > limit)
-    if not was_cut:
-        assert cut == text
+    if was_cut:
+        assert len(ids) == limit  # usage reports the tokens generated: exactly the limit
+    else:
+        assert (cut, ids) == (text, tokens._encode(text))
+    assert "".join(tokens.pieces_of(ids)) == cut  # a stream's deltas are the cut text
+    assert len(tokens._encode(cut)) <= len(ids)  # the cut text, counted again, fits the limit
 
 
-def test_truncate_reports_the_generated_token_count():
+def test_cut_reports_the_generated_tokens():
     text = "one two three four five six"
-    assert tokens.truncate(text, 3) == ("one two three", 3, True)
-    assert tokens.truncate(text, 100) == (text, 6, False)
-    assert tokens.truncate(text, 0) == ("", 0, True)
+    cut, ids, was_cut = tokens.cut(text, 3)
+    assert (cut, was_cut) == ("one two three", True)
+    assert tokens.pieces_of(ids) == ["one", " two", " three"]
+    assert tokens.cut(text, 100) == (text, tokens._encode(text), False)
+    assert len(tokens._encode(text)) == 6
+    assert tokens.cut(text, 0) == ("", [], True)
+    assert tokens.cut("", 0) == ("", [], False)
 
 
 def test_long_texts_count_exactly_as_one_encoding():
