@@ -82,9 +82,9 @@ class Lifted:
 
 
 def lift(body: Body) -> Lifted | None:
-    """``body`` with its large data-URL payloads lifted out, or None when it has none (or is small)."""
-    if len(body) <= LIFT_ABOVE:
-        return None
+    """``body`` with its large data-URL payloads lifted out, or None when it has none. Whether a body
+    is large enough to be worth it (``LIFT_ABOVE``) is the caller's decision
+    (``app.protocol.validation.parse_request_lifting``)."""
     view = memoryview(body)
     pieces: list[memoryview | bytes] = []
     payloads: dict[str, bytes] = {}

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from app.accounting.prompt import account
 from app.protocol.errors import APIError
 from app.protocol.payloads import LIFT_ABOVE, MIN_PAYLOAD, data_url_spans, lift
+from app.protocol import validation
 from app.protocol.validation import parse_request, parse_request_lifting
 from app.settings import Settings
 from tests.conftest import MODEL, data_url, image_bytes
@@ -65,15 +66,23 @@ def test_a_payload_that_does_not_decode_stays_in_the_body():
     "body",
     [
         orjson.dumps(_body("data:image/png;base64," + BIG[: MIN_PAYLOAD - 1], text="x" * LIFT_ABOVE)),  # a short payload
-        orjson.dumps(_body(URL))[: LIFT_ABOVE // 2],  # a small body
         orjson.dumps({"model": MODEL, "messages": [{"role": "user", "content": URL}]}),  # not under a "url" key
         orjson.dumps(_body(URL.replace("data:", "DATA:"))),  # not spelled the usual way
         orjson.dumps(_body(URL[:1000] + "\n" + URL[1000:])),  # an escape inside: its raw bytes are not its value
     ],
-    ids=["short payload", "small body", "other key", "upper case", "escaped"],
+    ids=["short payload", "other key", "upper case", "escaped"],
 )
 def test_what_is_not_certainly_a_large_data_url_value_stays_in_the_body(body):
     assert lift(body) is None
+
+
+def test_a_body_up_to_the_threshold_is_parsed_whole_even_with_a_large_payload(monkeypatch):
+    small = orjson.dumps(_body("data:image/png;base64," + BIG[:200_000]))
+    assert len(small) <= LIFT_ABOVE
+    request, payloads = parse_request_lifting(small)
+    assert payloads == {} and request == parse_request(small)
+    monkeypatch.setattr(validation, "LIFT_ABOVE", len(small) - 1)  # the same body, just over the threshold
+    assert list(parse_request_lifting(small)[1]) == ["data:image/png;base64,#lifted-0"]
 
 
 def test_a_data_url_quoted_inside_a_text_is_not_mistaken_for_one():
@@ -192,9 +201,7 @@ def monkeypatch_module():
     """Small thresholds, so that every image of a short body is lifted and the search stays fast."""
     with pytest.MonkeyPatch.context() as patch:
         import app.protocol.payloads as payloads
-        import app.protocol.validation as validation
 
-        patch.setattr(payloads, "LIFT_ABOVE", 0)
         patch.setattr(validation, "LIFT_ABOVE", 0)
         patch.setattr(payloads, "MIN_PAYLOAD", 16)
         yield
