@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic import field_validator
-from typing import Annotated
+from typing import Annotated, Literal
 
 from app.storage import MEMORY_SCHEME, REDIS_SCHEMES, uses_redis
 
@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface to listen on; use 0.0.0.0 in containers.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on (0 picks a free one).")
     workers: int = Field(1, ge=1, description="uvicorn worker processes. Share limits across them with --rate-limit-storage redis://...")
-    log_level: str = Field("info", description="uvicorn log level: critical, error, warning, info, debug.")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        "info", description="uvicorn log level: critical, error, warning, info, debug (any case)."
+    )
     access_log: bool = Field(False, description="Log one line per request (costs throughput).")
 
     # --- API surface --------------------------------------------------------------------------
@@ -129,6 +131,11 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value  # uvicorn takes INFO as info
 
     @field_validator("rate_limit_storage")
     @classmethod
