@@ -19,3 +19,10 @@ def admin(mock):
     with httpx.Client(base_url=mock.url + "/_admin", timeout=10) as http:
         http.post("/reset").raise_for_status()
         yield http
+
+
+def journal(admin: httpx.Client, **filters) -> list[dict]:
+    """The journal's entries (``GET /_admin/requests``) matching ``filters``, oldest first."""
+    response = admin.get("/requests", params=filters)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]

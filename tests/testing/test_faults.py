@@ -14,6 +14,7 @@ from perceptron import errors as perr
 
 from app.testing.faults import FaultSpecError, parse
 from tests.conftest import MODEL, chat
+from tests.testing.conftest import journal
 
 MESSAGES = [{"role": "user", "content": "Describe the scene."}]
 
@@ -22,10 +23,6 @@ def queue(admin: httpx.Client, fault: str, count: int = 1, **match) -> dict:
     response = admin.post("/faults", json={"fault": fault, "count": count, **match})
     assert response.status_code == 201, response.text
     return response.json()
-
-
-def journal(admin: httpx.Client, **filters) -> list[dict]:
-    return admin.get("/requests", params=filters).json()["data"]
 
 
 def wait_for_entries(admin: httpx.Client, count: int) -> list[dict]:

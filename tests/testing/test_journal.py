@@ -21,12 +21,7 @@ from app.testing import journal as journal_view
 from app.testing.journal import status_matches, stored_body
 from tests.conftest import MODEL, chat, data_url
 from tests.server import run_server
-
-
-def journal(admin: httpx.Client, **filters) -> list[dict]:
-    response = admin.get("/requests", params=filters)
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
+from tests.testing.conftest import journal
 
 
 def test_openai_request_is_recorded_as_sent(mock, admin):
