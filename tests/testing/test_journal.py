@@ -6,6 +6,7 @@ import asyncio
 import base64
 import io
 import os
+from dataclasses import fields
 
 import httpx
 import openai
@@ -18,6 +19,7 @@ from app.asgi import BODY_KEY
 from app.main import create_app
 from app.settings import Settings
 from app.testing import journal as journal_view
+from app.testing.client import MockClient, RecordedRequest
 from app.testing.journal import status_matches, stored_body
 from tests.conftest import MODEL, chat, data_url
 from tests.server import run_server
@@ -41,6 +43,17 @@ def test_openai_request_is_recorded_as_sent(mock, admin):
     assert entry["request_id"] == raw.headers["x-request-id"]
     assert entry["headers"]["x-stainless-lang"] == "python"
     assert entry["duration_ms"] >= 0 and entry["fault"] is None
+
+
+def test_the_python_client_reads_every_field_of_an_entry_as_served(mock, admin):
+    # RecordedRequest.from_json is lenient (a client may talk to a mock of another version): a field
+    # added to the journal would be dropped and a renamed one read as None, silently, but for this.
+    openai.OpenAI(base_url=mock.base_url, api_key="test-key", max_retries=0).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}], extra_headers={"X-Mock-Fault": "latency=0"}
+    )
+    [served] = journal(admin)
+    recorded = MockClient(mock.url).last_request
+    assert {field.name: getattr(recorded, field.name) for field in fields(RecordedRequest)} == served
 
 
 def test_the_api_key_never_reaches_the_journal(mock, admin):
