@@ -62,6 +62,18 @@ def go_duration(seconds: float) -> str:
     return text
 
 
+def retry_headers(wait_ms: float) -> list[tuple[str, str]]:
+    """``Retry-After`` and ``retry-after-ms`` for a wait of ``wait_ms``: the rule of every 429/503 the
+    mock sends, the limiter's refusals and injected faults alike.
+
+    Retry-After is whole seconds (RFC 9110 allows no fraction), rounded up so that it is never too
+    early; retry-after-ms, which the openai SDK prefers, carries the exact wait. Neither is ever less
+    than 1: the openai SDK ignores a wait of 0 and falls back to its own back-off (0.5 s and up), while
+    it honours 1 ms, so "retry at once" is sent as 1 ms."""
+    ms = max(1, math.ceil(round(wait_ms, 6)))  # rounded first: 0.29 s is 290 ms, not 291
+    return [("retry-after", str(math.ceil(ms / 1000))), ("retry-after-ms", str(ms))]
+
+
 @dataclass(frozen=True)
 class Quota:
     """One key's bucket as one request leaves it."""
@@ -83,11 +95,7 @@ class Quota:
             (b"x-ratelimit-reset-requests", go_duration(self.reset_us / _MICROS).encode()),
         ]
         if self.retry_us is not None:
-            # Retry-After is whole seconds (RFC 9110), rounded up so that it is never too early;
-            # retry-after-ms, which the openai SDK prefers, carries the exact wait.
-            ms = max(1, math.ceil(self.retry_us / 1000))
-            headers.append((b"retry-after", str(max(1, math.ceil(ms / 1000))).encode()))
-            headers.append((b"retry-after-ms", str(ms).encode()))
+            headers += [(name.encode(), value.encode()) for name, value in retry_headers(self.retry_us / 1000)]
         return headers
 
     def refusal(self) -> APIError:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import math
 import socket
 import struct
 from dataclasses import dataclass, replace
@@ -38,6 +37,7 @@ from typing import Any, Protocol
 
 from app.answers.answer import Pacing
 from app.asgi import ASGIApp, ClientDisconnected, Message, Receive, Scope, Send, header
+from app.guards.rate_limit import retry_headers
 from app.protocol.errors import APIError
 from app.render.sse import Delivery, StreamEvents
 from app.storage import STORAGE_ERRORS, STORAGE_FAILED_KEY
@@ -75,12 +75,7 @@ class Fault:
         assert self.status is not None
         error = status_error(self.status)
         if self.retry_after is not None:
-            # As the rate limiter sends them: Retry-After in whole seconds (RFC 9110 allows no fraction,
-            # and never an exponent), rounded up so it is never too early; retry-after-ms, which the
-            # openai SDK prefers, carries the exact wait.
-            ms = math.ceil(round(self.retry_after * 1000, 6))  # 0.29 s is 290 ms, not 291
-            error.headers["retry-after"] = str(math.ceil(ms / 1000))
-            error.headers["retry-after-ms"] = str(ms)
+            error.headers.update(retry_headers(self.retry_after * 1000))  # as the rate limiter sends them
         return error
 
 

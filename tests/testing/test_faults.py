@@ -12,6 +12,7 @@ import perceptron
 import pytest
 from perceptron import errors as perr
 
+from app.guards.rate_limit import Quota
 from app.testing.faults import FaultSpecError, parse
 from tests.conftest import MODEL, chat
 from tests.testing.conftest import journal
@@ -377,12 +378,22 @@ def test_parse_refuses(spec, says):
         ("503; retry_after=1.5", "2", "1500"),
         ("429; retry_after=0.29", "1", "290"),
         ("429; retry_after=0.0001", "1", "1"),
-        ("429; retry_after=0", "0", "0"),
+        # Never less than 1: the openai SDK ignores a wait of 0 and backs off on its own (0.5 s and up),
+        # while 1 ms it honours; "retry at once" is the 1 ms.
+        ("429; retry_after=0", "1", "1"),
     ],
 )
 def test_retry_after_is_whole_seconds_rounded_up_and_retry_after_ms_is_exact(spec, retry_after, retry_after_ms):
     headers = parse(spec).error().headers
     assert (headers["retry-after"], headers["retry-after-ms"]) == (retry_after, retry_after_ms)
+
+
+@pytest.mark.parametrize("wait_s", [0, 0.0001, 0.0015, 0.29, 1, 1.5, 2, 59.9991, 1000000])
+def test_a_fault_and_the_rate_limiter_send_the_same_retry_headers_for_the_same_wait(wait_s):
+    retry = ("retry-after", "retry-after-ms")
+    fault = parse(f"429; retry_after={wait_s}").error().headers
+    refusal = {k.decode(): v.decode() for k, v in Quota(5, 0, 0, retry_us=round(wait_s * 1_000_000)).headers()}
+    assert {k: refusal[k] for k in retry} == {k: fault[k] for k in retry}
 
 
 def test_a_status_without_retry_after_sends_neither_header():
