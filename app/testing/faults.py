@@ -3,7 +3,8 @@
 A fault is written as a short spec, the same everywhere it can come from:
 
 - the ``X-Mock-Fault`` request header, for that one request;
-- ``POST /_admin/faults`` with a count: "the next 2 requests get 503, then normal" (``FaultQueue``);
+- ``POST /_admin/faults`` with a count: "the next 2 requests get 503, then normal" (queued in a
+  ``FaultStore``: ``MemoryFaults``, or ``app.testing.redis_store.RedisFaults``);
 - a fixture (``app.answers``), for the requests it matches.
 
 Spec: items separated by ``;`` or ``,``, each ``name`` or ``name=value``::
