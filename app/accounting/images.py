@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from PIL import Image, UnidentifiedImageError
 
-from app.protocol.errors import APIError
+from app.protocol.errors import invalid
 
 ALLOWED_MIME = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 _MIME_OF_FORMAT = {fmt: mime for mime, fmt in ALLOWED_MIME.items()}
@@ -34,10 +34,6 @@ class ImageInfo:
     height: int
     sha256: str | None = None  # of the decoded bytes; None for http(s) URLs
     format: str | None = None  # PNG, JPEG or WEBP; None for http(s) URLs
-
-
-def _bad(message: str, param: str, code: str = "invalid_image") -> APIError:
-    return APIError(400, message, param=param, code=code)
 
 
 def _ends_complete(fmt: str, data: bytes) -> bool:
@@ -81,13 +77,13 @@ def _data_url_mime(header: str, param: str) -> str:
     meta = header[5:].split(";")
     mime = meta[0].strip().lower()
     if mime not in ALLOWED_MIME:
-        raise _bad(
+        raise invalid(
             f"Unsupported image MIME type '{mime[:40]}'. Supported: image/png, image/jpeg, image/webp.",
             param,
             "unsupported_image_format",
         )
     if "base64" not in (part.strip().lower() for part in meta[1:]):
-        raise _bad("Invalid data URL: images must be base64-encoded (';base64,').", param, "invalid_image_url")
+        raise invalid("Invalid data URL: images must be base64-encoded (';base64,').", param, "invalid_image_url")
     return mime
 
 
@@ -97,33 +93,33 @@ def inspect_data_url(url: str, param: str, *, max_pixels: int, decoded: bytes | 
     sent."""
     comma = url.find(",")
     if comma < 0:
-        raise _bad("Invalid data URL: expected 'data:<mime>;base64,<data>'.", param, "invalid_image_url")
+        raise invalid("Invalid data URL: expected 'data:<mime>;base64,<data>'.", param, "invalid_image_url")
     mime = _data_url_mime(url[:comma], param)
     try:
         data = decoded if decoded is not None else _decode_base64(url, comma + 1)
     except ValueError:  # binascii.Error, and UnicodeEncodeError for a non-ASCII payload
-        raise _bad("Invalid data URL: the payload is not valid base64.", param, "invalid_base64") from None
+        raise invalid("Invalid data URL: the payload is not valid base64.", param, "invalid_base64") from None
     return _inspect_image(data, mime, param, max_pixels=max_pixels)
 
 
 def _inspect_image(data: bytes, mime: str, param: str, *, max_pixels: int) -> ImageInfo:
     if not data:
-        raise _bad("Invalid data URL: the image is empty.", param)
+        raise invalid("Invalid data URL: the image is empty.", param, "invalid_image")
     sniffed = _sniff(data)
     if sniffed is not None and sniffed != ALLOWED_MIME[mime]:
         if sniffed in _MIME_OF_FORMAT:
-            raise _bad(
+            raise invalid(
                 f"The data URL says {mime} but the bytes are {_MIME_OF_FORMAT[sniffed]}.", param, "image_format_mismatch"
             )
-        raise _bad(
+        raise invalid(
             f"The image is {sniffed}, which is not supported. Supported: image/png, image/jpeg, image/webp.",
             param,
             "unsupported_image_format",
         )
     if sniffed is None:
-        raise _bad("The data URL does not contain a readable PNG, JPEG or WebP image.", param)
+        raise invalid("The data URL does not contain a readable PNG, JPEG or WebP image.", param, "invalid_image")
     if not _ends_complete(sniffed, data):
-        raise _bad(f"The {sniffed} image is truncated.", param, "truncated_image")
+        raise invalid(f"The {sniffed} image is truncated.", param, "truncated_image")
     with warnings.catch_warnings():
         # Pillow warns between MAX_IMAGE_PIXELS and twice that; our own limit decides instead.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -131,11 +127,11 @@ def _inspect_image(data: bytes, mime: str, param: str, *, max_pixels: int) -> Im
             with Image.open(io.BytesIO(data), formats=(sniffed,)) as image:
                 width, height = image.size
         except Image.DecompressionBombError:
-            raise _bad("The image declares too many pixels to be processed.", param, "image_too_large") from None
+            raise invalid("The image declares too many pixels to be processed.", param, "image_too_large") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error):
-            raise _bad(f"The {sniffed} image is corrupt and cannot be read.", param) from None
+            raise invalid(f"The {sniffed} image is corrupt and cannot be read.", param, "invalid_image") from None
     if width < 1 or height < 1 or width * height > max_pixels:
-        raise _bad(
+        raise invalid(
             f"The image is {width}x{height} pixels; at most {max_pixels} pixels are accepted.",
             param,
             "image_too_large",
@@ -158,7 +154,7 @@ def inspect_image_url(
     except ValueError:
         parts = None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise _bad(
+        raise invalid(
             "Invalid image URL: expected an http(s) URL or a base64 data URL (data:image/png;base64,...).",
             param,
             "invalid_image_url",

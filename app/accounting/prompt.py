@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from app.accounting import tokens
 from app.accounting.image_tokens import image_tokens
 from app.accounting.images import ImageInfo, inspect_image_url
-from app.protocol.errors import APIError
+from app.protocol.errors import APIError, invalid
 from app.protocol.requests import ChatCompletionRequest
 from app.settings import Settings
 
@@ -53,7 +53,7 @@ def context_length_exceeded(window: int, prompt_tokens: int, limit: int | None) 
             f"{prompt_tokens + limit} tokens ({prompt_tokens} in the messages, {limit} in the completion). "
             "Please reduce the length of the messages or completion."
         )
-    return APIError(400, message, param="messages", code="context_length_exceeded")
+    return invalid(message, "messages", "context_length_exceeded")
 
 
 def completion_budget(prompt_tokens: int, limit: int | None, window: int) -> int:

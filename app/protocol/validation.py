@@ -53,8 +53,7 @@ def _number(value: Any) -> str:
 
 
 def _quote(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else f"'{value}'"
-    return text if len(text) <= 60 else text[:57] + "..."
+    return clip(repr(value) if not isinstance(value, str) else f"'{value}'")
 
 
 def param_path(loc: tuple[Any, ...]) -> str | None:
