@@ -14,7 +14,6 @@ import logging
 import os
 import sys
 import typing
-from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -29,9 +28,7 @@ def _flag(name: str) -> str:
 
 
 def _is_list(annotation: object) -> bool:
-    if typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    return typing.get_origin(annotation) is list
+    return typing.get_origin(annotation) is list  # pydantic keeps NoDecode in the field's metadata, not here
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name, field in Settings.model_fields.items():
         default = field.get_default(call_default_factory=True)
-        kwargs: dict = {"dest": name, "help": field.description, "default": argparse.SUPPRESS}
+        kwargs: dict = {"dest": name, "default": argparse.SUPPRESS}
         if field.annotation is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif _is_list(field.annotation):

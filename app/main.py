@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api import admin, models
 from app.answers.fixtures import FixtureStore
 from app.api.completions import ChatCompletions
-from app.asgi import ClientDisconnected, Receive, Scope, Send, send_bytes
+from app.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, send_bytes
 from app.guards.auth import BearerAuth
 from app.guards.body_limit import BodyLimit
 from app.guards.rate_limit import build_rate_limiter
@@ -93,7 +93,6 @@ class MockServer:
     """The outermost ASGI app: gives every response a request id and every refusal its envelope."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
         storage = settings.rate_limit_storage
         redis = open_redis(storage) if uses_redis(storage) else None  # one client for the limiter, journal and faults
         self.limiter = build_rate_limiter(settings.rate_limit_per_minute, settings.rate_limit_refill_seconds, redis)
@@ -162,8 +161,7 @@ class MockServer:
 
     @staticmethod
     async def _send_error(send: Send, error: APIError) -> None:
-        headers = [(b"content-type", b"application/json")]
-        headers += [(k.encode(), v.encode()) for k, v in error.headers.items()]
+        headers = [*JSON_HEADERS, *((k.encode(), v.encode()) for k, v in error.headers.items())]
         await send_bytes(send, error.status, error.body(), headers)
 
 
