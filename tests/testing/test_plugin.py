@@ -101,7 +101,7 @@ def test_a_failing_user_test_still_fails(pytester: pytest.Pytester):
 
 
 def test_parallel_workers_each_get_their_own_mock(pytester: pytest.Pytester):
-    pytest.importorskip("xdist")
+    import xdist  # noqa: F401  (the test extra's pytest-xdist: without it this fails, it does not skip)
     body = """
     def test_{n}(perceptron_mock):
         client = perceptron_mock.openai_client(max_retries=0)
