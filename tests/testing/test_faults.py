@@ -299,8 +299,18 @@ def test_a_slow_drip_times_out_the_perceptron_sdk(mock, admin):
 def test_stream_faults_wait_in_the_queue_for_a_streamed_request(mock, admin):
     queue(admin, "sse_error=1")
     assert oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES).choices
-    with pytest.raises(openai.APIError):
-        list(oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+    assert len(admin.get("/faults").json()["data"]) == 1  # the plain request left it queued
+    received = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True):
+            received.append(chunk)
+    # The SSE error event itself: one chunk, then the error's envelope (not a dropped connection or a
+    # timeout, which are APIError subclasses).
+    assert type(caught.value) is openai.APIError
+    assert len(received) == 1
+    assert "The server had an error" in caught.value.message
+    assert admin.get("/faults").json()["data"] == []
+    assert [e["fault"] for e in journal(admin)] == [None, "sse_error=1"]
 
 
 def test_a_stream_fault_in_the_header_of_a_plain_request_is_refused(mock, admin):
