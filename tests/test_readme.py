@@ -44,3 +44,14 @@ def test_tour_block_runs_against_the_mock(index: int, server: RunningServer, tmp
     # Every block prints what the mock answered: non-empty text on each print.
     printed = [line for line in done.stdout.splitlines() if line.strip()]
     assert printed and all(line.strip() != "None" for line in printed), done.stdout
+
+
+def test_the_settings_table_has_one_row_per_setting_flag() -> None:
+    """Every ``Settings`` field is a CLI flag, and the README's settings table lists exactly those flags."""
+    from app.cli import _flag
+    from app.settings import Settings
+
+    table = README.read_text(encoding="utf-8").split("| flag | environment |", 1)[1].split("\n\n", 1)[0]
+    first_cells = [row.split("|")[1] for row in table.splitlines()[2:]]  # past the header's end and |---|
+    listed = [flag for cell in first_cells for flag in re.findall(r"`(--[a-z-]+)`", cell)]
+    assert sorted(listed) == sorted(_flag(name) for name in Settings.model_fields)
