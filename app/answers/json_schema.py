@@ -17,6 +17,12 @@ $schema, $id, $comment, deprecated, readOnly, writeOnly, discriminator, nullable
 ignored, as are ``x-`` extensions. Recursion goes ``SHALLOW_DEPTH`` levels deep and then takes the
 shortest way out (no optional properties, fewest items, the simplest branch); a schema with no way out
 within ``MAX_DEPTH`` levels is refused.
+
+The work one request may do is bounded whatever the schema: at most ``MAX_NODES`` values an instance,
+and, over the whole request (every attempt), ``MAX_CHARS`` characters of strings, keys and consts and
+``regex.MAX_STEPS`` steps for all its patterns together. Past a bound the request is refused as
+unsatisfiable: ``choose`` runs on the event loop, and an answer that size would be cut to the token
+budget anyway.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ SHALLOW_DEPTH = 6
 MAX_DEPTH = 40
 MAX_NODES = 5_000
 MAX_STRING = 2_000
+MAX_CHARS = 500_000  # far past what fits in a completion budget (8K tokens on the real service)
 MAX_ITEMS = 500
 ATTEMPTS = 6
 
@@ -289,6 +296,12 @@ def _format_value(fmt: str, rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
+def _regex_why(exc: APIError) -> str:
+    if exc.code == "regex_too_complex":  # the budget is the whole answer's, not this pattern's
+        return f"the schema's patterns together take more than {regex_gen.MAX_STEPS:,} steps to generate"
+    return exc.message.rstrip(".")
+
+
 def _text_for(name: str | None, rng: random.Random) -> str:
     """A plausible string for a property called ``name``."""
     key = (name or "").lower()
@@ -305,11 +318,45 @@ def _text_for(name: str | None, rng: random.Random) -> str:
     return rng.choice(_WORDS)
 
 
+def _size(value: Any) -> int:
+    """About how many characters ``value`` takes as JSON (a const or an enum member: one of any size)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, int):
+        return value.bit_length() // 3 + 1  # digits, without writing them out
+    if isinstance(value, (dict, list)):
+        try:
+            return len(orjson.dumps(value))
+        except orjson.JSONEncodeError:  # an integer wider than 64 bits
+            return len(json.dumps(value))
+    return 1
+
+
+class _Budget:
+    """What one request may spend, shared by all its attempts: regex steps and characters."""
+
+    __slots__ = ("steps", "chars")
+
+    def __init__(self) -> None:
+        self.steps = regex_gen.Steps()
+        self.chars = 0
+
+    @property
+    def spent(self) -> bool:
+        return self.chars > MAX_CHARS or self.steps.used > regex_gen.MAX_STEPS
+
+
 class _Builder:
-    def __init__(self, checked: CheckedSchema, rng: random.Random) -> None:
+    def __init__(self, checked: CheckedSchema, rng: random.Random, budget: _Budget) -> None:
         self.checked = checked
         self.rng = rng
+        self.budget = budget
         self.nodes = 0
+
+    def spend(self, chars: int, keyword: str, where: str) -> None:
+        self.budget.chars += chars
+        if self.budget.chars > MAX_CHARS:
+            raise _Unsatisfiable(keyword, where, f"the answer would take more than {MAX_CHARS:,} characters")
 
     def build(self, schema: Any, where: str, depth: int, name: str | None = None) -> Any:
         self.nodes += 1
@@ -328,9 +375,12 @@ class _Builder:
                 return self.build(target, where, depth + 1, name)
             return self.build({"allOf": [target, rest]}, where, depth + 1, name)
         if "const" in schema:
+            self.spend(_size(schema["const"]), "const", where)
             return schema["const"]
         if "enum" in schema:
-            return self.rng.choice(schema["enum"])
+            value = self.rng.choice(schema["enum"])
+            self.spend(_size(value), "enum", where)
+            return value
         if "allOf" in schema:
             return self.build(self._merge(schema, where, depth), where, depth + 1, name)
         for key in ("anyOf", "oneOf"):
@@ -482,9 +532,9 @@ class _Builder:
             elif pattern_props:
                 key_pattern, sub = next(iter(pattern_props.items()))
                 try:
-                    key = regex_gen.generate(key_pattern, self.rng)
+                    key = regex_gen.generate(key_pattern, self.rng, steps=self.budget.steps)
                 except APIError as exc:
-                    raise _Unsatisfiable("patternProperties", where, exc.message.rstrip(".")) from None
+                    raise _Unsatisfiable("patternProperties", where, _regex_why(exc)) from None
                 out.setdefault(key, self.build(sub, f"{where}/patternProperties", depth + 1, key))
             elif extra is not False:
                 sub = extra if isinstance(extra, dict) else {"type": "string"}
@@ -495,6 +545,7 @@ class _Builder:
         if most is not None and len(out) > most:
             for prop in [p for p in out if p not in required][: len(out) - most]:
                 del out[prop]
+        self.spend(sum(map(len, out)), "properties", where)
         return out
 
     def _array(self, schema: dict, where: str, depth: int, name: str | None) -> list:
@@ -533,6 +584,11 @@ class _Builder:
         return out
 
     def _string(self, name: str | None, schema: dict, where: str) -> str:
+        text = self._text(name, schema, where)
+        self.spend(len(text), "pattern" if "pattern" in schema else "minLength", where)
+        return text
+
+    def _text(self, name: str | None, schema: dict, where: str) -> str:
         least = schema.get("minLength", 0)
         most = schema.get("maxLength")
         if least > MAX_STRING:
@@ -547,9 +603,11 @@ class _Builder:
             raise _Unsatisfiable("format", where, f"a {schema['format']} value cannot fit the length bounds")
         if "pattern" in schema:
             try:
-                return regex_gen.generate(schema["pattern"], self.rng, max_chars=min(most or MAX_STRING, MAX_STRING), accept=fits)
+                return regex_gen.generate(
+                    schema["pattern"], self.rng, max_chars=min(most or MAX_STRING, MAX_STRING), accept=fits, steps=self.budget.steps
+                )
             except APIError as exc:
-                raise _Unsatisfiable("pattern", where, exc.message.rstrip(".")) from None
+                raise _Unsatisfiable("pattern", where, _regex_why(exc)) from None
         text = _text_for(name, self.rng)
         while len(text) < least:
             text += " " + _text_for(name, self.rng)
@@ -606,12 +664,15 @@ def generate(schema: Any, rng: random.Random) -> str:
     if schema is None:
         schema = {"type": "object"}
     checked = check(schema)
+    budget = _Budget()
     last: _Unsatisfiable | None = None
     for _ in range(ATTEMPTS):
         try:
-            value = _Builder(checked, rng).build(checked.schema, "", 0)
+            value = _Builder(checked, rng, budget).build(checked.schema, "", 0)
         except _Unsatisfiable as exc:
             last = exc
+            if budget.spent:  # another attempt would stop at its first string: report where this one did
+                break
             continue
         except RecursionError:
             last = _Unsatisfiable("$ref", "", "the schema nests too deeply")

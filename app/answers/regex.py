@@ -11,7 +11,8 @@ and the anchors ``^ $ \\A \\Z \\b \\B``. Backreferences, conditionals, lookaroun
 possessive repeats are refused with 400 naming the construct: they make a language that is not regular,
 and a walk cannot promise to match them. Also refused: patterns longer than ``MAX_PATTERN_CHARS``,
 nested deeper than the parser allows, or needing more than ``MAX_OUTPUT_CHARS`` characters; and a walk
-that exceeds ``MAX_STEPS`` (``(?:){999999999}``). Anchors and word boundaries are checked as the string
+that exceeds ``MAX_STEPS`` (``(?:){999999999}``), counted over every attempt (and, through ``Steps``,
+over every pattern of a JSON schema's answer). Anchors and word boundaries are checked as the string
 grows; a walk that breaks one is retried, up to ``ATTEMPTS`` times, then refused as unsatisfiable.
 """
 
@@ -118,6 +119,16 @@ _CATEGORY_PICK = {
     category: _CATEGORY_POOLS.get(_POSITIVE.get(category, category)) or _pool(lambda ch, c=category: _category_match(c, ch))
     for category in (getattr(C, name) for name in dir(C) if name.startswith("CATEGORY_"))
 }
+
+
+class Steps:
+    """A step count shared by several ``generate`` calls (every pattern in a JSON schema, over all its
+    attempts), so that ``MAX_STEPS`` bounds the work of the whole request, not of one string."""
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used = 0
 
 
 class _Walk:
@@ -350,25 +361,27 @@ def compile_pattern(pattern: str) -> Compiled:
     return Compiled(items, tree.state.flags, min_lengths)
 
 
-def generate(pattern: str, rng: random.Random, *, max_chars: int = MAX_OUTPUT_CHARS, accept=None) -> str:
+def generate(pattern: str, rng: random.Random, *, max_chars: int = MAX_OUTPUT_CHARS, accept=None, steps: Steps | None = None) -> str:
     """A string that ``re.fullmatch(pattern, …)`` accepts; ``accept`` may add a condition (a JSON
-    schema's length bounds). Raises ``APIError`` (400) when none can be made."""
+    schema's length bounds); ``steps`` is the budget to count into when it is shared with other calls.
+    Raises ``APIError`` (400) when none can be made."""
     compiled = compile_pattern(pattern)
     flags = compiled.flags
-    steps = 0
+    if steps is None:
+        steps = Steps()
     for _ in range(ATTEMPTS):
-        walk = _Walk(rng, compiled, max_chars, steps)
+        walk = _Walk(rng, compiled, max_chars, steps.used)
         try:
             walk.run(compiled.items, flags)
             text = walk.finish()
         except _Retry:
-            steps = walk.steps
             continue
         except RecursionError:
             raise _bad("Invalid regex: the pattern is nested too deeply.") from None
+        finally:
+            steps.used = walk.steps  # kept when the walk is refused too: a later call starts over budget
         if accept is None or accept(text):
             return text
-        steps = walk.steps
     raise _bad(
         "Could not produce a string matching the regex: its anchors or word boundaries (or the limits around it) "
         "cannot be satisfied together.",

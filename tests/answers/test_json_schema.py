@@ -275,3 +275,37 @@ def test_oneof_branches_with_refs_are_checked_against_the_whole_schema():
     for seed in range(20):
         _valid(schema, json_schema.generate(schema, random.Random(seed)))
 
+
+
+# Each asks for megabytes: before, they held the event loop for seconds to minutes (one regex step budget
+# per string, not per request; no cap on the characters built) or built answers of ~100 MB.
+HUGE = 20_000 * "k"
+HUGE_ANSWERS = {
+    "500 strings of 1990 from a negated class": {"type": "array", "minItems": 500, "maxItems": 500, "items": {"type": "string", "pattern": "^[^,]{1990}$"}},
+    "9x500 strings of 1990 non-spaces": {
+        "type": "array", "minItems": 9, "maxItems": 9,
+        "items": {"type": "array", "minItems": 500, "maxItems": 500, "items": {"type": "string", "pattern": "^\\S{1990}$"}},
+    },
+    "9x500 strings of minLength 2000": {
+        "type": "array", "minItems": 9, "maxItems": 9,
+        "items": {"type": "array", "minItems": 500, "maxItems": 500, "items": {"type": "string", "minLength": 2000}},
+    },
+    "9x500 copies of a 20k const": {
+        "type": "array", "minItems": 9, "maxItems": 9,
+        "items": {"type": "array", "minItems": 500, "maxItems": 500, "items": {"const": HUGE}},
+    },
+    "9x500 objects with a 20k key": {
+        "type": "array", "minItems": 9, "maxItems": 9,
+        "items": {"type": "array", "minItems": 500, "maxItems": 500, "items": {"type": "object", "properties": {HUGE: {"type": "null"}}, "required": [HUGE]}},
+    },
+}
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("schema", HUGE_ANSWERS.values(), ids=HUGE_ANSWERS.keys())
+def test_a_schema_asking_for_megabytes_is_refused_promptly(schema):
+    with pytest.raises(APIError) as caught:
+        json_schema.generate(schema, random.Random(0))
+    error = caught.value
+    assert (error.status, error.code, error.param) == (400, "unsatisfiable_json_schema", "response_format.json_schema.schema")
+    assert "characters" in error.message or "steps" in error.message, error.message

@@ -112,6 +112,23 @@ def test_patterns_a_walk_cannot_honour_are_refused(pattern, code):
     assert (error.status, error.param, error.code) == (400, "regex", code), error.message
 
 
+@pytest.mark.timeout(20)
+def test_a_shared_step_budget_holds_across_calls():
+    # Each call takes ~8,000 steps: alone, every one is answered; sharing one budget (as a JSON schema's
+    # strings do), the calls past MAX_STEPS are refused.
+    pattern = "[a-z]{4000}"
+    rng = random.Random(0)
+    calls = regex.MAX_STEPS // 8000 + 2
+    for _ in range(calls):
+        assert len(regex.generate(pattern, rng)) == 4000
+    steps = regex.Steps()
+    with pytest.raises(APIError) as caught:
+        for _ in range(calls):
+            regex.generate(pattern, rng, steps=steps)
+    assert caught.value.code == "regex_too_complex"
+    assert steps.used > regex.MAX_STEPS
+
+
 def test_unsupported_constructs_are_named():
     with pytest.raises(APIError) as caught:
         regex.generate(r"(\d+)-\1", random.Random(0))
