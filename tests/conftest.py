@@ -34,6 +34,25 @@ def openai_client(server: RunningServer):
     return openai.OpenAI(base_url=server.base_url, api_key="test-key", max_retries=0)
 
 
+def point_perceptron_at(server: RunningServer, monkeypatch: pytest.MonkeyPatch, api_key: str = "test-key") -> None:
+    """Point the perceptron SDK's module-level helpers (``perceptron.detect``, ``question``, …) at
+    ``server``: they read PERCEPTRON_BASE_URL and PERCEPTRON_API_KEY, and a FAL_KEY in the environment
+    could send them to fal.ai instead."""
+    monkeypatch.setenv("PERCEPTRON_BASE_URL", server.base_url)
+    monkeypatch.setenv("PERCEPTRON_API_KEY", api_key)
+    monkeypatch.delenv("FAL_KEY", raising=False)
+
+
+@pytest.fixture
+def perceptron_sdk(server: RunningServer, monkeypatch: pytest.MonkeyPatch):
+    """The perceptron SDK's client for ``server``, its module-level helpers pointed there too."""
+    import perceptron
+
+    point_perceptron_at(server, monkeypatch)
+    with perceptron.Client(base_url=server.base_url, api_key="test-key") as client:
+        yield client
+
+
 def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48), color: str = "red") -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, fmt)

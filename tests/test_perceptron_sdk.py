@@ -10,51 +10,43 @@ from PIL import Image
 from tests.conftest import MODEL
 
 
-@pytest.fixture
-def sdk(server, monkeypatch):
-    monkeypatch.setenv("PERCEPTRON_BASE_URL", server.base_url)
-    monkeypatch.setenv("PERCEPTRON_API_KEY", "test-key")
-    monkeypatch.delenv("FAL_KEY", raising=False)
-    return perceptron.Client(base_url=server.base_url, api_key="test-key")
-
-
-def test_message_api_create(sdk):
-    completion = sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hello"}])
+def test_message_api_create(perceptron_sdk):
+    completion = perceptron_sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hello"}])
     assert completion.choices[0].message.content
     assert completion.request_id and completion.request_id.startswith("req_")
     assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
 
 
-def test_message_api_with_an_image_node(sdk):
+def test_message_api_with_an_image_node(perceptron_sdk):
     image = perceptron.image(Image.new("RGB", (120, 90), "green"))
-    completion = sdk.chat.completions.create(
+    completion = perceptron_sdk.chat.completions.create(
         model="isaac-0.2-1b", messages=[{"role": "user", "content": [image, "What colour is this?"]}]
     )
     assert completion.choices[0].message.content
 
 
-def test_question_helper(sdk):
+def test_question_helper(perceptron_sdk):
     result = perceptron.question(perceptron.image(Image.new("RGB", (100, 80), "blue")), "What is shown?", model=MODEL)
     assert result.text
     assert not result.errors
 
 
-def test_caption_helper(sdk):
+def test_caption_helper(perceptron_sdk):
     result = perceptron.caption(perceptron.image(Image.new("RGB", (100, 80), "blue")), model=MODEL)
     assert result.text
 
 
-def test_validation_errors_map_to_the_sdk_error_class(sdk):
+def test_validation_errors_map_to_the_sdk_error_class(perceptron_sdk):
     with pytest.raises(perceptron.errors.BadRequestError) as caught:
-        sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}], top_p=1.5)
+        perceptron_sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}], top_p=1.5)
     error = caught.value
     assert error.status_code == 400 and error.param == "top_p" and error.code == "above_max_value"
     assert error.request_id and error.request_id.startswith("req_")
 
 
-def test_unknown_model_maps_to_not_found(sdk):
+def test_unknown_model_maps_to_not_found(perceptron_sdk):
     with pytest.raises(perceptron.errors.NotFoundError):
-        sdk.chat.completions.create(model="isaac-0.3-fast", messages=[{"role": "user", "content": "x"}])
+        perceptron_sdk.chat.completions.create(model="isaac-0.3-fast", messages=[{"role": "user", "content": "x"}])
 
 
 def test_refused_key_maps_to_auth_error(server):

@@ -188,21 +188,12 @@ def test_async_openai_streams_back_to_back():
 # --- the perceptron SDK ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sdk(server, monkeypatch):
-    monkeypatch.setenv("PERCEPTRON_BASE_URL", server.base_url)
-    monkeypatch.setenv("PERCEPTRON_API_KEY", "test-key")
-    monkeypatch.delenv("FAL_KEY", raising=False)
-    with perceptron.Client(base_url=server.base_url, api_key="test-key") as client:
-        yield client
-
-
-def test_perceptron_message_api_stream(sdk):
+def test_perceptron_message_api_stream(perceptron_sdk):
     messages = [THINK, {"role": "user", "content": "What stands out in this scene?"}]
-    stream = sdk.chat.completions.create(model=MODEL, messages=messages, stream=True)  # include_usage by default
+    stream = perceptron_sdk.chat.completions.create(model=MODEL, messages=messages, stream=True)  # include_usage by default
     chunks = list(stream)
     final = stream.get_final_completion()
-    plain = sdk.chat.completions.create(model=MODEL, messages=messages)
+    plain = perceptron_sdk.chat.completions.create(model=MODEL, messages=messages)
     assert final.done and final.choices[0].finish_reason == "stop"
     assert final.choices[0].message.content == plain.choices[0].message.content
     assert final.choices[0].message.reasoning_content == plain.choices[0].message.reasoning_content
@@ -222,7 +213,7 @@ def test_perceptron_async_message_api_stream(server):
     assert final.done and final.choices[0].message.content and final.usage.total_tokens > 0
 
 
-def test_perceptron_high_level_stream_events(sdk):
+def test_perceptron_high_level_stream_events(perceptron_sdk):
     image = perceptron.image(Image.new("RGB", (96, 64), "blue"))
     events = list(perceptron.question(image, "What is shown?", model=MODEL, reasoning=True, stream=True))
     kinds = [e["type"] for e in events]

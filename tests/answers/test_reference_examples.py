@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.answers.helpers import MODEL, STUDIO_URL
-from tests.conftest import data_url, image_bytes
+from tests.conftest import data_url, image_bytes, point_perceptron_at
 from tests.server import run_server
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -101,9 +101,7 @@ def test_the_perceptron_helpers_inject_hints_the_mock_reads(mock, monkeypatch):
     """``perceptron.detect`` sends <hint>BOX</hint> merged with its own system prompt; ``question`` with
     ``reasoning=True`` and ``expects='point'`` sends <hint>POINT THINK</hint>."""
     _, server = mock
-    monkeypatch.setenv("PERCEPTRON_BASE_URL", server.base_url)
-    monkeypatch.setenv("PERCEPTRON_API_KEY", "k")
-    monkeypatch.delenv("FAL_KEY", raising=False)
+    point_perceptron_at(server, monkeypatch, api_key="k")
     image = perceptron.image(Image.new("RGB", (200, 150), "gray"))
     detected = perceptron.detect(image, classes=["hard hat", "safety vest"], model=MODEL, strict=True)
     assert detected.boxes and {b.mention for b in detected.boxes} <= {"hard hat", "safety vest"}
