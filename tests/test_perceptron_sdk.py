@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import MODEL
+from tests.server import run_server
 
 
 def test_message_api_create(perceptron_sdk):
@@ -49,9 +50,7 @@ def test_unknown_model_maps_to_not_found(perceptron_sdk):
         perceptron_sdk.chat.completions.create(model="isaac-0.3-fast", messages=[{"role": "user", "content": "x"}])
 
 
-def test_refused_key_maps_to_auth_error(server):
-    from tests.server import run_server
-
+def test_refused_key_maps_to_auth_error():
     with run_server("--api-key", "right-key") as running:
         client = perceptron.Client(base_url=running.base_url, api_key="wrong-key")
         with pytest.raises(perceptron.errors.AuthError) as caught:
