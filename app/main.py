@@ -18,6 +18,7 @@ from typing import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import admin, models
@@ -32,7 +33,7 @@ from app.protocol.errors import APIError, method_not_allowed, route_not_found, s
 from app.protocol.openapi import install_openapi
 from app.protocol.validation import first_error
 from app.settings import Settings, get_settings
-from app.storage import open_redis, uses_redis
+from app.storage import open_redis, storage_unavailable, uses_redis
 from app.testing.faults import RECEIVE_KEY
 from app.testing.journal import Recorder, recordable
 from app.testing.state import Toolkit
@@ -79,6 +80,13 @@ def build_api(settings: Settings) -> FastAPI:
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         # FastAPI's locs start with where the value came from ("query", "path"): the param is the rest.
         return _error_response(first_error([{**error, "loc": error["loc"][1:]} for error in exc.errors()]))
+
+    # The admin API's journal, fault queue and limiter reset, when Redis fails. RedisError, not OSError:
+    # redis-py wraps socket errors and timeouts in its own, and another OSError is not Redis being gone.
+    @api.exception_handler(RedisError)
+    async def _storage_error(request: Request, exc: RedisError) -> Response:
+        log.warning("storage failed on %s %s; answering 503", request.method, request.url.path, exc_info=True)
+        return _error_response(storage_unavailable())
 
     @api.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -106,3 +106,12 @@ def test_an_unexpected_error_in_a_route_is_a_500_envelope_logged_once(caplog):
     assert (status, body["error"]["type"]) == (500, "server_error")
     logged = [record for record in caplog.records if record.exc_info and "boom" in str(record.exc_info[1])]
     assert len(logged) == 1, [record.getMessage() for record in logged]
+
+
+def test_a_redis_error_in_a_route_is_a_503_storage_unavailable():
+    """A Redis failure in any admin call (the journal, the fault queue, the limiter's reset) is the
+    documented 503, not a 500."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    status, body = _in_process_with_a_route_raising(RedisConnectionError("Redis is gone"))
+    assert (status, body["error"]["code"], body["error"]["type"]) == (503, "storage_unavailable", "service_unavailable_error")
