@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import binascii
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Union
+from typing import TYPE_CHECKING, Iterable, Iterator, Union
 
 if TYPE_CHECKING:
     from app.protocol.requests import ChatCompletionRequest
@@ -86,9 +86,8 @@ def lift(body: Body) -> Lifted | None:
     is large enough to be worth it (``LIFT_ABOVE``) is the caller's decision
     (``app.protocol.validation.parse_request_lifting``)."""
     view = memoryview(body)
-    pieces: list[memoryview | bytes] = []
+    edits: list[tuple[int, int, bytes]] = []
     payloads: dict[str, bytes] = {}
-    at = 0
     for start, end in data_url_spans(body, MIN_PAYLOAD):
         comma = body.find(b",", start, end)
         if comma < 0 or end - comma - 1 < MIN_PAYLOAD:
@@ -102,10 +101,21 @@ def lift(body: Body) -> Lifted | None:
         except binascii.Error:
             continue  # maybe not even JSON (a raw control character): the full parse names the error
         placeholder = _PLACEHOLDER.format(len(payloads))
-        pieces += (view[at : comma + 1], placeholder.encode())
+        edits.append((comma + 1, end, placeholder.encode()))
         payloads[header + placeholder] = image
-        at = end
     if not payloads:
         return None
+    return Lifted(replace_spans(body, edits), payloads)
+
+
+def replace_spans(body: Body, edits: Iterable[tuple[int, int, bytes]]) -> bytes:
+    """``body`` with each ``(start, end, replacement)`` of ``edits`` (in order, not overlapping) put in
+    place of ``body[start:end]``; the bytes in between are copied once, straight into the result."""
+    view = memoryview(body)
+    pieces: list[memoryview | bytes] = []
+    at = 0
+    for start, end, replacement in edits:
+        pieces += (view[at:start], replacement)
+        at = end
     pieces.append(view[at:])
-    return Lifted(b"".join(pieces), payloads)
+    return b"".join(pieces)

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Protocol
 import orjson
 
 from app.asgi import BODY_KEY, ASGIApp, Message, Receive, Scope, Send
-from app.protocol.payloads import Body, data_url_spans
+from app.protocol.payloads import Body, data_url_spans, replace_spans
 from app.storage import STORAGE_FAILED_KEY
 
 # Headers that carry credentials never leave the process: not through the admin API, not into Redis.
@@ -100,18 +100,12 @@ def _shorten(value: Any) -> Any:
 def _shorten_data_urls(body: Body) -> Body:
     """``body`` with each long data URL shortened as ``_shorten`` would, on the raw bytes. The length
     given is in bytes: the same as in characters for the base64 such a URL holds."""
-    view = memoryview(body)
-    pieces: list[memoryview | bytes] = []
-    at = 0
+    edits = []
     for start, end in data_url_spans(body, _LONG_STRING + 1):
-        head = bytes(view[start : start + _KEPT_HEAD])
+        head = bytes(body[start : start + _KEPT_HEAD])
         if head.isascii():  # a head cut inside a UTF-8 character would not be JSON
-            pieces += (view[at:start], head, f"...[{end - start} chars]".encode())
-            at = end
-    if not pieces:
-        return body
-    pieces.append(view[at:])
-    return b"".join(pieces)
+            edits.append((start, end, head + f"...[{end - start} chars]".encode()))
+    return replace_spans(body, edits) if edits else body
 
 
 def stored_body(body: Body, limit: int) -> tuple[bytes, bool]:
