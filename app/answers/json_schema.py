@@ -1,6 +1,7 @@
 """``response_format: json_schema``: content that is JSON valid against the schema.
 
-A schema is checked once (and cached by its canonical JSON): against its draft's meta-schema with the
+A schema is checked once (and cached by its JSON text, key order kept: the instance's keys follow the
+schema's order, as a constrained decoder writes them): against its draft's meta-schema with the
 ``jsonschema`` library, then keyword by keyword against what the mock supports; anything else is a 400
 naming the keyword and where it is. An instance is then built by walking the schema with the request's
 seeded RNG, and validated with ``jsonschema`` (formats included) before it is sent; a walk whose
@@ -239,23 +240,24 @@ class CheckedSchema:
 
 
 @lru_cache(maxsize=256)
-def _checked(canonical: bytes) -> CheckedSchema:
-    return CheckedSchema(json.loads(canonical))
+def _checked(text: bytes) -> CheckedSchema:
+    return CheckedSchema(json.loads(text))
 
 
 def check(schema: Any) -> CheckedSchema:
-    """The checked schema, or a 400 naming the problem; cached by the schema's canonical JSON."""
+    """The checked schema, or a 400 naming the problem; cached by the schema's JSON text. Keys are not
+    sorted: their order is the order of the answer's keys (a client sends the same bytes every time)."""
     try:
-        canonical = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+        text = orjson.dumps(schema)
     except orjson.JSONEncodeError:  # an integer wider than 64 bits: only json writes those
         try:
-            canonical = json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()
+            text = json.dumps(schema, separators=(",", ":")).encode()
         except (TypeError, ValueError) as exc:
             raise _invalid("", f"the schema cannot be serialised ({exc}).", None) from None
         except RecursionError:
             raise _invalid("", "the schema is nested too deeply.", None) from None
     try:
-        return _checked(canonical)
+        return _checked(text)
     except RecursionError:
         raise _invalid("", "the schema is nested too deeply.", None) from None
 

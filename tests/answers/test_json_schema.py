@@ -309,3 +309,26 @@ def test_a_schema_asking_for_megabytes_is_refused_promptly(schema):
     error = caught.value
     assert (error.status, error.code, error.param) == (400, "unsatisfiable_json_schema", "response_format.json_schema.schema")
     assert "characters" in error.message or "steps" in error.message, error.message
+
+
+def test_properties_come_out_in_schema_order():
+    # As a constrained decoder writes them (OpenAI documents it for Structured Outputs): a client that
+    # streams or reads a cut answer sees the keys in the order its schema declares.
+    names = ["zeta", "alpha", "mid", "Beta", "a_2", "a_10"]
+    schema = {
+        "type": "object",
+        "properties": {name: {"type": "object", "properties": {"y": {"type": "integer"}, "x": {"type": "integer"}}, "required": ["y", "x"]} for name in names},
+        "required": names,
+        "additionalProperties": False,
+    }
+    for seed in range(5):
+        answer = json.loads(json_schema.generate(schema, random.Random(seed)))
+        assert list(answer) == names
+        assert all(list(inner) == ["y", "x"] for inner in answer.values())
+
+
+def test_pydantic_fields_come_out_in_declaration_order():
+    answer = answer_for(
+        request_body("Report.", response_format={"type": "json_schema", "json_schema": {"name": "box", "schema": Box.model_json_schema()}})
+    )
+    assert list(json.loads(answer.content)) == ["label", "x1", "confidence"]
