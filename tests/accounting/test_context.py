@@ -15,10 +15,9 @@ from PIL import Image
 from app.accounting import tokens
 from app.accounting.prompt import completion_budget
 from app.protocol.errors import APIError
-from tests.conftest import MODEL, chat, data_url, image_bytes
+from tests.conftest import MODEL, OVERHEAD, chat, data_url, image_bytes
 
 WINDOW = 8192
-OVERHEAD = 5 + 3  # one message, plus the generation prompt
 
 
 # --- the arithmetic, as plain functions ---------------------------------------------------------

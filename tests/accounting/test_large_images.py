@@ -19,9 +19,8 @@ from app.accounting.prompt import account
 from app.protocol.payloads import lift
 from app.protocol.validation import parse_request_lifting
 from tests.answers.helpers import SETTINGS, completion_for
-from tests.conftest import MODEL, data_url
+from tests.conftest import MODEL, OVERHEAD, data_url
 
-OVERHEAD = 5 + 3  # one message, plus the generation prompt
 LARGE = (1000, 700)  # random pixels: a PNG of ~2 MB, ~2.8 MB as base64
 LARGE_JPEG = (1400, 1000)  # ~1.6 MB, so that two thirds of it still make a body over 1 MB
 SMALL = (64, 48)
