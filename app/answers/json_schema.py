@@ -572,10 +572,13 @@ class _Builder:
         unique = schema.get("uniqueItems", False)
         for i in range(count):
             sub = prefix[i] if i < len(prefix) else (items if items is not True else {"type": "string"})
+            if not unique:
+                out.append(self.build(sub, f"{where}/items/{i}", depth + 1, name))
+                continue
             for _ in range(10):
                 value = self.build(sub, f"{where}/items/{i}", depth + 1, name)
                 key = json.dumps(value, sort_keys=True).encode()
-                if not unique or key not in seen:
+                if key not in seen:
                     break
             else:
                 if i >= least:
