@@ -9,6 +9,11 @@ Each operation is one round trip: the journal append (id, push, trim) and the fa
 first queued fault that matches, count it down, drop it at zero) are Lua scripts, so concurrent
 workers never lose an entry or spend one use of a fault twice. Both stores use the process's client
 (``app.storage.open_redis``), which the rate limiter shares: one connection pool per process.
+
+A storage error is not translated here: the admin API, which is what reads, queues and clears, answers
+any ``RedisError`` with 503 ``storage_unavailable`` (``app.main.build_api``). The two calls on the
+request path decide for themselves: ``add`` logs and drops the entry, ``take``'s error goes up to
+``Faults.pick``, which answers without a fault.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from typing import Any
 
 import orjson
 
-from app.storage import STORAGE_ERRORS, storage_unavailable
 from app.testing.faults import Fault, QueuedFault, parse
 from app.testing.journal import public_headers
 
@@ -85,10 +89,7 @@ class RedisJournal:
             log.warning("could not write the journal to Redis", exc_info=True)
 
     async def entries(self) -> list[dict[str, Any]]:
-        try:
-            raw = await self._redis.lrange(JOURNAL, 0, -1)
-        except STORAGE_ERRORS:
-            raise storage_unavailable() from None
+        raw = await self._redis.lrange(JOURNAL, 0, -1)
         out = []
         for item in raw:
             id_, _, data = item.partition(b":")
@@ -99,10 +100,7 @@ class RedisJournal:
         return out
 
     async def clear(self) -> int:
-        try:
-            return int(await self._clear(keys=[JOURNAL]))
-        except STORAGE_ERRORS:
-            raise storage_unavailable() from None
+        return int(await self._clear(keys=[JOURNAL]))
 
 
 class RedisFaults:
@@ -112,19 +110,16 @@ class RedisFaults:
         self._clear = self._redis.register_script(_CLEAR)
 
     async def push(self, fault: Fault, count: int, model: str | None) -> QueuedFault:
-        try:
-            number = await self._redis.incr(FAULT_IDS)
-            queued = QueuedFault(id=f"fault_{number}", fault=fault, remaining=count, model=model)
-            item = {
-                "id": queued.id,
-                "spec": fault.spec,
-                "remaining": count,
-                "model": model or "",
-                "streams_only": fault.streams_only,
-            }
-            await self._redis.rpush(FAULTS, orjson.dumps(item))
-        except STORAGE_ERRORS:
-            raise storage_unavailable() from None
+        number = await self._redis.incr(FAULT_IDS)
+        queued = QueuedFault(id=f"fault_{number}", fault=fault, remaining=count, model=model)
+        item = {
+            "id": queued.id,
+            "spec": fault.spec,
+            "remaining": count,
+            "model": model or "",
+            "streams_only": fault.streams_only,
+        }
+        await self._redis.rpush(FAULTS, orjson.dumps(item))
         return queued
 
     async def take(self, *, stream: bool, model: str) -> Fault | None:
@@ -133,10 +128,7 @@ class RedisFaults:
         return parse(spec.decode()) if spec else None
 
     async def list(self) -> list[QueuedFault]:
-        try:
-            raw = await self._redis.lrange(FAULTS, 0, -1)
-        except STORAGE_ERRORS:
-            raise storage_unavailable() from None
+        raw = await self._redis.lrange(FAULTS, 0, -1)
         out = []
         for item in map(orjson.loads, raw):
             out.append(
@@ -145,7 +137,4 @@ class RedisFaults:
         return out
 
     async def clear(self) -> int:
-        try:
-            return int(await self._clear(keys=[FAULTS]))
-        except STORAGE_ERRORS:
-            raise storage_unavailable() from None
+        return int(await self._clear(keys=[FAULTS]))

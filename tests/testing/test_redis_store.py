@@ -80,10 +80,50 @@ def test_the_shared_ring_keeps_the_newest(redis_url):
     assert [e["body"]["messages"][0]["content"] for e in entries] == ["two", "three"]
 
 
-def test_without_redis_requests_are_still_answered_and_admin_says_why():
+ADMIN_CALLS_ON_REDIS = [
+    ("GET", "/_admin/requests", None),
+    ("DELETE", "/_admin/requests", None),
+    ("POST", "/_admin/faults", {"fault": "503", "count": 1}),
+    ("GET", "/_admin/faults", None),
+    ("DELETE", "/_admin/faults", None),
+    ("POST", "/_admin/reset", None),
+]
+
+
+def assert_storage_unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, (response.request.method, response.request.url.path, response.text)
+    assert response.json()["error"] == {
+        "message": "The mock's Redis storage is unavailable; the request was not processed. Please try again.",
+        "type": "service_unavailable_error",
+        "param": None,
+        "code": "storage_unavailable",
+    }
+
+
+@pytest.mark.parametrize("limit", ["0", "300"])
+def test_without_redis_requests_are_still_answered_and_every_admin_call_on_it_says_why(limit):
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    env = {"PERCEPTRON_MOCK_RATE_LIMIT_STORAGE": dead, "PERCEPTRON_MOCK_RATE_LIMIT_PER_MINUTE": "0"}
+    env = {"PERCEPTRON_MOCK_RATE_LIMIT_STORAGE": dead, "PERCEPTRON_MOCK_RATE_LIMIT_PER_MINUTE": limit}
     with run_server(env=env) as lonely:
-        assert ask(lonely).status_code == 200
-        response = httpx.get(lonely.url + "/_admin/requests")
-    assert response.status_code == 503 and response.json()["error"]["code"] == "storage_unavailable"
+        if limit == "0":  # (with a limit, the limiter's own check answers 503: tests/test_limits_redis.py)
+            assert ask(lonely).status_code == 200
+        for method, path, body in ADMIN_CALLS_ON_REDIS:
+            assert_storage_unavailable(httpx.request(method, lonely.url + path, json=body, timeout=30))
+
+
+def test_a_reset_that_fails_in_the_rate_limiter_says_storage_unavailable(redis_url):
+    # A Redis user that may do everything but SCAN: the journal and the fault queue clear, then the
+    # limiter's reset (which scans for the buckets) is refused. That is the reset's last step, which
+    # once answered 500 server_error where every other storage failure answers 503.
+    import redis as sync_redis
+
+    observer = sync_redis.Redis.from_url(redis_url)
+    try:
+        observer.acl_setuser("no-scan", enabled=True, passwords=["+secret"], keys=["*"], channels=["*"],
+                             commands=["+@all", "-scan"])
+    finally:
+        observer.close()
+    restricted = redis_url.replace("redis://", "redis://no-scan:secret@")
+    with run_server(env={"PERCEPTRON_MOCK_RATE_LIMIT_STORAGE": restricted}) as server:
+        assert ask(server).status_code == 200  # the limiter's check, the fault queue and the journal work
+        assert_storage_unavailable(httpx.post(server.url + "/_admin/reset", timeout=30))
