@@ -43,22 +43,14 @@ def choose(request: ChatCompletionRequest, prompt: Prompt, fixtures: FixtureStor
             scripted = fixture.answer
             if fixture.writes_content or scripted.error is not None:
                 return scripted
-            return _overlay(_rules(request, prompt, hints), fixture)
+            return _overlay(_rules(request, prompt, hints), scripted)
     return _rules(request, prompt, hints)
 
 
-def _overlay(answer: Answer, fixture) -> Answer:
-    respond, scripted = fixture.spec.respond, fixture.answer
-    return replace(
-        answer,
-        reasoning=respond.reasoning_content if respond.reasoning_content is not None else answer.reasoning,
-        finish_reason=respond.finish_reason or answer.finish_reason,
-        pacing=scripted.pacing or answer.pacing,
-        latency_ms=scripted.latency_ms,
-        prompt_tokens=scripted.prompt_tokens,
-        completion_tokens=scripted.completion_tokens,
-        fault=scripted.fault,
-    )
+def _overlay(rules: Answer, scripted: Answer) -> Answer:
+    """The fixture's answer with the rules' text, and their reasoning where the fixture scripts none (the
+    rules write only those two fields)."""
+    return replace(scripted, content=rules.content, reasoning=scripted.reasoning if scripted.reasoning is not None else rules.reasoning)
 
 
 def _rules(request: ChatCompletionRequest, prompt: Prompt, hints: Hints) -> Answer:
