@@ -19,17 +19,11 @@ from app.settings import Settings
 
 @dataclass(frozen=True)
 class Prompt:
-    text_tokens: int
-    image_tokens: int
-    message_tokens: int  # chat-template overhead
+    prompt_tokens: int  # text, images and the chat template's overhead
     images: tuple[ImageInfo, ...]
     system_texts: tuple[str, ...]  # every system message's text, in order (hints live here)
     user_text: str  # the text of the last user message
     completion_budget: int  # tokens the completion may use
-
-    @property
-    def prompt_tokens(self) -> int:
-        return self.text_tokens + self.image_tokens + self.message_tokens
 
 
 def _text_of(content: object) -> str:
@@ -79,8 +73,8 @@ def account(
     is taken out of ``payloads`` as its image is read, so that no view of the request body outlives
     this step (without a journal, the body is then freed before the answer is chosen)."""
     text_tokens = 0
+    image_total = 0
     images: list[ImageInfo] = []
-    counts: list[int] = []
     systems: list[str] = []
     user_text = ""
     assumed = (settings.url_image_width, settings.url_image_height)
@@ -98,7 +92,7 @@ def account(
                         decoded=payloads.pop(url, None) if payloads else None,
                     )
                     images.append(info)
-                    counts.append(image_tokens(info.width, info.height))
+                    image_total += image_tokens(info.width, info.height)
         text = _text_of(content)
         text_tokens += tokens.count(text)
         if message.role == "assistant" and message.reasoning_content:
@@ -107,15 +101,12 @@ def account(
             systems.append(text)
         elif message.role == "user":
             user_text = text
-    message_tokens = tokens.TOKENS_PER_MESSAGE * len(request.messages) + tokens.TOKENS_PER_REPLY
-    prompt_tokens = text_tokens + sum(counts) + message_tokens
-    budget = completion_budget(prompt_tokens, request.completion_limit, settings.context_tokens)
+    template_tokens = tokens.TOKENS_PER_MESSAGE * len(request.messages) + tokens.TOKENS_PER_REPLY
+    prompt_tokens = text_tokens + image_total + template_tokens
     return Prompt(
-        text_tokens=text_tokens,
-        image_tokens=sum(counts),
-        message_tokens=message_tokens,
+        prompt_tokens=prompt_tokens,
         images=tuple(images),
         system_texts=tuple(systems),
         user_text=user_text,
-        completion_budget=budget,
+        completion_budget=completion_budget(prompt_tokens, request.completion_limit, settings.context_tokens),
     )
