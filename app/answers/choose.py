@@ -72,8 +72,7 @@ def _rules(request: ChatCompletionRequest, prompt: Prompt, hints: Hints) -> Answ
 
 def _read(prompt: Prompt) -> tasks.Reading:
     instructions = " ".join(strip_hints(t) for t in prompt.system_texts if t).strip()
-    user_text = strip_hints(prompt.user_text) if "<" in prompt.user_text else prompt.user_text
-    return tasks.read(user_text, instructions)
+    return tasks.read(strip_hints(prompt.user_text), instructions)
 
 
 def _think(hints: Hints, kind: str, rng: random.Random, **context) -> str | None:

@@ -52,6 +52,8 @@ class Hints:
 
 def hint_tokens(text: str) -> set[str]:
     tokens: set[str] = set()
+    if "<" not in text:  # most texts have no tag: skip the regex
+        return tokens
     for body in _HINT_TAG.findall(text):
         tokens.update(token.upper() for token in _TOKEN_SPLIT.split(body) if token)
     return tokens
@@ -59,14 +61,15 @@ def hint_tokens(text: str) -> set[str]:
 
 def strip_hints(text: str) -> str:
     """``text`` without its hint tags: what is left is an instruction to read like any prompt."""
+    if "<" not in text:
+        return text.strip()
     return _HINT_TAG.sub(" ", text).strip()
 
 
 def read_hints(request: ChatCompletionRequest, system_texts: tuple[str, ...]) -> Hints:
     tokens: set[str] = set()
     for text in system_texts:
-        if "<" in text:
-            tokens |= hint_tokens(text)
+        tokens |= hint_tokens(text)
     vision = request.vision_config
     if vision is not None:
         if vision.annotation_format is not None:
