@@ -33,7 +33,6 @@ class ImageInfo:
     width: int
     height: int
     sha256: str | None = None  # of the decoded bytes; None for http(s) URLs
-    format: str | None = None  # PNG, JPEG or WEBP; None for http(s) URLs
 
 
 def _ends_complete(fmt: str, data: bytes) -> bool:
@@ -87,7 +86,7 @@ def _data_url_mime(header: str, param: str) -> str:
     return mime
 
 
-def inspect_data_url(url: str, param: str, *, max_pixels: int, decoded: bytes | None = None) -> ImageInfo:
+def _inspect_data_url(url: str, param: str, *, max_pixels: int, decoded: bytes | None = None) -> ImageInfo:
     """Check one data URL. ``decoded`` is its image when the payload was lifted out of the request body
     and decoded there; ``url`` then ends in a placeholder after the comma, and its header is checked as
     sent."""
@@ -136,19 +135,18 @@ def _inspect_image(data: bytes, mime: str, param: str, *, max_pixels: int) -> Im
             param,
             "image_too_large",
         )
-    return ImageInfo(
-        url=f"data:{mime}", width=width, height=height, sha256=hashlib.sha256(data).hexdigest(), format=sniffed
-    )
+    # The bytes are the format the URL's MIME type says (any other is refused above).
+    return ImageInfo(url=f"data:{mime}", width=width, height=height, sha256=hashlib.sha256(data).hexdigest())
 
 
 def inspect_image_url(
     url: str, param: str, *, max_pixels: int, assumed_size: tuple[int, int], decoded: bytes | None = None
 ) -> ImageInfo:
     """Check one ``image_url.url``; ``param`` is its path in the request, for errors; ``decoded`` is
-    its image when it was lifted out of the body (see ``inspect_data_url``)."""
+    its image when it was lifted out of the body (see ``_inspect_data_url``)."""
     scheme = url[:5].lower()
     if scheme == "data:":
-        return inspect_data_url(url, param, max_pixels=max_pixels, decoded=decoded)
+        return _inspect_data_url(url, param, max_pixels=max_pixels, decoded=decoded)
     try:
         parts = urlsplit(url)
     except ValueError:
