@@ -7,8 +7,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import TypeAdapter
-
 from app.protocol.requests import ChatCompletionRequest
 from app.protocol.responses import ChatCompletionChunk, ChatCompletionResponse, ErrorResponse
 from app.settings import Settings
@@ -19,7 +17,7 @@ _REF = "#/components/schemas/{model}"
 def _schemas(settings: Settings) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for model in (ChatCompletionRequest, ChatCompletionResponse, ChatCompletionChunk, ErrorResponse):
-        schema = TypeAdapter(model).json_schema(ref_template=_REF, mode="validation")
+        schema = model.model_json_schema(ref_template=_REF, mode="validation")
         out.update(schema.pop("$defs", {}))
         out[model.__name__] = schema
     request = out["ChatCompletionRequest"]

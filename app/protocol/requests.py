@@ -8,7 +8,7 @@ spelled ``role:…`` and ``part:…`` because they show up in pydantic's error l
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Callable, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
@@ -17,6 +17,18 @@ INT32_MAX = 2**31 - 1
 
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+def _tag(field: str, prefix: str, kinds: tuple[str, ...]) -> Callable[[Any], str | None]:
+    """A union's discriminator: ``<prefix>:<kind>`` for a value whose ``field`` is one of ``kinds``, None
+    (pydantic's custom error) otherwise. Pydantic calls it with a dict when validating and with a model
+    instance when serialising (``model_dump_json``)."""
+
+    def tag(value: Any) -> str | None:
+        kind = value.get(field) if isinstance(value, dict) else getattr(value, field, None)
+        return f"{prefix}:{kind}" if kind in kinds else None
+
+    return tag
 
 
 class TextPart(_Strict):
@@ -34,15 +46,10 @@ class ImagePart(_Strict):
     image_url: ImageURL
 
 
-def _part_tag(value: Any) -> str | None:
-    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return f"part:{kind}" if kind in ("text", "image_url") else None
-
-
 ContentPart = Annotated[
     Union[Annotated[TextPart, Tag("part:text")], Annotated[ImagePart, Tag("part:image_url")]],
     Discriminator(
-        _part_tag,
+        _tag("type", "part", ("text", "image_url")),
         custom_error_type="invalid_part_type",
         custom_error_message="content part type must be 'text' or 'image_url'",
     ),
@@ -70,11 +77,6 @@ class AssistantMessage(_Strict):
     tool_calls: list[dict[str, Any]] | None = None
 
 
-def _role_tag(value: Any) -> str | None:
-    role = value.get("role") if isinstance(value, dict) else getattr(value, "role", None)
-    return f"role:{role}" if role in ("system", "user", "assistant") else None
-
-
 Message = Annotated[
     Union[
         Annotated[SystemMessage, Tag("role:system")],
@@ -82,7 +84,7 @@ Message = Annotated[
         Annotated[AssistantMessage, Tag("role:assistant")],
     ],
     Discriminator(
-        _role_tag,
+        _tag("role", "role", ("system", "user", "assistant")),
         custom_error_type="invalid_role",
         custom_error_message="role must be 'system', 'user' or 'assistant'",
     ),
@@ -105,18 +107,13 @@ class JSONSchemaResponseFormat(_Strict):
     json_schema: JSONSchemaFormat
 
 
-def _format_tag(value: Any) -> str | None:
-    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return f"format:{kind}" if kind in ("text", "json_schema") else None
-
-
 ResponseFormat = Annotated[
     Union[
         Annotated[TextResponseFormat, Tag("format:text")],
         Annotated[JSONSchemaResponseFormat, Tag("format:json_schema")],
     ],
     Discriminator(
-        _format_tag,
+        _tag("type", "format", ("text", "json_schema")),
         custom_error_type="invalid_format_type",
         custom_error_message="response_format type must be 'text' or 'json_schema'",
     ),
