@@ -30,7 +30,6 @@ import io
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,7 @@ sys.path.insert(0, ROOT)
 
 from bench.completions import REQUEST, WRK_SCRIPT, proc_status_kb, start_mock, wrk  # noqa: E402
 from tests.redis_server import run_redis  # noqa: E402
-from tests.server import free_port, stop  # noqa: E402
+from tests.server import declared_body, free_port, stop  # noqa: E402
 
 MB = 1024 * 1024
 CAP = 20 * MB
@@ -82,11 +81,7 @@ def _text_request(body_bytes: int) -> bytes:
 
 
 def _declared_only(port: int, length: int) -> int:
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(
-            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer bench-key\r\n"
-            b"content-type: application/json\r\ncontent-length: " + str(length).encode() + b"\r\n\r\n"
-        )
+    with declared_body(f"http://127.0.0.1:{port}", length, timeout=30, authorization="Bearer bench-key") as sock:
         return int(sock.recv(65536).split(b" ", 2)[1])
 
 

@@ -11,6 +11,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Iterator
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -32,6 +33,19 @@ def stop(process: subprocess.Popen, timeout: float = 10.0) -> bool:
         process.kill()
         process.wait()
         return False
+
+
+@contextmanager
+def declared_body(url: str, length: int, timeout: float = 10.0, **headers: str) -> Iterator[socket.socket]:
+    """A connection to ``url`` that has sent the head of ``POST /v1/chat/completions`` declaring a JSON
+    body of ``length`` bytes, and none of the body: what comes back was decided before any of it was
+    read. ``headers`` are added to the head (``authorization="Bearer k"``)."""
+    address = urlsplit(url)
+    fields = {"host": "mock", "content-type": "application/json", **headers, "content-length": str(length)}
+    head = "POST /v1/chat/completions HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
+    with socket.create_connection((address.hostname, address.port), timeout=timeout) as sock:
+        sock.sendall(head.encode("latin-1"))
+        yield sock
 
 
 @dataclass

@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from tests.conftest import MODEL, chat
-from tests.server import run_server
+from tests.server import declared_body, run_server
 
 
 @pytest.mark.parametrize(
@@ -29,15 +29,7 @@ def test_auth_is_checked_before_the_body(server):
 
 def test_a_declared_oversized_body_is_refused_before_auth(server):
     # As the edge proxy in front of the real service does: the answer comes before any body is sent.
-    import socket
-    from urllib.parse import urlsplit
-
-    address = urlsplit(server.url)
-    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
-        sock.sendall(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: mock\r\nContent-Type: application/json\r\n"
-            b"Content-Length: " + str(21 * 1024 * 1024).encode() + b"\r\n\r\n"
-        )
+    with declared_body(server.url, 21 * 1024 * 1024) as sock:
         status_line = sock.recv(4096).split(b"\r\n", 1)[0]
     assert status_line == b"HTTP/1.1 413 Request Entity Too Large"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import socket
 
 import httpx
 import openai
@@ -16,6 +15,7 @@ from PIL import Image
 from app.accounting import tokens
 from app.accounting.image_tokens import image_tokens
 from tests.conftest import MODEL, OVERHEAD, chat
+from tests.server import declared_body
 
 CAP = 20 * 1024 * 1024
 KEY = {"authorization": "Bearer body-key"}
@@ -29,13 +29,8 @@ def assert_413_envelope(status: int, body: bytes) -> None:
 
 
 def test_a_declared_length_over_the_cap_is_refused_before_the_body_is_sent(server):
-    host, port = server.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        # 500 MB declared, not one byte of it sent: the answer comes anyway.
-        sock.sendall(
-            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer body-key\r\n"
-            b"content-type: application/json\r\ncontent-length: 524288000\r\n\r\n"
-        )
+    # 500 MB declared, not one byte of it sent: the answer comes anyway.
+    with declared_body(server.url, 500 * 1024 * 1024, authorization="Bearer body-key") as sock:
         response = b""
         while chunk := sock.recv(65536):  # the server closes the connection after its answer
             response += chunk

@@ -11,7 +11,7 @@ import perceptron
 import pytest
 
 from tests.conftest import MODEL, chat
-from tests.server import run_server
+from tests.server import declared_body, run_server
 
 # A refill so slow (one request per 720 s) that nothing refills during a test: counts are exact.
 SLOW = ("--rate-limit-per-minute", "5", "--rate-limit-refill-seconds", "3600")
@@ -93,14 +93,7 @@ def test_a_429_does_not_read_the_body(slow_server):
         for _ in range(5):
             post(http, "no-upload")
     # Declare a large body but send none of it: the refusal comes back anyway.
-    import socket
-
-    host, port = slow_server.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(
-            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer no-upload\r\n"
-            b"content-type: application/json\r\ncontent-length: 1000000\r\n\r\n"
-        )
+    with declared_body(slow_server.url, 1_000_000, authorization="Bearer no-upload") as sock:
         head = sock.recv(65536)
     assert head.startswith(b"HTTP/1.1 429")
 
