@@ -38,6 +38,7 @@ _QUESTION_OPENER = re.compile(
     r"would|will|has|have|had)\b",
 )
 _YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.I)
+_COLOUR_WORD = re.compile(r"\bcolou?rs?\b")
 
 
 def classify(prompt: str) -> str:
@@ -79,6 +80,8 @@ _STOP_WORDS = {
     "list", "output", "draw", "each", "one", "them", "it", "point", "outline", "segment", "please", "with",
 }
 _GENERIC = {"object", "objects", "thing", "things", "item", "items", "everything", "anything", "all", "stuff", "it", "them"}
+_QUOTES_AND_BRACKETS = re.compile(r"[\"'`()\[\]{}<>]")
+_LIST_SEPARATOR = re.compile(r",\s*|\s+(?:and|or|&)\s+")
 _CONNECTORS = re.compile(r"\s+(?:wearing|with|holding|carrying|on|in|near|under|over|behind|that|who|which|of|without)\s+", re.I)
 _IRREGULAR = {
     "people": "person", "men": "man", "women": "woman", "children": "child", "mice": "mouse", "feet": "foot",
@@ -114,7 +117,7 @@ def _singular_phrase(phrase: str) -> str:
 
 
 def _clean(chunk: str) -> str | None:
-    chunk = re.sub(r"[\"'`()\[\]{}<>]", " ", chunk)
+    chunk = _QUOTES_AND_BRACKETS.sub(" ", chunk)
     chunk = " ".join(chunk.split()).strip(" ,:-")
     chunk = _DETERMINERS.sub("", chunk)
     chunk = _TAIL.sub("", chunk).strip(" ,:-")
@@ -131,7 +134,7 @@ def _split_list(text: str) -> list[str]:
     """``"cats, dogs and birds and box each one"`` → the items, stopping at the first one that is an
     instruction rather than a thing."""
     items: list[str] = []
-    for chunk in re.split(r",\s*|\s+(?:and|or|&)\s+", text):
+    for chunk in _LIST_SEPARATOR.split(text):
         words = chunk.strip().split()
         if not words:
             continue
@@ -238,7 +241,7 @@ def answer_question(question: str, rng: random.Random) -> str:
         if rng.random() < 0.5:
             return f"Yes. {subject[0].upper()}{subject[1:]} is clearly visible {rng.choice(_PLACES)}."
         return f"No. The image shows {subject} {rng.choice(_PLACES)}, but nothing like that."
-    if re.search(r"\bcolou?rs?\b", lower):
+    if _COLOUR_WORD.search(lower):
         return f"It is mostly {rng.choice(_COLOURS)}, with some {rng.choice(_COLOURS)} details."
     if lower.lstrip().startswith("where"):
         return f"It is {rng.choice(_PLACES)}, next to {subject}."
