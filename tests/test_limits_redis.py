@@ -9,7 +9,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import httpx
 import pytest
@@ -125,13 +125,19 @@ async def run_lifespan(app) -> list[str]:
     return answered
 
 
-def test_limiter_journal_and_fault_queue_share_one_connection_that_shutdown_closes():
-    with run_redis() as url:
-        observer = sync_redis.Redis.from_url(url)
-        mine = observer.client_id()
+@contextmanager
+def redis_clients(url: str) -> Iterator[Callable[[], int]]:
+    """``others()``: how many clients the redis-server at ``url`` has, not counting the one that asks."""
+    observer = sync_redis.Redis.from_url(url)
+    mine = observer.client_id()
+    try:
+        yield lambda: sum(1 for client in observer.client_list() if int(client["id"]) != mine)
+    finally:
+        observer.close()
 
-        def others() -> int:
-            return sum(1 for client in observer.client_list() if int(client["id"]) != mine)
+
+def test_limiter_journal_and_fault_queue_share_one_connection_that_shutdown_closes():
+    with run_redis() as url, redis_clients(url) as others:
 
         async def scenario() -> tuple[int, int]:
             server = create_app(Settings(rate_limit_storage=url, rate_limit_per_minute=10))
@@ -151,10 +157,7 @@ def test_limiter_journal_and_fault_queue_share_one_connection_that_shutdown_clos
                 await asyncio.sleep(0.01)
             return open_while_used, others()
 
-        try:
-            assert asyncio.run(scenario()) == (1, 0)
-        finally:
-            observer.close()
+        assert asyncio.run(scenario()) == (1, 0)
 
 
 @contextmanager
@@ -204,19 +207,10 @@ def test_a_request_tries_a_gone_redis_once(case, limit, path, expected):
 
 def test_a_running_server_shares_one_redis_connection_between_limiter_journal_and_faults():
     # (Closing it at shutdown is checked in-process above: a stopped process closes its sockets anyway.)
-    with run_redis() as url:
-        observer = sync_redis.Redis.from_url(url)
-        mine = observer.client_id()
-
-        def others() -> int:
-            return sum(1 for client in observer.client_list() if int(client["id"]) != mine)
-
-        try:
-            with run_server("--rate-limit-storage", url) as server:
-                http = httpx.Client(base_url=server.url, headers={"authorization": "Bearer k"}, timeout=10)
-                assert http.post("/v1/chat/completions", json=chat(), headers={"X-Mock-Fault": "latency=1"}).status_code == 200
-                assert http.get("/_admin/requests").status_code == 200  # the journal, read back from Redis
-                open_while_serving = others()
-            assert open_while_serving == 1
-        finally:
-            observer.close()
+    with run_redis() as url, redis_clients(url) as others:
+        with run_server("--rate-limit-storage", url) as server:
+            http = httpx.Client(base_url=server.url, headers={"authorization": "Bearer k"}, timeout=10)
+            assert http.post("/v1/chat/completions", json=chat(), headers={"X-Mock-Fault": "latency=1"}).status_code == 200
+            assert http.get("/_admin/requests").status_code == 200  # the journal, read back from Redis
+            open_while_serving = others()
+        assert open_while_serving == 1
