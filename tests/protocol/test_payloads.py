@@ -196,6 +196,13 @@ def test_the_shortcut_and_the_full_parse_answer_alike(monkeypatch_module, seed, 
     assert lifted == full
 
 
+def test_the_unmutated_seed_bodies_take_the_lifted_path(monkeypatch_module):
+    # Keeps the comparison above honest: under the fixture's thresholds the shortcut really lifts.
+    for seed in _SEED_BODIES:
+        request, payloads = parse_request_lifting(seed)
+        assert payloads and set(payloads) <= {p.image_url.url for p in request.messages[-1].content if p.type == "image_url"}
+
+
 @pytest.fixture(scope="module")
 def monkeypatch_module():
     """Small thresholds, so that every image of a short body is lifted and the search stays fast."""
