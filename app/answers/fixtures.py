@@ -31,6 +31,7 @@ from app.answers.answer import Answer, Pacing
 from app.answers.hints import Hints
 from app.protocol.errors import APIError
 from app.protocol.requests import ChatCompletionRequest
+from app.testing.faults import FaultSpecError, parse as parse_fault
 
 log = logging.getLogger("perceptron_mock")
 
@@ -127,10 +128,8 @@ class Respond(_Model):
     @classmethod
     def _fault(cls, value: str | None) -> str | None:
         if value is not None:
-            from app.testing.faults import FaultSpecError, parse
-
             try:
-                parse(value)
+                parse_fault(value)
             except FaultSpecError as exc:
                 raise ValueError(f"invalid fault spec {value!r}: {exc}") from None
         return value
@@ -189,9 +188,7 @@ class Fixture:
         self.system_text = re.compile(match.system_text) if match.system_text is not None else None
         fault = None
         if respond.fault is not None:
-            from app.testing.faults import parse
-
-            fault = parse(respond.fault)
+            fault = parse_fault(respond.fault)
         pacing = respond.pacing
         self.answer = Answer(
             content=respond.content or "",

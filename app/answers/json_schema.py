@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import string
 import uuid
 from functools import lru_cache
 from typing import Any

@@ -19,11 +19,12 @@ from app.accounting.prompt import Prompt
 from app.protocol.requests import ChatCompletionRequest
 
 _EXCLUDED = {"messages", "stream", "stream_options", "max_completion_tokens", "max_tokens"}
+_EXCLUDED_T0 = _EXCLUDED | {"temperature"}
 
 
 def seed_of(request: ChatCompletionRequest, prompt: Prompt) -> int:
     # temperature 0 is the service default, so sending it is the same request as leaving it out
-    excluded = _EXCLUDED if request.temperature else _EXCLUDED | {"temperature"}
+    excluded = _EXCLUDED if request.temperature else _EXCLUDED_T0
     digest = hashlib.blake2b(digest_size=8)
     digest.update(request.model_dump_json(exclude=excluded, exclude_none=True, by_alias=True).encode())
     images = iter(prompt.images)
