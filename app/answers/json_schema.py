@@ -101,9 +101,19 @@ class _Unsatisfiable(Exception):
         self.keyword, self.where, self.why = keyword, where, why
 
 
-def _refuse(keyword: str, where: str, why: str, code: str = "unsupported_json_schema") -> APIError:
+def _refuse(keyword: str, where: str, why: str) -> APIError:
     location = f" at '{where}'" if where else ""
-    return APIError(400, f"Unsupported JSON schema keyword '{keyword}'{location}: {why}.", param=PARAM, code=code)
+    return APIError(400, f"Unsupported JSON schema keyword '{keyword}'{location}: {why}.", param=PARAM, code="unsupported_json_schema")
+
+
+def _unsatisfiable(keyword: str, where: str, why: str) -> APIError:
+    location = f" at '{where}'" if where else ""
+    return APIError(
+        400,
+        f"Could not produce JSON valid against the schema: keyword '{keyword}'{location} cannot be satisfied ({why}).",
+        param=PARAM,
+        code="unsatisfiable_json_schema",
+    )
 
 
 def _invalid(where: str, why: str, keyword: str | None) -> APIError:
@@ -159,7 +169,7 @@ def _check_keywords(node: Any, where: str, refs: list[tuple[str, str]], branches
         elif key == "pattern":
             _check_pattern("pattern", value, where)
         elif key == "enum" and not value:
-            raise _refuse("enum", where, "an empty enum admits no value", code="unsatisfiable_json_schema")
+            raise _unsatisfiable("enum", where, "an empty enum admits no value")
         elif key not in _VALUES:
             raise _refuse(key, where, "it is not a keyword the mock supports")
 
@@ -689,12 +699,4 @@ def generate(schema: Any, rng: random.Random) -> str:
                 return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         last = _Unsatisfiable(str(error.validator), _pointer(error.absolute_schema_path), error.message)
     assert last is not None
-    where = last.where if len(last.where) <= 120 else "…" + last.where[-119:]
-    location = f" at '{where}'" if where else ""
-    raise APIError(
-        400,
-        f"Could not produce JSON valid against the schema: keyword '{last.keyword}'{location} cannot be "
-        f"satisfied ({last.why}).",
-        param=PARAM,
-        code="unsatisfiable_json_schema",
-    )
+    raise _unsatisfiable(last.keyword, last.where if len(last.where) <= 120 else "…" + last.where[-119:], last.why)

@@ -239,7 +239,7 @@ REFUSED = [
     ),
     pytest.param({"$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}]}}, "$ref": "#/$defs/a"}, UNSATISFIABLE, "$ref", (), id="recursive allOf, not looped forever"),
     # These used to crash (500s):
-    pytest.param({"enum": []}, UNSATISFIABLE, "enum", (), id="used to crash: empty enum"),
+    pytest.param({"enum": []}, UNSATISFIABLE, "enum", ("cannot be satisfied", "empty enum"), id="used to crash: empty enum"),
     pytest.param({"type": "object", "properties": {"a": {"enum": []}}, "required": ["a"]}, UNSATISFIABLE, "enum", (), id="used to crash: nested empty enum"),
     pytest.param({"required": ["a"], "$ref": "#/required"}, UNSUPPORTED, "$ref", (), id="used to crash: ref to an array"),
     pytest.param(
