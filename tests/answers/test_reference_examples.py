@@ -46,11 +46,12 @@ def mock(request):
 def _ask(server, sdk: str, name: str):
     """One example through one SDK: (content, reasoning_content, the SDK's completion object)."""
     if sdk == "openai":
-        client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
-        completion = client.chat.completions.create(model=MODEL, messages=_messages(name))
+        with openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0) as client:
+            completion = client.chat.completions.create(model=MODEL, messages=_messages(name))
         message = completion.choices[0].message
         return message.content, (message.model_extra or {}).get("reasoning_content"), completion
-    completion = perceptron.Client(base_url=server.base_url, api_key="k").chat.completions.create(model=MODEL, messages=_messages(name))
+    with perceptron.Client(base_url=server.base_url, api_key="k") as client:
+        completion = client.chat.completions.create(model=MODEL, messages=_messages(name))
     message = completion.choices[0].message
     return message.content, message.reasoning_content, completion
 
