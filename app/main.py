@@ -1,6 +1,6 @@
 """``create_app()``: the ASGI application, wired once at start-up.
 
-    client → MockServer (request id, error envelope)
+    client → MockServer (header cap, request id, error envelope)
            → BodyLimit guard
            → POST /v1/chat/completions → app.api.completions (the hot path)
            → anything else            → FastAPI (models, health, admin, OpenAPI)
@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import AsyncIterator, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +27,7 @@ from app.api.completions import ChatCompletions
 from app.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, send_bytes
 from app.guards.auth import BearerAuth
 from app.guards.body_limit import BodyLimit
+from app.guards.header_limit import header_bytes, headers_too_large
 from app.guards.rate_limit import build_rate_limiter
 from app.protocol import ids
 from app.protocol.errors import APIError, method_not_allowed, route_not_found, server_error
@@ -115,6 +116,7 @@ class MockServer:
         self.completions = ChatCompletions(
             settings, faults=self.toolkit.faults, limiter=self.limiter, fixtures=self.fixtures, auth=self.api.state.auth
         )
+        self.max_header_bytes = settings.max_header_bytes
         self.guarded = BodyLimit(self._route, settings.max_body_bytes)
         journal = self.toolkit.journal
         self.recorder = Recorder(self._serve, journal, body_limit=settings.journal_body_bytes) if journal else None
@@ -131,6 +133,10 @@ class MockServer:
         if scope["type"] != "http":
             await self.api(scope, receive, send)  # lifespan
             return
+        if header_bytes(scope["headers"]) > self.max_header_bytes:
+            # First of all checks, and outside the journal: nothing of an oversized head is kept.
+            await self._send_error(send, headers_too_large(self.max_header_bytes), _request_id_headers())
+            return
         scope[RECEIVE_KEY] = receive  # a "reset" fault reaches the socket through the server's own receive
         try:
             if self.recorder is not None and recordable(scope["path"]):
@@ -143,14 +149,14 @@ class MockServer:
             del scope[RECEIVE_KEY]
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = ids.request_id().encode()
+        id_headers = _request_id_headers()
         started = False
 
         async def send_with_id(message: dict) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id), (b"x-trace-id", request_id)]
+                message["headers"] = [*message.get("headers", ()), *id_headers]
                 if self.limiter is not None:  # on every answer, errors included
                     message["headers"] += await self.limiter.headers(scope)
             await send(message)
@@ -168,9 +174,14 @@ class MockServer:
                 await self._send_error(send_with_id, server_error())
 
     @staticmethod
-    async def _send_error(send: Send, error: APIError) -> None:
-        headers = [*JSON_HEADERS, *((k.encode(), v.encode()) for k, v in error.headers.items())]
+    async def _send_error(send: Send, error: APIError, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
+        headers = [*JSON_HEADERS, *((k.encode(), v.encode()) for k, v in error.headers.items()), *extra]
         await send_bytes(send, error.status, error.body(), headers)
+
+
+def _request_id_headers() -> list[tuple[bytes, bytes]]:
+    request_id = ids.request_id().encode()
+    return [(b"x-request-id", request_id), (b"x-trace-id", request_id)]
 
 
 def create_app(settings: Settings | None = None) -> MockServer:

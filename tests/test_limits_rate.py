@@ -3,13 +3,18 @@ answer and a 429 that both SDKs understand."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
 import time
+import tracemalloc
 
 import httpx
 import openai
 import perceptron
 import pytest
 
+from app.guards.rate_limit import MemoryStore
 from tests.conftest import MODEL, chat
 from tests.server import declared_body, run_server
 
@@ -142,3 +147,53 @@ def test_limit_zero_turns_the_limiter_off():
         answers = [post(http, "unlimited") for _ in range(3)]
         assert all(r.status_code == 200 for r in answers)
         assert all("x-ratelimit-limit-requests" not in r.headers for r in answers)
+
+
+# --- the in-memory buckets: bounded however many keys clients make up ------------------------------------
+
+
+def take_all(store: MemoryStore, keys) -> list[int]:
+    async def run() -> list[int]:
+        return [(await store.take(key))[0] for key in keys]
+
+    return asyncio.run(run())
+
+
+def test_many_distinct_keys_keep_the_bucket_count_bounded(caplog):
+    store = MemoryStore(interval_us=720_000_000, capacity_us=5 * 720_000_000, max_buckets=64)  # nothing refills
+    with caplog.at_level(logging.WARNING, logger="perceptron_mock"):
+        take_all(store, (f"key-{i}" for i in range(1000)))
+    assert len(store) <= 64
+    assert "dropped the 8 closest to full" in caplog.text  # the last resort says so
+
+
+def test_full_buckets_are_dropped_first_and_without_a_warning(caplog):
+    store = MemoryStore(interval_us=1, capacity_us=5, max_buckets=64)  # full again a microsecond later
+    take_all(store, (f"old-{i}" for i in range(64)))
+    time.sleep(0.01)
+    with caplog.at_level(logging.WARNING, logger="perceptron_mock"):
+        take_all(store, (f"new-{i}" for i in range(64)))
+    assert len(store) == 64 and caplog.text == ""
+
+
+def test_a_bucket_being_spent_survives_a_flood_of_new_keys():
+    store = MemoryStore(interval_us=720_000_000, capacity_us=5 * 720_000_000, max_buckets=64)
+    assert take_all(store, ["steady"] * 3) == [4, 3, 2]
+    take_all(store, (f"flood-{i}" for i in range(1000)))  # each spends one: all closer to full than "steady"
+    assert take_all(store, ["steady"]) == [1]
+
+
+def test_the_buckets_keep_a_digest_of_each_key_not_the_key():
+    store = MemoryStore(interval_us=720_000_000, capacity_us=5 * 720_000_000)
+    keys = [f"{i:06d}" * 2_000 for i in range(200)]  # 12 KB keys, 2.4 MB in all
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        take_all(store, keys)
+        gc.collect()
+        retained = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(store) == 200
+    assert retained < 200 * 400, f"{retained} bytes kept for 200 buckets"

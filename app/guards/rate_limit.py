@@ -15,7 +15,8 @@ From that one number the headers follow exactly: remaining = (capacity - (tat - 
 reset (time until the bucket is full again) = tat - now, and for a refusal retry-after = the time
 until one interval fits. All arithmetic is in whole microseconds, so the counts never drift.
 
-Storage: without a Redis client the buckets live in this process (one budget per worker); with one
+Storage: without a Redis client the buckets live in this process (one budget per worker, at most
+``MemoryStore.MAX_BUCKETS`` of them, however many keys clients make up); with one
 (``app.storage.open_redis``, which ``app.main`` opens once and shares with the journal and the fault
 queue) they live in Redis, updated atomically by a Lua script that reads Redis's own clock, so every
 worker and every replica shares one budget and no two of them disagree about the time. The Redis
@@ -25,6 +26,7 @@ client is asyncio's: a check never blocks the event loop.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import logging
 import math
 import time
@@ -120,15 +122,32 @@ class Store(Protocol):
     async def reset(self, key: str | None = None) -> None: ...
 
 
+def key_digest(key: str) -> bytes:
+    """What the stores keep of an API key: 16 bytes of its SHA-256. Never the key itself: it is a
+    secret, and as long as the client made it."""
+    return hashlib.sha256(key.encode()).digest()[:16]
+
+
 class MemoryStore:
-    """The buckets of this process. Without an ``await`` inside, each update is atomic."""
+    """The buckets of this process, at most ``max_buckets``, each under its key's digest. Without an
+    ``await`` inside, each update is atomic.
 
-    _PRUNE_AT = 10_000  # keys kept before full buckets are dropped (any non-empty key is accepted)
+    A bucket whose time has passed is full, which is the same as having none: those are dropped
+    first when a new key needs room, and that loses nothing. Only when more than 7/8 of the
+    buckets are still refilling are the ones closest to full dropped too (those keys start again
+    with a full budget), with a warning. Each pass leaves at least 1/8 of the room free, so a flood
+    of new keys costs one pass per ``max_buckets / 8`` of them."""
 
-    def __init__(self, interval_us: int, capacity_us: int) -> None:
+    MAX_BUCKETS = 10_000
+
+    def __init__(self, interval_us: int, capacity_us: int, max_buckets: int = MAX_BUCKETS) -> None:
         self.interval = interval_us
         self.capacity = capacity_us
-        self._tat: dict[str, int] = {}
+        self.max_buckets = max_buckets
+        self._tat: dict[bytes, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._tat)
 
     @staticmethod
     def _now() -> int:
@@ -136,25 +155,40 @@ class MemoryStore:
 
     async def take(self, key: str) -> tuple[int, int, int | None]:
         now = self._now()
-        tat = max(self._tat.get(key, now), now)
+        digest = key_digest(key)
+        tat = max(self._tat.get(digest, now), now)
         new = tat + self.interval
         if new - now > self.capacity:
             return (self.capacity - (tat - now)) // self.interval, tat - now, new - now - self.capacity
-        if len(self._tat) >= self._PRUNE_AT and key not in self._tat:
-            self._tat = {k: v for k, v in self._tat.items() if v > now}
-        self._tat[key] = new
+        if len(self._tat) >= self.max_buckets and digest not in self._tat:
+            self._make_room(now)
+        self._tat[digest] = new
         return (self.capacity - (new - now)) // self.interval, new - now, None
+
+    def _make_room(self, now: int) -> None:
+        self._tat = {k: v for k, v in self._tat.items() if v > now}
+        keep = self.max_buckets - max(1, self.max_buckets // 8)
+        if len(self._tat) > keep:
+            dropped = len(self._tat) - keep
+            for digest, _ in heapq.nsmallest(dropped, self._tat.items(), key=lambda item: item[1]):
+                del self._tat[digest]
+            log.warning(
+                "rate limiter: all %d in-memory buckets were in use and refilling; dropped the %d closest to "
+                "full, whose keys start again with a full budget (so many keys at once is likely a misuse)",
+                self.max_buckets,
+                dropped,
+            )
 
     async def look(self, key: str) -> tuple[int, int]:
         now = self._now()
-        tat = max(self._tat.get(key, now), now)
+        tat = max(self._tat.get(key_digest(key), now), now)
         return (self.capacity - (tat - now)) // self.interval, tat - now
 
     async def reset(self, key: str | None = None) -> None:
         if key is None:
             self._tat.clear()
         else:
-            self._tat.pop(key, None)
+            self._tat.pop(key_digest(key), None)
 
 
 # KEYS[1] the bucket; ARGV: interval (µs), capacity (µs), "1" to take a request or "0" to look.
@@ -193,7 +227,7 @@ class RedisStore:
     @staticmethod
     def _key(key: str) -> str:
         # API keys are secrets: Redis only ever sees a digest of them.
-        return REDIS_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:32]
+        return REDIS_PREFIX + key_digest(key).hex()
 
     async def take(self, key: str) -> tuple[int, int, int | None]:
         remaining, reset_us, retry_us = await self._script(keys=[self._key(key)], args=[self.interval, self.capacity, 1])

@@ -7,7 +7,7 @@ A fault is written as a short spec, the same everywhere it can come from:
   ``FaultStore``: ``MemoryFaults``, or ``app.testing.redis_store.RedisFaults``);
 - a fixture (``app.answers``), for the requests it matches.
 
-Spec: items separated by ``;`` or ``,``, each ``name`` or ``name=value``::
+Spec: items separated by ``;`` or ``,``, each ``name`` or ``name=value``, at most ``MAX_SPEC_CHARS`` in all::
 
     503                     status 503 with its error envelope (any 4xx/5xx; also ``status=503``)
     429; retry_after=0.2    ... with Retry-After: 1 (whole seconds) and retry-after-ms: 200
@@ -116,6 +116,10 @@ _ALIASES = {"retry-after": "retry_after", "sse-error": "sse_error", "error": "ss
 
 _LONGEST_MS = 600_000  # latency and drip: ten minutes is already "forever" for a test; "hang" is the real thing
 
+# The longest spec read: the longest useful one is about 40 characters. It bounds the parse cache by
+# bytes (256 entries of at most this), and what the journal keeps of a spec.
+MAX_SPEC_CHARS = 200
+
 
 def _number(name: str, value: str | None, *, integer: bool = False, minimum: float = 0, maximum: float = 1e9) -> Any:
     if value is None:
@@ -129,9 +133,15 @@ def _number(name: str, value: str | None, *, integer: bool = False, minimum: flo
     return number
 
 
-@lru_cache(maxsize=256)
 def parse(spec: str) -> Fault:
     """The ``Fault`` a spec describes, or ``FaultSpecError`` saying what is wrong with it."""
+    if len(spec) > MAX_SPEC_CHARS:
+        raise FaultSpecError(f"the fault spec is {len(spec)} characters long; the most accepted is {MAX_SPEC_CHARS}")
+    return _parse(spec)
+
+
+@lru_cache(maxsize=256)
+def _parse(spec: str) -> Fault:
     fields: dict[str, Any] = {}
     seen: set[str] = set()
     items = [item.strip() for item in spec.replace(",", ";").split(";") if item.strip()]

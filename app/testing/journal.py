@@ -13,7 +13,9 @@ with 413) is recorded with an empty body. It is kept as raw bytes and only parse
 journal. A body larger than ``journal_body_bytes`` (data-URL images, mostly) is shortened when it is
 recorded: its long strings keep their head and say how long they were, so the structure a test
 asserts on survives while the ring cannot grow to gigabytes. Data URLs are shortened on the raw bytes
-(``app.protocol.payloads`` finds them), so a 20 MB image is never parsed for the journal.
+(``app.protocol.payloads`` finds them), so a 20 MB image is never parsed for the journal. Headers are
+bounded the same way (``stored_headers``): a long value is clipped, and an entry keeps at most
+``HEADERS_KEPT`` headers and ``HEADER_BYTES_KEPT`` bytes of them.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ FAULT_KEY = "perceptron_mock.fault"  # the scope key a fault leaves its spec und
 
 _LONG_STRING = 256  # strings longer than this are shortened in an oversized body
 _KEPT_HEAD = 64
+
+# What one entry keeps of the request's headers (the 431 cap allows 64 KiB of them, which a
+# thousand-entry ring must not multiply): values clipped, then headers kept until a count or a size.
+HEADER_VALUE_KEPT = 2048
+HEADER_BYTES_KEPT = 16384
+HEADERS_KEPT = 100
 
 
 def recordable(path: str) -> bool:
@@ -122,6 +130,30 @@ def stored_body(body: Body, limit: int) -> tuple[bytes, bool]:
     return (shortened if len(shortened) <= limit else shortened[:limit]), True
 
 
+def stored_headers(headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, bytes]], bool]:
+    """The headers to keep for a request and whether they were shortened. Within the bounds (every
+    ordinary request) they are the server's own list, not a copy; past them, credentials are left
+    out, a value over ``HEADER_VALUE_KEPT`` bytes keeps its head and says how long it was, and the
+    headers past ``HEADERS_KEPT`` or ``HEADER_BYTES_KEPT`` bytes are left out."""
+    if len(headers) <= HEADERS_KEPT and sum(len(k) + len(v) for k, v in headers) <= HEADER_BYTES_KEPT:
+        if all(len(v) <= HEADER_VALUE_KEPT for _, v in headers):
+            return headers, False
+    kept: list[tuple[bytes, bytes]] = []
+    size = 0
+    shortened = False
+    for name, value in headers:
+        if name in SECRET_HEADERS:
+            continue
+        if len(value) > HEADER_VALUE_KEPT:
+            value = value[:HEADER_VALUE_KEPT] + b"...[%d bytes]" % len(value)
+            shortened = True
+        size += len(name) + len(value)
+        if len(kept) == HEADERS_KEPT or size > HEADER_BYTES_KEPT:
+            return kept, True
+        kept.append((name, value))
+    return kept, shortened
+
+
 class Recorder:
     """ASGI wrapper that records each request it passes on, with its answer, in a journal.
 
@@ -150,6 +182,7 @@ class Recorder:
             if self.store.remote and STORAGE_FAILED_KEY in scope:
                 return  # Redis failed earlier in this request: its one timeout was enough; the entry is lost
             body, shortened = stored_body(scope.pop(BODY_KEY, b""), self.body_limit)
+            headers, headers_shortened = stored_headers(scope["headers"])
             await self.store.add(
                 {
                     "request_id": _request_id(answer_headers),
@@ -157,9 +190,10 @@ class Recorder:
                     "method": scope["method"],
                     "path": scope["path"],
                     "query": scope.get("query_string", b"").decode("latin-1"),
-                    # Kept as the server gave them; credentials are dropped wherever an entry leaves
-                    # this process (present(), and the Redis store before it writes).
-                    "headers": scope["headers"],
+                    # Credentials are dropped wherever an entry leaves this process (present(), and
+                    # the Redis store before it writes), and from a shortened copy.
+                    "headers": headers,
+                    "headers_shortened": headers_shortened,
                     "body": body,
                     "body_shortened": shortened,
                     "status": status,
@@ -231,6 +265,7 @@ def present(entry: dict[str, Any]) -> dict[str, Any]:
         "path": entry["path"],
         "query": entry["query"],
         "headers": _decode_headers(entry["headers"]),
+        "headers_shortened": entry.get("headers_shortened", False),  # absent from entries of older versions
         "body": body,
         "body_text": text,
         "body_shortened": entry["body_shortened"],

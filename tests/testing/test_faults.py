@@ -336,6 +336,15 @@ def test_unknown_fault_header_is_a_clear_400(mock, admin):
     assert error["code"] == "invalid_fault" and "unknown fault 'explode'" in error["message"]
 
 
+def test_a_fault_header_longer_than_any_spec_is_a_400(mock, admin):
+    response = httpx.post(
+        mock.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer k", "X-Mock-Fault": "latency=1;" * 1_000}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_fault" and "10000 characters long" in response.json()["error"]["message"]
+    assert journal(admin)[0]["fault"] is None
+
+
 def test_admin_refuses_an_invalid_fault(admin):
     response = admin.post("/faults", json={"fault": "503; hang"})
     assert response.status_code == 400 and response.json()["error"]["param"] == "fault"
@@ -373,6 +382,7 @@ def test_parse(spec, expected):
         ("retry_after=1", "goes with a status"),
         ("hang=3", "takes no value"),
         ("drip=10; 503", "cannot go with"),
+        ("latency=1;" + " " * 200, "210 characters long; the most accepted is 200"),
     ],
 )
 def test_parse_refuses(spec, says):

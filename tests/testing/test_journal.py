@@ -114,6 +114,28 @@ def test_delete_clears_the_journal(mock, admin):
     assert journal(admin) == []
 
 
+def test_a_long_header_value_is_journaled_clipped_and_says_how_long_it_was(mock, admin):
+    httpx.get(mock.url + "/v1/models", headers={"authorization": "Bearer k", "x-long": "v" * 5000, "x-short": "s"})
+    httpx.get(mock.url + "/v1/models", headers={"authorization": "Bearer k", "x-short": "s"})
+    long, short = journal(admin)
+    assert long["headers_shortened"] is True
+    assert long["headers"]["x-long"] == "v" * 2048 + "...[5000 bytes]" and long["headers"]["x-short"] == "s"
+    assert "authorization" not in long["headers"]
+    assert short["headers_shortened"] is False and short["headers"]["x-short"] == "s"
+
+
+def test_an_entry_keeps_at_most_a_hundred_headers_and_sixteen_kib_of_them(mock, admin):
+    many = {f"x-h-{i:03d}": "v" for i in range(150)}
+    httpx.get(mock.url + "/v1/models", headers={"authorization": "Bearer k", **many})
+    large = {f"x-l-{i}": "v" * 2000 for i in range(20)}  # 40 KB, under the 64 KiB cap
+    httpx.get(mock.url + "/v1/models", headers={"authorization": "Bearer k", **large})
+    first, second = journal(admin)
+    assert first["headers_shortened"] is True and len(first["headers"]) == 100
+    assert "x-h-000" in first["headers"] and "x-h-149" not in first["headers"]
+    assert second["headers_shortened"] is True
+    assert sum(len(k) + len(v) for k, v in second["headers"].items()) <= 16 * 1024 and "x-l-0" in second["headers"]
+
+
 def test_a_large_image_body_keeps_its_shape_but_not_its_bytes(mock, admin):
     noise = Image.frombytes("RGB", (200, 200), os.urandom(200 * 200 * 3))
     buffer = io.BytesIO()
