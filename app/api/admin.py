@@ -18,6 +18,7 @@ It is kept out of ``/openapi.json`` (which describes the real API only). Who may
 once at start-up (``AdminAccess``): with an admin key set, callers send ``Authorization: Bearer <key>``;
 without one it is open while the server listens on loopback only, and off (404, as on the real
 service) when it listens beyond loopback, since anyone who can reach the port could then steer it.
+Requests a browser sends for another site are refused in every mode (``app.guards.cross_site``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.answers.fixtures import FixtureFileError, FixtureStore
 from app.guards.auth import bearer_token, matches_any
-from app.protocol.errors import APIError, mask_key, route_not_found, unparseable_json
+from app.guards.cross_site import refuse_cross_site
+from app.protocol.errors import APIError, clip, mask_key, route_not_found, unparseable_json
 from app.protocol.validation import _json_kind, first_error
 from app.settings import Settings
 from app.testing import journal as journal_view
@@ -41,6 +43,7 @@ from app.testing.state import Toolkit
 
 
 def is_loopback(host: str) -> bool:
+    """Whether the server's ``--host`` listens on this machine only."""
     if host == "localhost":
         return True
     try:
@@ -62,10 +65,13 @@ class AdminAccess:
             self.mode = "off"
 
     def check(self, request: Request) -> None:
-        if self.mode == "open":
-            return
         if self.mode == "off":
             raise route_not_found(request.method, request.url.path)
+        # Open, it must also be called by a loopback name: a keyed mock is reached by any name
+        # (a docker-compose service), and a rebinding page cannot send the key.
+        refuse_cross_site(request.scope, loopback_host=self.mode == "open")
+        if self.mode == "open":
+            return
         token = bearer_token(request.scope)
         if token is None or not matches_any(token, [self.key or b""]):
             raise APIError(
@@ -215,10 +221,11 @@ async def clear_fixtures(fixtures: FixturesDep) -> dict[str, Any]:
     return {"deleted": fixtures.clear()}
 
 
-@router.delete("/fixtures/{name}")
+# ``:path``: a name may hold a slash (``a/b``), which the client sends as %2F and the server decodes.
+@router.delete("/fixtures/{name:path}")
 async def remove_fixture(name: str, fixtures: FixturesDep) -> dict[str, Any]:
     if not fixtures.remove(name):
-        raise APIError(404, f"No fixture is called '{name}'.", param="name", code="fixture_not_found")
+        raise APIError(404, f"No fixture is called {clip(name)!r}.", param="name", code="fixture_not_found")
     return {"deleted": 1}
 
 
