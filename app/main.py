@@ -34,7 +34,7 @@ from app.protocol.errors import APIError, method_not_allowed, route_not_found, s
 from app.protocol.openapi import install_openapi
 from app.protocol.validation import first_error
 from app.settings import Settings, get_settings
-from app.storage import open_redis, storage_unavailable, uses_redis
+from app.storage import open_redis, outage, storage_unavailable, uses_redis
 from app.testing.faults import RECEIVE_KEY
 from app.testing.journal import Recorder, recordable
 from app.testing.state import Toolkit
@@ -86,7 +86,7 @@ def build_api(settings: Settings) -> FastAPI:
     # redis-py wraps socket errors and timeouts in its own, and another OSError is not Redis being gone.
     @api.exception_handler(RedisError)
     async def _storage_error(request: Request, exc: RedisError) -> Response:
-        log.warning("storage failed on %s %s; answering 503", request.method, request.url.path, exc_info=True)
+        outage(request.app.state.redis).failed(exc, f"{request.method} {request.url.path}")  # logged once per outage
         return _error_response(storage_unavailable())
 
     @api.exception_handler(Exception)

@@ -52,16 +52,21 @@ def declared_body(url: str, length: int, timeout: float = 10.0, **headers: str) 
 class RunningServer:
     url: str  # http://127.0.0.1:PORT
     process: subprocess.Popen
+    log: IO[bytes] | None = None  # what the server printed
 
     @property
     def base_url(self) -> str:
         return self.url + "/v1"
 
+    def output(self) -> str:
+        """Everything the server has printed so far (warnings, tracebacks)."""
+        return _read(self.log) if self.log is not None else ""
+
 
 def _read(log: IO[bytes]) -> str:
-    log.flush()
-    log.seek(0)
-    return log.read().decode("utf-8", errors="replace")
+    # pread, not seek and read: the server writes through the same file offset, which must stay at the end.
+    size = os.fstat(log.fileno()).st_size
+    return os.pread(log.fileno(), size, 0).decode("utf-8", errors="replace")
 
 
 @contextmanager
@@ -92,7 +97,7 @@ def run_server(*args: str, env: dict[str, str] | None = None, timeout: float = 2
                 raise RuntimeError(f"server did not start within {timeout}s:\n{_read(log)}")
             time.sleep(0.05)
         try:
-            yield RunningServer(url=url, process=process)
+            yield RunningServer(url=url, process=process, log=log)
         except Exception as error:  # a test failing inside the block shows what the server logged
             error.add_note(f"server log:\n{_read(log)}")
             raise

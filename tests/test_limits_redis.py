@@ -22,7 +22,7 @@ from app.settings import Settings
 from app.storage import open_redis
 from app.testing.faults import parse
 from tests.conftest import chat
-from tests.redis_server import run_redis
+from tests.redis_server import ForgetfulHop, redis_server, run_redis
 from tests.server import free_port, run_server
 
 # 300 per minute as the service, but refilled over 10 hours: no request refills during a burst, so
@@ -192,7 +192,8 @@ def dead_redis() -> Iterator[tuple[str, list[int]]]:
         ("the headers look-up fails: answered, no journal write", "300", "/v1/models", 200),
     ],
 )
-def test_a_request_tries_a_gone_redis_once(case, limit, path, expected):
+def test_a_request_calls_a_gone_redis_once_with_one_retry_at_once(case, limit, path, expected):
+    # Two connections: the call, and its one retry on a fresh connection; nothing more in the request.
     with dead_redis() as (url, attempts), run_server("--rate-limit-storage", url, "--rate-limit-per-minute", limit) as server:
         headers = {"authorization": "Bearer k"}
         if path == "/v1/models":
@@ -202,7 +203,7 @@ def test_a_request_tries_a_gone_redis_once(case, limit, path, expected):
         assert response.status_code == expected, response.text
         if expected == 503:
             assert response.json()["error"]["code"] == "storage_unavailable"
-        assert attempts[0] == 1, case
+        assert attempts[0] == 2, case
 
 
 def test_a_running_server_shares_one_redis_connection_between_limiter_journal_and_faults():
@@ -214,3 +215,76 @@ def test_a_running_server_shares_one_redis_connection_between_limiter_journal_an
             assert http.get("/_admin/requests").status_code == 200  # the journal, read back from Redis
             open_while_serving = others()
         assert open_while_serving == 1
+
+
+# --- Redis going away and coming back -------------------------------------------------------------------
+
+
+def post_chat(server, key: str = "k") -> int:
+    return httpx.post(server.url + "/v1/chat/completions", json=chat(), headers={"authorization": f"Bearer {key}"}, timeout=30).status_code
+
+
+def warm_pool(server, connections: int = 4) -> None:
+    """Several requests at once, so that the server's pool holds several connections to Redis."""
+    with ThreadPoolExecutor(connections) as pool:
+        assert set(pool.map(lambda i: post_chat(server, f"warm-{i}"), range(connections * 4))) == {200}
+
+
+def test_after_redis_restarts_the_next_request_succeeds_and_the_outage_is_logged_once_each_way():
+    with redis_server() as redis, run_server("--rate-limit-storage", redis.url) as server:
+        warm_pool(server)
+        redis.stop()
+        during = [post_chat(server) for _ in range(20)]
+        admin = httpx.get(server.url + "/_admin/requests", timeout=30)
+        redis.start()  # the same port, empty: the limiter's script is loaded again
+        assert post_chat(server) == 200
+        log = server.output()
+    assert set(during) == {503} and admin.status_code == 503
+    assert log.count("Redis storage is unavailable") == 1 and log.count("Redis storage is back after") == 1, log
+    assert "Traceback" not in log and log.count("\n") == 2, log
+
+
+def test_connections_a_replaced_redis_forgot_are_retried_at_once_on_fresh_ones():
+    # Pooled sockets that now get a reset (RST), as after a Redis container is replaced on the same
+    # address: each call's first attempt fails on one, its retry opens a fresh connection.
+    with redis_server() as redis:
+        hop = ForgetfulHop(redis.port)
+        try:
+            with run_server("--rate-limit-storage", hop.url) as server:
+                warm_pool(server)
+                hop.forget()
+                assert [post_chat(server) for _ in range(8)] == [200] * 8
+                assert "Redis storage" not in server.output()
+        finally:
+            hop.close()
+
+
+@contextmanager
+def silent_redis() -> Iterator[tuple[str, list[int]]]:
+    """A port where something accepts connections and never answers; its URL and the connection count."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    attempts = [0]
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            attempts[0] += 1
+            held.append(connection)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0", attempts
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
+
+
+def test_a_redis_that_stops_answering_costs_one_timeout_and_is_not_retried():
+    with silent_redis() as (url, attempts), run_server("--rate-limit-storage", url) as server:
+        assert post_chat(server) == 503  # after the one 2 s timeout (a retry would have been a second)
+        assert attempts[0] == 1

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from app.asgi import Scope
 from app.guards.auth import bearer_token
 from app.protocol.errors import APIError
-from app.storage import STORAGE_ERRORS, STORAGE_FAILED_KEY, storage_unavailable
+from app.storage import STORAGE_ERRORS, STORAGE_FAILED_KEY, outage, storage_unavailable
 
 log = logging.getLogger("perceptron_mock")
 
@@ -223,6 +223,7 @@ class RedisStore:
         self.capacity = capacity_us
         self._redis = client  # the process's (app.storage.open_redis), shared with the journal and the fault queue
         self._script = self._redis.register_script(_GCRA)
+        self._outage = outage(client)
 
     @staticmethod
     def _key(key: str) -> str:
@@ -230,11 +231,13 @@ class RedisStore:
         return REDIS_PREFIX + key_digest(key).hex()
 
     async def take(self, key: str) -> tuple[int, int, int | None]:
-        remaining, reset_us, retry_us = await self._script(keys=[self._key(key)], args=[self.interval, self.capacity, 1])
+        with self._outage.watching("checking a rate limit"):
+            remaining, reset_us, retry_us = await self._script(keys=[self._key(key)], args=[self.interval, self.capacity, 1])
         return int(remaining), int(reset_us), None if retry_us < 0 else int(retry_us)
 
     async def look(self, key: str) -> tuple[int, int]:
-        remaining, reset_us, _ = await self._script(keys=[self._key(key)], args=[self.interval, self.capacity, 0])
+        with self._outage.watching("reading a rate limit for its headers"):
+            remaining, reset_us, _ = await self._script(keys=[self._key(key)], args=[self.interval, self.capacity, 0])
         return int(remaining), int(reset_us)
 
     async def reset(self, key: str | None = None) -> None:
@@ -278,8 +281,7 @@ class RateLimiter:
     async def admit(self, scope: Scope, key: str) -> Quota:
         try:
             quota = self._quota(*await self.store.take(key))
-        except STORAGE_ERRORS:
-            log.warning("rate-limit storage failed; answering 503", exc_info=True)
+        except STORAGE_ERRORS:  # logged once per outage (app.storage.Outage)
             scope[STORAGE_FAILED_KEY] = True
             raise storage_unavailable() from None
         scope[QUOTA_KEY] = quota
@@ -301,8 +303,7 @@ class RateLimiter:
             return None
         try:
             return self._quota(*await self.store.look(key))
-        except STORAGE_ERRORS:
-            log.warning("rate-limit storage failed; answering without x-ratelimit headers", exc_info=True)
+        except STORAGE_ERRORS:  # answered without x-ratelimit headers; logged once per outage
             scope[STORAGE_FAILED_KEY] = True
             return None
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import socket
 import struct
 from dataclasses import dataclass, replace
@@ -43,8 +42,6 @@ from app.protocol.errors import APIError
 from app.render.sse import Delivery, StreamEvents
 from app.storage import STORAGE_ERRORS, STORAGE_FAILED_KEY
 from app.testing.journal import FAULT_KEY
-
-log = logging.getLogger("perceptron_mock")
 
 FAULT_HEADER = b"x-mock-fault"
 RECEIVE_KEY = "perceptron_mock.receive"  # the server's own receive, kept by app.main (reset needs its socket)
@@ -287,8 +284,7 @@ class Faults:
             try:
                 fault = await self.store.take(stream=stream, model=model)
             except STORAGE_ERRORS:  # no fault is better than a failed request the test did not ask for
-                log.warning("could not read the fault queue from Redis", exc_info=True)
-                scope[STORAGE_FAILED_KEY] = True
+                scope[STORAGE_FAILED_KEY] = True  # logged once per outage (app.storage.Outage)
                 return None
             if fault is None:
                 return None

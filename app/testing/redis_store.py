@@ -12,8 +12,9 @@ workers never lose an entry or spend one use of a fault twice. Both stores use t
 
 A storage error is not translated here: the admin API, which is what reads, queues and clears, answers
 any ``RedisError`` with 503 ``storage_unavailable`` (``app.main.build_api``). The two calls on the
-request path decide for themselves: ``add`` logs and drops the entry, ``take``'s error goes up to
-``Faults.pick``, which answers without a fault.
+request path decide for themselves: ``add`` drops the entry, ``take``'s error goes up to
+``Faults.pick``, which answers without a fault. Both report to the client's ``app.storage.outage``,
+which logs an outage once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from app.storage import STORAGE_ERRORS, outage
 from app.testing.faults import Fault, QueuedFault, parse
 from app.testing.journal import public_headers
 
@@ -76,6 +78,7 @@ class RedisJournal:
         self._redis = client
         self._append = self._redis.register_script(_APPEND)
         self._clear = self._redis.register_script(_CLEAR)
+        self._outage = outage(client)
 
     async def add(self, entry: dict[str, Any]) -> None:
         data = {
@@ -83,9 +86,13 @@ class RedisJournal:
             "body": base64.b64encode(entry["body"]).decode(),
             "headers": [(k.decode("latin-1"), v.decode("latin-1")) for k, v in public_headers(entry["headers"])],
         }
+        # The request was answered: losing its journal entry must not fail it.
         try:
-            await self._append(keys=[JOURNAL, JOURNAL_IDS], args=[orjson.dumps(data), self.size])
-        except Exception:  # the request was answered; losing its journal entry must not fail it
+            with self._outage.watching("writing the journal"):
+                await self._append(keys=[JOURNAL, JOURNAL_IDS], args=[orjson.dumps(data), self.size])
+        except STORAGE_ERRORS:
+            pass  # logged once per outage
+        except Exception:
             log.warning("could not write the journal to Redis", exc_info=True)
 
     async def entries(self) -> list[dict[str, Any]]:
@@ -108,6 +115,7 @@ class RedisFaults:
         self._redis = client
         self._take = self._redis.register_script(_TAKE)
         self._clear = self._redis.register_script(_CLEAR)
+        self._outage = outage(client)
 
     async def push(self, fault: Fault, count: int, model: str | None) -> QueuedFault:
         number = await self._redis.incr(FAULT_IDS)
@@ -124,7 +132,8 @@ class RedisFaults:
 
     async def take(self, *, stream: bool, model: str) -> Fault | None:
         # A storage error goes up to Faults.pick, which marks the request so it does not wait on Redis again.
-        spec = await self._take(keys=[FAULTS], args=[1 if stream else 0, model])
+        with self._outage.watching("reading the fault queue"):
+            spec = await self._take(keys=[FAULTS], args=[1 if stream else 0, model])
         return parse(spec.decode()) if spec else None
 
     async def list(self) -> list[QueuedFault]:
