@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from app.accounting.prompt import Prompt
 from app.answers.answer import Answer, Pacing
 from app.answers.hints import Hints
-from app.protocol.errors import APIError
+from app.protocol.errors import APIError, clip
 from app.protocol.requests import ChatCompletionRequest
 from app.testing.faults import FaultSpecError, parse as parse_fault
 
@@ -87,6 +87,20 @@ class Match(_Model):
         return None if value is None else [digest.lower() for digest in value]
 
 
+# RFC 9110: a field name is a token; a field value is visible characters, spaces and tabs (and bytes
+# over 0x7F): no CR, LF, NUL or other control character, which would end or corrupt the response head.
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Set by the mock on every answer (framing, connection handling, its own ids): a fixture's copy would
+# conflict with them (a second content-length makes clients drop the response).
+MOCKS_OWN_HEADERS = frozenset(
+    {
+        "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer",
+        "upgrade", "content-type", "x-request-id", "x-trace-id",
+    }
+)
+
+
 class ErrorSpec(_Model):
     status: Annotated[int, Field(ge=400, le=599)]
     body: dict[str, Any] | None = None  # sent as is; default: the OpenAI envelope of the fields below
@@ -95,6 +109,18 @@ class ErrorSpec(_Model):
     code: str | None = None
     param: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, field_value in value.items():
+            if not _FIELD_NAME.fullmatch(name):
+                raise ValueError(f"{clip(name)!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+            if name.lower() in MOCKS_OWN_HEADERS:
+                raise ValueError(f"{clip(name)!r} is set by the mock itself and cannot be scripted")
+            if _FIELD_VALUE_FORBIDDEN.search(field_value):
+                raise ValueError(f"the value of {clip(name)!r} holds a control character (CR, LF, NUL...), which no header may")
+        return value
 
 
 class PacingSpec(_Model):

@@ -104,6 +104,9 @@ BAD_FILES = [
     ("bad.yaml", "match: {image_sha256: abc}\nrespond: {content: x}\n", "fixture.match.image_sha256"),
     ("bad.yaml", "respond: {usage: {prompt_tokens: 1, completion_tokens: 2, total_tokens: 4}}\n", "total_tokens"),
     ("bad.yaml", "fixtures: []\nextra: 1\n", "may hold nothing else"),
+    ("bad.yaml", "respond: {error: {status: 503, headers: {bad name: x}}}\n", "fixture.respond.error.headers: 'bad name' is not a valid header name"),
+    ("bad.yaml", "respond: {error: {status: 503, headers: {x-note: \"a\\r\\nb\"}}}\n", "holds a control character"),
+    ("bad.yaml", "respond: {error: {status: 503, headers: {Content-Length: '5'}}}\n", "is set by the mock itself"),
 ]
 
 

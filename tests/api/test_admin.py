@@ -395,3 +395,63 @@ def test_with_an_admin_key_any_host_is_served_but_other_sites_are_refused():
 )
 def test_which_host_headers_are_loopback(value, loopback):
     assert is_loopback_host(value) is loopback
+
+
+# --- fixtures are checked when added, and removed by any name ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers, says",
+    [
+        ({"bad name": "x"}, "'bad name' is not a valid header name"),
+        ({"x-note:": "x"}, "is not a valid header name"),
+        ({"x-note": "a\r\nset-cookie: stolen=1"}, "the value of 'x-note' holds a control character"),
+        ({"x-note": "a\x00b"}, "holds a control character"),
+        ({"content-length": "5"}, "'content-length' is set by the mock itself"),
+        ({"Transfer-Encoding": "chunked"}, "is set by the mock itself"),
+        ({"connection": "close"}, "is set by the mock itself"),
+        ({"content-type": "text/html"}, "is set by the mock itself"),
+        ({"x-request-id": "mine"}, "is set by the mock itself"),
+    ],
+)
+def test_a_fixture_whose_headers_no_response_could_carry_is_refused_when_added(mock, headers, says):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
+    admin.post("/reset")
+    response = admin.post("/fixtures", json={"match": {}, "respond": {"error": {"status": 503, "headers": headers}}})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_fixture" and "respond.error.headers" in error["message"] and says in error["message"]
+    assert admin.get("/fixtures").json()["data"] == []
+
+
+def test_a_fixture_s_headers_are_sent_with_its_error(mock):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
+    admin.post("/reset")
+    headers = {"retry-after": "2", "x-ratelimit-remaining-requests": "0", "x-note": "café\tok"}
+    created = admin.post("/fixtures", json={"match": {}, "respond": {"error": {"status": 429, "headers": headers}}})
+    assert created.status_code == 201, created.text
+    response = httpx.post(mock.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer sk-live-abcdefghijklmnop"})
+    assert response.status_code == 429 and response.headers["retry-after"] == "2"
+    assert response.headers.get_list("content-type") == ["application/json"]
+    assert (b"x-note", "café\tok".encode()) in response.headers.raw  # sent as UTF-8 bytes
+    admin.post("/reset")
+
+
+@pytest.mark.parametrize("name", ["a/b", "/leading", "trailing/", "with space", "q?x=1#frag", "per%2Fcent", "ünï", "..", "reload"])
+def test_mock_client_removes_a_fixture_by_name_however_it_is_written(mock, name):
+    client = MockClient(mock.url)
+    client.reset()
+    client.add_fixture(name=name, respond={"content": "x"})
+    client.add_fixture(name="other", respond={"content": "y"})
+    client.remove_fixture(name)
+    assert [fixture["name"] for fixture in client.fixtures()] == ["other"]
+    client.reset()
+
+
+def test_curl_removes_a_fixture_with_a_slash_in_its_name_as_written(mock):
+    httpx.post(mock.url + "/_admin/reset")
+    httpx.post(mock.url + "/_admin/fixtures", json={"name": "team/greeting", "respond": {"content": "x"}})
+    status = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE",
+                             mock.url + "/_admin/fixtures/team/greeting"], capture_output=True, text=True, timeout=30).stdout
+    assert status == "200"
+    assert httpx.get(mock.url + "/_admin/fixtures").json()["data"] == []
