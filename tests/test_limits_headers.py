@@ -124,6 +124,58 @@ def test_the_cap_is_a_setting():
         assert httpx.get(small.url + "/health", headers={"x-padding": "p" * 1024}).status_code == 200
 
 
+# --- a head far over the cap is refused while it still arrives ------------------------------------------------
+
+
+def endless_head(url: str, megabytes: int = 8) -> tuple[int, bytes, bytes]:
+    """Send a head that never ends (one header value, ``megabytes`` of it, no blank line) and read what
+    comes back: the status, the body, and what follows it (b"" once the server has closed)."""
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port), timeout=20) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nhost: " + address.netloc.encode() + b"\r\nx-endless: ")
+        try:
+            for _ in range(megabytes):
+                sock.sendall(b"e" * (1024 * 1024))
+        except OSError:
+            pass  # the server may have answered and stopped reading: what it said is still to be read
+        response = b""
+        while chunk := sock.recv(65536):  # until the server ends the connection (a stall fails on the timeout)
+            response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    return int(head.split(b" ")[1]), body[:length], body[length:]
+
+
+def test_a_head_far_over_the_cap_is_refused_before_it_ends(server):
+    # The head never ends: a server that waited for the end before judging it would never answer.
+    status, body, after = endless_head(server.url)
+    assert_431(status, body)
+    assert after == b""
+    assert httpx.get(server.url + "/health").status_code == 200
+
+
+def test_heads_near_the_cap_on_one_connection_are_all_served(server):
+    # Kept alive, then pipelined (three requests in one write): each head is counted on its own.
+    near = {"authorization": "Bearer header-key", "x-padding": "p" * (CAP - 1024)}
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        assert [http.get("/v1/models", headers=near).status_code for _ in range(5)] == [200] * 5
+    address = urlsplit(server.url)
+    one = (b"GET /health HTTP/1.1\r\nhost: " + address.netloc.encode() + b"\r\nx-padding: " + b"p" * (CAP - 1024) + b"\r\n\r\n")
+    with socket.create_connection((address.hostname, address.port), timeout=20) as sock:
+        sock.sendall(one * 3)
+        received = b""
+        while received.count(b"HTTP/1.1 200") < 3:
+            chunk = sock.recv(65536)
+            assert chunk, received
+            received += chunk
+
+
+def test_the_pytest_plugin_s_server_refuses_it_too():
+    with threaded_mock() as mock:
+        status, body, _ = endless_head(mock.url)
+    assert_431(status, body)
+
+
 # --- what a server keeps of headers, measured in this process -------------------------------------------
 
 

@@ -66,6 +66,7 @@ class ThreadedMock(MockClient):
     def __init__(self, **settings: Any) -> None:
         import uvicorn
 
+        from app.guards.head_reader import HeadLimitedHttpTools
         from app.main import create_app
 
         self.settings = _settings(settings)
@@ -77,6 +78,7 @@ class ThreadedMock(MockClient):
         super().__init__(f"http://127.0.0.1:{port}", api_key=api_key, admin_key=self.settings.admin_key)
         config = uvicorn.Config(
             create_app(self.settings),
+            http=HeadLimitedHttpTools,  # as the CLI serves it
             log_level="warning",
             access_log=False,
             server_header=False,
