@@ -86,7 +86,11 @@ def build_api(settings: Settings) -> FastAPI:
     # redis-py wraps socket errors and timeouts in its own, and another OSError is not Redis being gone.
     @api.exception_handler(RedisError)
     async def _storage_error(request: Request, exc: RedisError) -> Response:
-        outage(request.app.state.redis).failed(exc, f"{request.method} {request.url.path}")  # logged once per outage
+        redis = getattr(request.app.state, "redis", None)
+        if redis is not None:
+            outage(redis).failed(exc, f"{request.method} {request.url.path}")  # logged once per outage
+        else:  # not the process's Redis: unexpected, so with its traceback
+            log.warning("storage failed on %s %s; answering 503", request.method, request.url.path, exc_info=True)
         return _error_response(storage_unavailable())
 
     @api.exception_handler(Exception)
