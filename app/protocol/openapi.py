@@ -91,6 +91,7 @@ def _completions_path(settings: Settings) -> dict[str, Any]:
                 "404": _error("Unknown model"),
                 "413": _error("Request body too large"),
                 "429": _error("Rate limit exceeded"),
+                "431": _error("Request header fields too large"),
                 "500": _error("Server error"),
                 "503": _error("Overloaded, or the rate limiter's storage is unavailable"),
             },
