@@ -16,9 +16,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.guards.header_limit import headers_too_large
 from app.protocol import ids
+from app.settings import Settings
 
 REQUEST_LINE_BYTES = 64 * 1024  # beyond the headers: the request line, and slack for the chunk a head begins in
-DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DISCARD_SECONDS = 5.0  # after the 431: how long what the client still sends is read and dropped
 
 
@@ -29,7 +29,7 @@ def _max_header_bytes(app: Any) -> int:
         if isinstance(limit, int):
             return limit
         app = getattr(app, "app", None)
-    return DEFAULT_MAX_HEADER_BYTES
+    return Settings.model_fields["max_header_bytes"].default
 
 
 class HeadLimitedHttpTools(HttpToolsProtocol):
