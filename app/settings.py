@@ -64,6 +64,11 @@ class Settings(BaseSettings):
 
     # --- limits -------------------------------------------------------------------------------
     max_body_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest request body accepted (413 above).")
+    max_json_items: int = Field(
+        25_000,
+        ge=1,
+        description="Most JSON items (array elements and object members) a request body may hold, counted before it is parsed (400 above).",
+    )
     context_tokens: int = Field(8192, ge=1, description="Context window shared by prompt and completion.")
     url_image_width: int = Field(
         1024, ge=1, description="Assumed width of an http(s) image, which the mock never fetches (for token counts)."
