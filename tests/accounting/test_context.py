@@ -13,8 +13,10 @@ import pytest
 from PIL import Image
 
 from app.accounting import tokens
-from app.accounting.prompt import completion_budget
+from app.accounting.prompt import account, completion_budget, context_length_exceeded
 from app.protocol.errors import APIError
+from app.protocol.requests import ChatCompletionRequest
+from app.settings import Settings
 from tests.conftest import MODEL, OVERHEAD, chat, data_url, image_bytes
 
 WINDOW = 8192
@@ -41,6 +43,22 @@ def test_a_limit_must_fit_beside_the_prompt():
     with pytest.raises(APIError) as caught:
         completion_budget(8000, 193, WINDOW)
     assert "you requested 8193 tokens (8000 in the messages, 193 in the completion)" in caught.value.message
+
+
+def test_past_the_counted_bound_the_numbers_read_more_than():
+    error = context_length_exceeded(WINDOW, 2 * WINDOW, 100, beyond=True)
+    assert error.message == (
+        "This model's maximum context length is 8192 tokens. However, you requested more than 16484 tokens "
+        "(more than 16384 in the messages, 100 in the completion). Please reduce the length of the messages or completion."
+    )
+    assert (error.code, error.param) == ("context_length_exceeded", "messages")
+
+
+def test_accounting_a_prompt_far_past_the_window_stops_at_twice_the_window():
+    request = ChatCompletionRequest.model_validate({"model": MODEL, "messages": [{"role": "user", "content": "word " * 4_000_000}]})
+    with pytest.raises(APIError) as caught:
+        account(request, Settings())
+    assert "your messages resulted in more than 16384 tokens." in caught.value.message
 
 
 # --- through the server -------------------------------------------------------------------------
