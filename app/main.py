@@ -123,7 +123,11 @@ class MockServer:
         self.max_header_bytes = settings.max_header_bytes
         self.guarded = BodyLimit(self._route, settings.max_body_bytes)
         journal = self.toolkit.journal
-        self.recorder = Recorder(self._serve, journal, body_limit=settings.journal_body_bytes) if journal else None
+        self.recorder = (
+            Recorder(self._serve, journal, body_limit=settings.journal_body_bytes, max_items=settings.max_json_items)
+            if journal
+            else None
+        )
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] == COMPLETIONS_PATH:

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest total size of a request's header lines, names and values as on the wire (431 above; checked first).",
     )
+    max_json_items: int = Field(
+        25_000,
+        ge=1,
+        description="Most JSON items (array elements and object members) a request body may hold, counted before it is parsed (400 above).",
+    )
     context_tokens: int = Field(8192, ge=1, description="Context window shared by prompt and completion.")
     url_image_width: int = Field(
         1024, ge=1, description="Assumed width of an http(s) image, which the mock never fetches (for token counts)."

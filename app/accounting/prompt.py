@@ -34,17 +34,25 @@ def _text_of(content: object) -> str:
     return "\n".join(part.text for part in content if part.type == "text")
 
 
-def context_length_exceeded(window: int, prompt_tokens: int, limit: int | None) -> APIError:
-    # OpenAI's wording (see the wire notes), naming the window and what was asked.
+def counted_bound(window: int) -> int:
+    """Prompt tokens counted exactly: up to twice the window. A prompt past that is refused whatever its
+    size, so counting stops there and the refusal says "more than" this many."""
+    return 2 * window
+
+
+def context_length_exceeded(window: int, prompt_tokens: int, limit: int | None, *, beyond: bool = False) -> APIError:
+    """OpenAI's wording (see the wire notes), naming the window and what was asked; ``beyond``: the
+    prompt was not counted to its end, only past ``prompt_tokens``, so the numbers read "more than"."""
+    more = "more than " if beyond else ""
     if limit is None:
         message = (
             f"This model's maximum context length is {window} tokens. However, your messages resulted in "
-            f"{prompt_tokens} tokens. Please reduce the length of the messages."
+            f"{more}{prompt_tokens} tokens. Please reduce the length of the messages."
         )
     else:
         message = (
             f"This model's maximum context length is {window} tokens. However, you requested "
-            f"{prompt_tokens + limit} tokens ({prompt_tokens} in the messages, {limit} in the completion). "
+            f"{more}{prompt_tokens + limit} tokens ({more}{prompt_tokens} in the messages, {limit} in the completion). "
             "Please reduce the length of the messages or completion."
         )
     return invalid(message, "messages", "context_length_exceeded")
@@ -71,17 +79,26 @@ def account(
     """``payloads``: the images lifted out of the body (and decoded) before it was parsed, by the placeholder
     URL that stands for each in ``request`` (``app.protocol.validation.parse_request_lifting``). Each
     is taken out of ``payloads`` as its image is read, so that no view of the request body outlives
-    this step (without a journal, the body is then freed before the answer is chosen)."""
-    text_tokens = 0
-    image_total = 0
+    this step (without a journal, the body is then freed before the answer is chosen).
+
+    The prompt is read in order, message by message, and reading stops as soon as its tokens pass
+    ``counted_bound``: no more text is counted and no more images are opened (an invalid image past
+    that point is not reported), so a 20 MB prompt costs what one just past the bound does."""
+    window = settings.context_tokens
+    bound = counted_bound(window)
+    budget = tokens.Budget(bound)
+    budget.add(tokens.TOKENS_PER_REPLY)
     images: list[ImageInfo] = []
     systems: list[str] = []
     user_text = ""
     assumed = (settings.url_image_width, settings.url_image_height)
     for i, message in enumerate(request.messages):
+        budget.add(tokens.TOKENS_PER_MESSAGE)
         content = message.content
         if isinstance(content, list):
             for j, part in enumerate(content):
+                if budget.exceeded:
+                    break
                 if part.type == "image_url":
                     url = part.image_url.url
                     info = inspect_image_url(
@@ -92,21 +109,23 @@ def account(
                         decoded=payloads.pop(url, None) if payloads else None,
                     )
                     images.append(info)
-                    image_total += image_tokens(info.width, info.height)
+                    budget.add(image_tokens(info.width, info.height))
+        if budget.exceeded:
+            break
         text = _text_of(content)
-        text_tokens += tokens.count(text)
+        budget.add_text(text)
         if message.role == "assistant" and message.reasoning_content:
-            text_tokens += tokens.count(message.reasoning_content)
+            budget.add_text(message.reasoning_content)
         if message.role == "system":
             systems.append(text)
         elif message.role == "user":
             user_text = text
-    template_tokens = tokens.TOKENS_PER_MESSAGE * len(request.messages) + tokens.TOKENS_PER_REPLY
-    prompt_tokens = text_tokens + image_total + template_tokens
+    if budget.exceeded:
+        raise context_length_exceeded(window, bound, request.completion_limit, beyond=True)
     return Prompt(
-        prompt_tokens=prompt_tokens,
+        prompt_tokens=budget.total,
         images=tuple(images),
         system_texts=tuple(systems),
         user_text=user_text,
-        completion_budget=completion_budget(prompt_tokens, request.completion_limit, settings.context_tokens),
+        completion_budget=completion_budget(budget.total, request.completion_limit, window),
     )

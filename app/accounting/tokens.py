@@ -89,15 +89,48 @@ def _encode(text: str) -> list[int]:
     return tokens
 
 
+def _nfc(text: str) -> str:
+    # As Qwen's tokenizer does. Pieces are cut before a space, and nothing composes with what comes
+    # before a space, so piece by piece this gives the normalised whole (up to _pieces' forced cuts).
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return text
+    return unicodedata.normalize("NFC", text)
+
+
 def count(text: str) -> int:
-    if not text:
-        return 0
-    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
     if len(text) <= _PIECE_CHARS:
-        return len(_encode_piece(text))
+        return len(_encode_piece(_nfc(text))) if text else 0
     # Piece by piece: the token list of a 20 MB text would be five million Python ints (~180 MB).
-    return sum(len(_encode_piece(piece)) for piece in _pieces(text))
+    return sum(len(_encode_piece(_nfc(piece))) for piece in _pieces(text))
+
+
+class Budget:
+    """A running count of tokens that stops reading text once it has passed ``limit``.
+
+    Below the limit the total is exact (``count`` of each text, summed); past it, ``exceeded`` is
+    all one knows, so whatever is sent costs at most the limit plus one piece to count. ``pieces``
+    is the number of text pieces encoded: what the counting cost, deterministically."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.total = 0
+        self.pieces = 0
+
+    @property
+    def exceeded(self) -> bool:
+        return self.total > self.limit
+
+    def add(self, tokens: int) -> None:
+        self.total += tokens
+
+    def add_text(self, text: str) -> None:
+        if not text:
+            return
+        for piece in _pieces(text) if len(text) > _PIECE_CHARS else (text,):
+            if self.exceeded:
+                return
+            self.total += len(_encode_piece(_nfc(piece)))
+            self.pieces += 1
 
 
 def split(text: str) -> list[str]:

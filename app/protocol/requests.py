@@ -59,19 +59,19 @@ TextOnlyPart = Annotated[TextPart, Tag("part:text")]
 
 class SystemMessage(_Strict):
     role: Literal["system"]
-    content: str | Annotated[list[TextOnlyPart], Field(min_length=1)]
+    content: str | Annotated[list[TextOnlyPart], Field(min_length=1, fail_fast=True)]
     name: str | None = None
 
 
 class UserMessage(_Strict):
     role: Literal["user"]
-    content: str | Annotated[list[ContentPart], Field(min_length=1)]
+    content: str | Annotated[list[ContentPart], Field(min_length=1, fail_fast=True)]
     name: str | None = None
 
 
 class AssistantMessage(_Strict):
     role: Literal["assistant"]
-    content: str | Annotated[list[TextOnlyPart], Field(min_length=1)] | None = None
+    content: str | Annotated[list[TextOnlyPart], Field(min_length=1, fail_fast=True)] | None = None
     reasoning_content: str | None = None
     name: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
@@ -150,7 +150,8 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow", allow_inf_nan=False, frozen=True)
 
     model: str
-    messages: Annotated[list[Message], Field(min_length=1)]
+    # fail_fast: a list of a million bad items gets one error, not a million (about a microsecond each)
+    messages: Annotated[list[Message], Field(min_length=1, fail_fast=True)]
     frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
     presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
     max_completion_tokens: Annotated[int, Field(ge=0, le=INT32_MAX)] | None = None
@@ -165,7 +166,7 @@ class ChatCompletionRequest(BaseModel):
     vision_config: VisionConfig | None = None
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
     n: Annotated[int, Field(ge=1, le=1)] | None = None
-    tools: list[Tool] | None = None
+    tools: Annotated[list[Tool], Field(fail_fast=True)] | None = None
     tool_choice: Literal["auto", "none"] | None = None
     parallel_tool_calls: bool | None = None
 

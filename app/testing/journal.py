@@ -20,6 +20,7 @@ bounded the same way (``stored_headers``): a long value is clipped, and an entry
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections import deque
@@ -28,6 +29,7 @@ from typing import Any, Iterable, Protocol
 import orjson
 
 from app.asgi import BODY_KEY, ASGIApp, Message, Receive, Scope, Send
+from app.protocol.json_items import items_over
 from app.protocol.payloads import Body, data_url_spans, replace_spans
 from app.storage import STORAGE_FAILED_KEY
 
@@ -116,13 +118,17 @@ def _shorten_data_urls(body: Body) -> Body:
     return replace_spans(body, edits) if edits else body
 
 
-def stored_body(body: Body, limit: int) -> tuple[bytes, bool]:
-    """The bytes to keep for ``body`` and whether they were shortened."""
+def stored_body(body: Body, limit: int, max_items: int | None = None) -> tuple[bytes, bool]:
+    """The bytes to keep for ``body`` and whether they were shortened. A body of more than ``max_items``
+    JSON items is not parsed (the endpoint refused it for that): its head is kept, as for one that is
+    not JSON."""
     if len(body) <= limit:
         return bytes(body), False
     body = _shorten_data_urls(body)
     if len(body) <= limit:
         return bytes(body), True
+    if max_items is not None and items_over(body, max_items):
+        return bytes(body[:limit]), True
     try:
         shortened = orjson.dumps(_shorten(orjson.loads(body)))
     except orjson.JSONDecodeError:
@@ -162,10 +168,11 @@ class Recorder:
     client gave up on, a reset, a cut stream) is written when the app returns.
     """
 
-    def __init__(self, app: ASGIApp, store: JournalStore, *, body_limit: int) -> None:
+    def __init__(self, app: ASGIApp, store: JournalStore, *, body_limit: int, max_items: int | None = None) -> None:
         self.app = app
         self.store = store
         self.body_limit = body_limit
+        self.max_items = max_items
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         wall = time.time()
@@ -181,7 +188,11 @@ class Recorder:
             written = True
             if self.store.remote and STORAGE_FAILED_KEY in scope:
                 return  # Redis failed earlier in this request: its one timeout was enough; the entry is lost
-            body, shortened = stored_body(scope.pop(BODY_KEY, b""), self.body_limit)
+            body = scope.pop(BODY_KEY, b"")
+            if len(body) > self.body_limit:  # shortened, which may parse it: off the event loop
+                body, shortened = await asyncio.to_thread(stored_body, body, self.body_limit, self.max_items)
+            else:
+                body, shortened = bytes(body), False
             headers, headers_shortened = stored_headers(scope["headers"])
             await self.store.add(
                 {

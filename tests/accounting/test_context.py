@@ -13,8 +13,10 @@ import pytest
 from PIL import Image
 
 from app.accounting import tokens
-from app.accounting.prompt import completion_budget
+from app.accounting.prompt import account, completion_budget, context_length_exceeded
 from app.protocol.errors import APIError
+from app.protocol.requests import ChatCompletionRequest
+from app.settings import Settings
 from tests.conftest import MODEL, OVERHEAD, chat, data_url, image_bytes
 
 WINDOW = 8192
@@ -41,6 +43,22 @@ def test_a_limit_must_fit_beside_the_prompt():
     with pytest.raises(APIError) as caught:
         completion_budget(8000, 193, WINDOW)
     assert "you requested 8193 tokens (8000 in the messages, 193 in the completion)" in caught.value.message
+
+
+def test_past_the_counted_bound_the_numbers_read_more_than():
+    error = context_length_exceeded(WINDOW, 2 * WINDOW, 100, beyond=True)
+    assert error.message == (
+        "This model's maximum context length is 8192 tokens. However, you requested more than 16484 tokens "
+        "(more than 16384 in the messages, 100 in the completion). Please reduce the length of the messages or completion."
+    )
+    assert (error.code, error.param) == ("context_length_exceeded", "messages")
+
+
+def test_accounting_a_prompt_far_past_the_window_stops_at_twice_the_window():
+    request = ChatCompletionRequest.model_validate({"model": MODEL, "messages": [{"role": "user", "content": "word " * 4_000_000}]})
+    with pytest.raises(APIError) as caught:
+        account(request, Settings())
+    assert "your messages resulted in more than 16384 tokens." in caught.value.message
 
 
 # --- through the server -------------------------------------------------------------------------
@@ -93,6 +111,45 @@ def test_a_prompt_over_the_window_without_a_limit_is_a_400(client):
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "context_length_exceeded"
     assert "8192 tokens" in answer.json()["error"]["message"] and "8232 tokens" in answer.json()["error"]["message"]
+
+
+# --- past twice the window, counting stops: the refusal says "more than" ------------------------
+
+
+def test_prompts_are_counted_exactly_up_to_twice_the_window(client):
+    error = client.post("/v1/chat/completions", json=chat(_prompt_of(2 * WINDOW))).json()["error"]
+    assert error["code"] == "context_length_exceeded"
+    assert "your messages resulted in 16384 tokens." in error["message"]
+
+
+def test_past_twice_the_window_the_refusal_says_more_than(client):
+    error = client.post("/v1/chat/completions", json=chat(_prompt_of(2 * WINDOW + 1))).json()["error"]
+    assert (error["code"], error["param"]) == ("context_length_exceeded", "messages")
+    assert error["message"] == (
+        "This model's maximum context length is 8192 tokens. However, your messages resulted in more than "
+        "16384 tokens. Please reduce the length of the messages."
+    )
+
+
+def test_a_20_mb_prompt_is_refused_without_being_counted_to_its_end(client):
+    text = "lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 340_000  # 19.4 MB
+    answer = client.post("/v1/chat/completions", json=chat(text, max_tokens=100), timeout=20)
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert (error["code"], error["param"], error["type"]) == ("context_length_exceeded", "messages", "invalid_request_error")
+    assert "you requested more than 16484 tokens (more than 16384 in the messages, 100 in the completion)" in error["message"]
+
+
+def test_images_past_the_counted_bound_are_not_opened(client):
+    """The prompt is read message by message (a message's images, then its text) and reading stops
+    past twice the window: a broken image after that point is never looked at, one before it is
+    refused as ever."""
+    broken = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url(b"\x89PNG\r\n\x1a\n not really")}}]}
+    too_long = {"role": "user", "content": _prompt_of(3 * WINDOW)}
+    after = client.post("/v1/chat/completions", json={"model": MODEL, "messages": [too_long, broken]}).json()["error"]
+    before = client.post("/v1/chat/completions", json={"model": MODEL, "messages": [broken, too_long]}).json()["error"]
+    assert after["code"] == "context_length_exceeded" and "more than 16384" in after["message"]
+    assert before["code"] == "truncated_image" and before["param"] == "messages[0].content[0].image_url.url"
 
 
 # --- decompression bombs: tiny files declaring enormous images ------------------------------------

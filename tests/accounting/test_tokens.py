@@ -102,3 +102,54 @@ def test_pathological_runs_are_counted_without_crashing():
     # quadratic. In pieces both are counted, close to the exact figure.
     assert 7_000 < tokens.count(" " * 1_000_000) < 9_000
     assert 120_000 <= tokens.count("a" * 1_000_000) < 130_000
+
+
+# --- the budgeted count: exact up to its limit, and no dearer past it than just past it -----------
+
+
+def test_a_budget_counts_exactly_while_the_total_stays_within_its_limit():
+    texts = ["Hello world", "café crème " * 2_000, unicodedata.normalize("NFD", "naïve résumé " * 900), "<|im_end|>"]
+    budget = tokens.Budget(10**9)
+    for text in texts:
+        budget.add_text(text)
+    budget.add(300)  # an image's tokens, say
+    assert budget.total == sum(tokens.count(text) for text in texts) + 300
+    assert not budget.exceeded
+
+
+def test_a_budget_is_exceeded_only_past_its_limit():
+    text = "word " * 10_000
+    exact = tokens.count(text)
+    at_limit, just_under = tokens.Budget(exact), tokens.Budget(exact - 1)
+    at_limit.add_text(text)
+    just_under.add_text(text)
+    assert (at_limit.total, at_limit.exceeded) == (exact, False)
+    assert just_under.exceeded
+
+
+def test_a_budget_stops_encoding_once_past_its_limit():
+    """What counting costs is the pieces it encodes: a 20 MB text costs the same pieces as one just
+    past the limit, and no more than the limit's worth of tokens plus one piece."""
+    text = "lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 360_000  # 20.5 MB
+    huge, small = tokens.Budget(16_384), tokens.Budget(16_384)
+    huge.add_text(text)
+    small.add_text(text[:100_000])  # about 23,000 tokens: just past the limit
+    assert huge.exceeded and small.exceeded
+    # 23 pieces of about 720 tokens pass 16,384; the whole text has over 5,000
+    assert huge.pieces == small.pieces == 23 and len(text) // 4096 > 5_000
+    assert huge.total == small.total < 16_384 + 720  # past the limit by less than one piece
+
+
+def test_a_budget_past_its_limit_reads_no_further_text():
+    budget = tokens.Budget(10)
+    budget.add(11)
+    budget.add_text("word " * 1_000_000)
+    assert (budget.pieces, budget.total) == (0, 11)
+
+
+def test_the_costliest_text_per_token_stays_within_a_few_hundred_pieces():
+    # A 4,096-space run is one pre-token of 32 tokens (the longest Qwen token is 128 spaces): the
+    # fewest tokens a piece can give, so the most pieces any text needs to pass the limit.
+    budget = tokens.Budget(16_384)
+    budget.add_text(" " * 20_000_000)
+    assert budget.exceeded and budget.pieces == 16_384 // 32 + 1

@@ -244,3 +244,11 @@ def test_unknown_fields_can_be_ignored_by_setting():
             headers={"authorization": "Bearer k"},
         )
         assert response.status_code == 200, response.text
+
+
+def test_of_several_bad_content_parts_the_first_is_named(client):
+    # Lists stop at their first bad item (a million bad items would otherwise be a million errors),
+    # so a later, more deeply nested mistake is not the one reported.
+    parts = [1, {"type": "image_url", "image_url": {"url": 5}}]
+    error = _assert_refused(client.post("/v1/chat/completions", json=chat(parts)), 400, "messages[0].content[0]", "invalid_type")
+    assert error["message"] == "Invalid type for 'messages[0].content[0]': expected an object, but got an integer."

@@ -252,6 +252,16 @@ def test_small_bodies_are_kept_whole_and_odd_large_ones_are_truncated():
     assert shortened and kept == b"x" * 1024
 
 
+def test_a_body_of_more_json_items_than_the_server_parses_is_kept_as_its_head():
+    # The endpoint refused it unparsed (request_too_complex); the journal does not parse it either.
+    raw = orjson.dumps(chat([1] * 100_000))
+    kept, shortened = stored_body(raw, 1024, max_items=25_000)
+    assert shortened and kept == raw[:1024]
+    under = orjson.dumps(chat("word " * 1000))
+    kept, shortened = stored_body(under, 1024, max_items=25_000)
+    assert shortened and orjson.loads(kept)["messages"][0]["content"].endswith("...[5000 chars]")
+
+
 def _entry(number: int, model: str, status: int) -> dict:
     body = orjson.dumps({"model": model, "messages": [{"role": "user", "content": f"message {number}"}]})
     return {
