@@ -1,9 +1,10 @@
 """``response_format: json_schema``: content that is JSON valid against the schema.
 
-A schema is checked once (and cached by its JSON text, key order kept: the instance's keys follow the
-schema's order, as a constrained decoder writes them): against its draft's meta-schema with the
-``jsonschema`` library, then keyword by keyword against what the mock supports; anything else is a 400
-naming the keyword and where it is. An instance is then built by walking the schema with the request's
+A schema is measured first (``MAX_SCHEMA_*``), then checked once (and cached by a digest of its JSON
+text, key order kept: the instance's keys follow the schema's order, as a constrained decoder writes
+them): against its draft's meta-schema with ``jsonschema`` validators whose checks run in linear time
+(``app.answers.validators``), then keyword by keyword against what the mock supports; anything else is
+a 400 naming the keyword and where it is. An instance is then built by walking the schema with the request's
 seeded RNG, and validated with ``jsonschema`` (formats included) before it is sent; a walk whose
 instance does not validate is retried, and after a few tries the request gets a 400 naming the keyword
 that could not be satisfied.
@@ -20,10 +21,10 @@ shortest way out (no optional properties, fewest items, the simplest branch); a 
 within ``MAX_DEPTH`` levels is refused.
 
 The work one request may do is bounded whatever the schema: at most ``MAX_NODES`` values an instance,
-and, over the whole request (every attempt), ``MAX_CHARS`` characters of strings, keys and consts and
-``regex.MAX_STEPS`` steps for all its patterns together. Past a bound the request is refused as
-unsatisfiable: ``choose`` runs on the event loop, and an answer that size would be cut to the token
-budget anyway.
+and, over the whole request (every attempt), ``MAX_CHARS`` characters of strings, keys and consts,
+``regex.MAX_STEPS`` steps for all its patterns together and ``MAX_WORK`` steps of building and
+validating. Past a bound the request is refused as unsatisfiable: counts, not time, so the same request
+always gets the same answer (and one that size would be cut to the token budget anyway).
 """
 
 from __future__ import annotations
