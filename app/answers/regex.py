@@ -297,6 +297,10 @@ def _check(items, min_lengths: dict) -> int:
     for op, av in items:
         if op in patterns.UNSUPPORTED:
             raise _bad(f"Unsupported regex construct: {patterns.UNSUPPORTED[op]}.", "unsupported_regex")
+        literals = [av] if op == C.LITERAL else [v for o, v in av if o == C.LITERAL] if op == C.IN else []
+        if any(not _safe_char(code) for code in literals):
+            # A lone surrogate (\ud800) can be written in a pattern but not sent: JSON text cannot carry it.
+            raise _bad("Unsupported regex: it asks for a lone surrogate (\\ud800-\\udfff), which JSON text cannot carry.", "unsupported_regex")
         if op in (C.LITERAL, C.NOT_LITERAL, C.ANY, C.IN):
             total += 1
         elif op == C.BRANCH:

@@ -196,6 +196,12 @@ def test_a_regex_of_only_a_non_boundary_is_refused_rather_than_answered_with_an_
     assert "cannot be satisfied" in message
 
 
+@pytest.mark.parametrize("pattern", ["\\ud800", "x\\udfff?"])
+def test_a_regex_asking_for_a_lone_surrogate_is_refused_not_a_500(server, pattern):
+    _refused(_ask(server, regex=pattern), "unsupported_regex", param="regex")
+    _refused(_ask(server, {"type": "string", "pattern": f"^{pattern}$"}), "unsupported_json_schema")
+
+
 def test_a_schema_pattern_of_only_a_non_boundary_is_refused(server):
     _refused(_ask(server, {"type": "string", "pattern": "^\\B$"}), "unsatisfiable_json_schema")
 

@@ -98,6 +98,8 @@ REFUSED = [
     (r"(a)?(?(1)b|c)", "unsupported_regex"),
     (r"a\bb", "unsatisfiable_regex"),
     (r"[^\x00-\U0010FFFF]", "unsupported_regex"),
+    (r"x\ud800?", "unsupported_regex"),
+    (r"[a\udfff]", "unsupported_regex"),
     (r"[", "invalid_regex"),
     (r"a{2,1}", "invalid_regex"),
 ]
