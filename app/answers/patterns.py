@@ -60,22 +60,21 @@ def parse(pattern: str) -> P.SubPattern:
 
 
 @cache
-def _every_char() -> str:
-    return "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000)))
-
-
-@cache
-def _unicode_ranges(category: str) -> tuple[tuple[int, int], ...]:
-    """The code points Python's Unicode ``\\d``, ``\\s`` or ``\\w`` matches, found by ``re`` itself (so
-    they are its Unicode version's), as ranges; built on first use (about 0.1 s)."""
-    spans = [(ord(m.group()[0]), ord(m.group()[-1])) for m in re.finditer(f"\\{category}+", _every_char())]
-    merged: list[tuple[int, int]] = []
-    for low, high in spans:  # a run split only by the surrogates is one range
-        if merged and low == 0xE000 and merged[-1][1] == 0xD7FF:
-            merged[-1] = (merged[-1][0], high)
-        else:
-            merged.append((low, high))
-    return tuple(merged)
+def _unicode_ranges() -> dict[str, tuple[tuple[int, int], ...]]:
+    """The code points Python's Unicode ``\\d``, ``\\s`` and ``\\w`` match, found by ``re`` itself (so
+    they are its Unicode version's), as ranges; built on first use (about 0.1 s), the scan then dropped."""
+    every = "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000)))
+    found = {}
+    for category in "dsw":
+        merged: list[tuple[int, int]] = []
+        for match in re.finditer(f"\\{category}+", every):
+            low, high = ord(match.group()[0]), ord(match.group()[-1])
+            if merged and low == 0xE000 and merged[-1][1] == 0xD7FF:  # a run split only by the surrogates
+                merged[-1] = (merged[-1][0], high)
+            else:
+                merged.append((low, high))
+        found[category] = tuple(merged)
+    return found
 
 
 _ASCII_RANGES = {
@@ -106,7 +105,7 @@ def _complement(ranges) -> list[tuple[int, int]]:
 
 def _category_ranges(category, ascii_only: bool) -> list[tuple[int, int]]:
     name, negated = _CATEGORIES[category]
-    ranges = _ASCII_RANGES[name] if ascii_only else _unicode_ranges(name)
+    ranges = _ASCII_RANGES[name] if ascii_only else _unicode_ranges()[name]
     return _complement(ranges) if negated else list(ranges)
 
 
