@@ -9,7 +9,7 @@ The subset is the regular one that constrained decoding supports (as vLLM's and 
 decoding do): literals, classes, ``.``, groups, alternation, greedy and lazy repeats, inline flags,
 and the anchors ``^ $ \\A \\Z \\b \\B``. Backreferences, conditionals, lookarounds, atomic groups and
 possessive repeats are refused with 400 naming the construct: they make a language that is not regular,
-and a walk cannot promise to match them. Also refused: patterns longer than ``MAX_PATTERN_CHARS``,
+and a walk cannot promise to match them. Also refused: patterns longer than ``patterns.MAX_PATTERN_CHARS``,
 nested deeper than the parser allows, or needing more than ``MAX_OUTPUT_CHARS`` characters; and a walk
 that exceeds ``MAX_STEPS`` (``(?:){999999999}``), counted over every attempt (and, through ``Steps``,
 over every pattern of a JSON schema's answer). Anchors and word boundaries are checked as the string
@@ -19,13 +19,12 @@ grows; a walk that breaks one is retried, up to ``ATTEMPTS`` times, then refused
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from re import _constants as C  # type: ignore[attr-defined]
 
 from app.answers import patterns
 from app.answers.caches import PATTERNS
-from app.answers.patterns import EMPTY_NON_BOUNDARY_FAILS, MAX_PATTERN_CHARS, PatternError
+from app.answers.patterns import EMPTY_NON_BOUNDARY_FAILS, PatternError
 from app.protocol.errors import APIError
 
 MAX_OUTPUT_CHARS = 4096
