@@ -299,7 +299,3 @@ class Matcher:
 def compile(pattern: str, *, ascii_only: bool = False) -> Matcher:
     """The matcher for ``pattern``, from the pattern cache (JSON schemas repeat across requests)."""
     return PATTERNS.get_or_make(("re2", ascii_only, pattern), lambda: Matcher(pattern, ascii_only=ascii_only), lambda matcher: matcher.cost)
-
-
-def search(pattern: str, text: str, *, ascii_only: bool = False) -> bool:
-    return compile(pattern, ascii_only=ascii_only).search(text)
