@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import admin, models
+from app.answers import caches as answer_caches
 from app.answers.fixtures import FixtureStore
 from app.api.completions import ChatCompletions
 from app.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, send_bytes
@@ -116,6 +117,7 @@ class MockServer:
         self.api.state.toolkit = self.toolkit
         # Loaded before serving: a bad fixture file stops start-up (the CLI checks it first, with a clear message).
         self.fixtures = FixtureStore.load(settings.fixtures_dir, reload_seconds=settings.fixtures_reload_seconds)
+        answer_caches.configure(settings.schema_cache_bytes, settings.pattern_cache_bytes)
         self.api.state.fixtures = self.fixtures  # the admin API's add/remove/list/reload
         self.completions = ChatCompletions(
             settings, faults=self.toolkit.faults, limiter=self.limiter, fixtures=self.fixtures, auth=self.api.state.auth

@@ -106,6 +106,16 @@ class Settings(BaseSettings):
         ge=0,
         description="Check the fixtures directory for changed files at most this often and reload it; 0: never.",
     )
+    schema_cache_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        description="Bytes (estimated) of checked response_format schemas kept for reuse; 0: none kept.",
+    )
+    pattern_cache_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=0,
+        description="Bytes (estimated) of compiled regex and schema patterns kept for reuse; 0: none kept.",
+    )
 
     # --- streaming ----------------------------------------------------------------------------
     stream_first_token_ms: float = Field(

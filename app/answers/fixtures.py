@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from app.accounting.prompt import Prompt
 from app.answers.answer import Answer, Pacing
 from app.answers.hints import Hints
+from app.answers.patterns import Matcher, PatternError
 from app.protocol.errors import APIError, clip
 from app.protocol.requests import ChatCompletionRequest
 from app.testing.faults import FaultSpecError, parse as parse_fault
@@ -54,8 +55,8 @@ def _one_or_many(value: Any) -> Any:
 class Match(_Model):
     model: Annotated[list[str], Field(min_length=1)] | None = None
     hints: list[str] | None = None  # the exact set of hint tokens (order and case do not matter); [] = none
-    user_text: str | None = None  # a regex searched in the last user message's text
-    system_text: str | None = None  # a regex searched in the system messages (hint tags included)
+    user_text: str | None = None  # a regex searched (by RE2) in the last user message's text
+    system_text: str | None = None  # a regex searched (by RE2) in the system messages (hint tags included)
     image_sha256: Annotated[list[str], Field(min_length=1)] | None = None  # any image has one of these
     image_url: Annotated[list[str], Field(min_length=1)] | None = None  # any image URL is one of these
     image_count: Annotated[int, Field(ge=0)] | None = None
@@ -68,9 +69,13 @@ class Match(_Model):
     def _regex(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {value!r}: {exc}") from None
+                Matcher(value)  # here for the error message; the Fixture compiles its own
+            except PatternError as exc:
+                shown = repr(value if len(value) <= 80 else value[:80] + "…")
+                if exc.code == "invalid_regex":
+                    raise ValueError(f"invalid regex {shown}: {exc.message.removeprefix('Invalid regex: ').rstrip('.')}") from None
+                why = exc.message[0].lower() + exc.message[1:].rstrip(".")
+                raise ValueError(f"regex {shown} cannot be searched in linear time (with RE2): {why}") from None
         return value
 
     @field_validator("hints")
@@ -203,15 +208,15 @@ class Fixture:
     spec: FixtureSpec
     source: str  # the file it came from, or "api"
     hints: frozenset[str] | None = field(init=False)
-    user_text: re.Pattern | None = field(init=False)
-    system_text: re.Pattern | None = field(init=False)
+    user_text: Matcher | None = field(init=False)
+    system_text: Matcher | None = field(init=False)
     answer: Answer = field(init=False)
 
     def __post_init__(self) -> None:
         match, respond = self.spec.match, self.spec.respond
         self.hints = frozenset(match.hints) if match.hints is not None else None
-        self.user_text = re.compile(match.user_text) if match.user_text is not None else None
-        self.system_text = re.compile(match.system_text) if match.system_text is not None else None
+        self.user_text = Matcher(match.user_text) if match.user_text is not None else None
+        self.system_text = Matcher(match.system_text) if match.system_text is not None else None
         fault = None
         if respond.fault is not None:
             fault = parse_fault(respond.fault)
@@ -356,6 +361,7 @@ class FixtureStore:
         self._added: tuple[Fixture, ...] = ()  # added at run time after the rest
         self._counter = 0
         self._all: tuple[Fixture, ...] = ()
+        self.searches_text = False  # some fixture has user_text or system_text
         self._signature: tuple = ()
         self._checked_at = 0.0
 
@@ -372,6 +378,7 @@ class FixtureStore:
 
     def _rebuild(self) -> None:
         self._all = self._front + self._from_files + self._added
+        self.searches_text = any(f.user_text is not None or f.system_text is not None for f in self._all)
 
     # -- the admin verbs -------------------------------------------------------------------------
     def list(self) -> list[dict[str, Any]]:

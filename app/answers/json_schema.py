@@ -1,9 +1,10 @@
 """``response_format: json_schema``: content that is JSON valid against the schema.
 
-A schema is checked once (and cached by its JSON text, key order kept: the instance's keys follow the
-schema's order, as a constrained decoder writes them): against its draft's meta-schema with the
-``jsonschema`` library, then keyword by keyword against what the mock supports; anything else is a 400
-naming the keyword and where it is. An instance is then built by walking the schema with the request's
+A schema is measured first (``MAX_SCHEMA_*``), then checked once (and cached by a digest of its JSON
+text, key order kept: the instance's keys follow the schema's order, as a constrained decoder writes
+them): against its draft's meta-schema with ``jsonschema`` validators whose checks run in linear time
+(``app.answers.validators``), then keyword by keyword against what the mock supports; anything else is
+a 400 naming the keyword and where it is. An instance is then built by walking the schema with the request's
 seeded RNG, and validated with ``jsonschema`` (formats included) before it is sent; a walk whose
 instance does not validate is retried, and after a few tries the request gets a 400 naming the keyword
 that could not be satisfied.
@@ -20,28 +21,33 @@ shortest way out (no optional properties, fewest items, the simplest branch); a 
 within ``MAX_DEPTH`` levels is refused.
 
 The work one request may do is bounded whatever the schema: at most ``MAX_NODES`` values an instance,
-and, over the whole request (every attempt), ``MAX_CHARS`` characters of strings, keys and consts and
-``regex.MAX_STEPS`` steps for all its patterns together. Past a bound the request is refused as
-unsatisfiable: ``choose`` runs on the event loop, and an answer that size would be cut to the token
-budget anyway.
+and, over the whole request (every attempt), ``MAX_CHARS`` characters of strings, keys and consts,
+``regex.MAX_STEPS`` steps for all its patterns together and ``MAX_WORK`` steps of building and
+validating. Past a bound the request is refused as unsatisfiable: counts, not time, so the same request
+always gets the same answer (and one that size would be cut to the token budget anyway).
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import math
 import random
 import uuid
-from functools import lru_cache
+from fractions import Fraction
 from typing import Any
 from urllib.parse import unquote
 
 import jsonschema
 import orjson
-from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 
+from app.answers import patterns
 from app.answers import regex as regex_gen
+from app.answers.caches import SCHEMAS
+from app.answers.patterns import PatternError
+from app.answers.validators import Enum, OverBudget, WorkCounter, checking, meta_errors, validator_class
 from app.protocol.errors import APIError
 
 PARAM = "response_format.json_schema.schema"
@@ -52,6 +58,16 @@ MAX_STRING = 2_000
 MAX_CHARS = 500_000  # far past what fits in a completion budget (8K tokens on the real service)
 MAX_ITEMS = 500
 ATTEMPTS = 6
+# What a schema may be, checked before anything else (see README "Limits"). Checking a subschema against
+# the 2020-12 meta-schema costs ~0.2 ms, so 5,000 (OpenAI's Structured Outputs allow 5,000 properties in
+# all) are about a second, in a worker thread.
+MAX_SCHEMA_BYTES = 1024 * 1024
+MAX_SCHEMA_VALUES = 100_000
+MAX_SCHEMA_NODES = 5_000
+MAX_SCHEMA_DEPTH = 64
+# Steps one request's answer may take, all attempts together: a value built, a keyword merged, a
+# subschema entered while validating (10-40 µs each). A 4,500-value answer takes about 9,000.
+MAX_WORK = 50_000
 
 _ANNOTATIONS = frozenset(
     {
@@ -101,25 +117,36 @@ class _Unsatisfiable(Exception):
         self.keyword, self.where, self.why = keyword, where, why
 
 
+def _clip(text: str, most: int = 500) -> str:
+    """A refusal quotes the schema's values and locations: a few hundred characters of them, not megabytes."""
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def _refuse(keyword: str, where: str, why: str) -> APIError:
-    location = f" at '{where}'" if where else ""
-    return APIError(400, f"Unsupported JSON schema keyword '{keyword}'{location}: {why}.", param=PARAM, code="unsupported_json_schema")
+    location = f" at '{_clip(where, 200)}'" if where else ""
+    return APIError(
+        400, f"Unsupported JSON schema keyword '{_clip(keyword, 200)}'{location}: {_clip(why)}.", param=PARAM, code="unsupported_json_schema"
+    )
 
 
 def _unsatisfiable(keyword: str, where: str, why: str) -> APIError:
-    location = f" at '{where}'" if where else ""
+    location = f" at '{_clip(where, 200)}'" if where else ""
     return APIError(
         400,
-        f"Could not produce JSON valid against the schema: keyword '{keyword}'{location} cannot be satisfied ({why}).",
+        f"Could not produce JSON valid against the schema: keyword '{_clip(keyword, 200)}'{location} cannot be satisfied ({_clip(why)}).",
         param=PARAM,
         code="unsatisfiable_json_schema",
     )
 
 
+def _too_complex(why: str) -> APIError:
+    return APIError(400, f"Could not produce JSON valid against the schema: {why}.", param=PARAM, code="unsatisfiable_json_schema")
+
+
 def _invalid(where: str, why: str, keyword: str | None) -> APIError:
-    named = f" (keyword '{keyword}')" if keyword else ""
-    location = f" at '{where}'" if where else ""
-    return APIError(400, f"Invalid JSON schema{location}{named}: {why}", param=PARAM, code="invalid_json_schema")
+    named = f" (keyword '{_clip(keyword, 200)}')" if keyword else ""
+    location = f" at '{_clip(where, 200)}'" if where else ""
+    return APIError(400, f"Invalid JSON schema{location}{named}: {_clip(why)}", param=PARAM, code="invalid_json_schema")
 
 
 _JSON_KIND = {list: "an array", str: "a string", int: "a number", float: "a number", type(None): "null"}
@@ -132,13 +159,67 @@ def _pointer(parts) -> str:
 # --- checking a schema ---------------------------------------------------------------------------
 
 
-def _check_keywords(node: Any, where: str, refs: list[tuple[str, str]], branches: list[tuple[str, list]]) -> None:
-    """Refuse what the builder cannot honour; collect every ``$ref`` (with where it is) and every
-    anyOf/oneOf list, so that ``CheckedSchema`` resolves and prepares them once."""
+def _too_large(why: str) -> APIError:
+    return APIError(400, f"The JSON schema is too large: {why}.", param=PARAM, code="json_schema_too_large")
+
+
+class _Size:
+    """What a schema holds, counted before any other work: JSON values, the objects and booleans among
+    them (each may be a subschema, and checking one against a 2020-12 meta-schema costs ~0.2 ms), and
+    how deep they nest. Counting stops at the first bound passed, so a 17 MB schema costs little."""
+
+    __slots__ = ("values", "nodes")
+
+    def __init__(self, schema: Any) -> None:
+        self.values = self.nodes = 0
+        stack: list[tuple[Any, int]] = [(schema, 1)]
+        while stack:
+            value, depth = stack.pop()
+            self.values += 1
+            if isinstance(value, (dict, bool)):
+                self.nodes += 1
+            if depth > MAX_SCHEMA_DEPTH:
+                raise _too_large(f"it nests more than {MAX_SCHEMA_DEPTH} levels deep")
+            if self.values > MAX_SCHEMA_VALUES:
+                raise _too_large(f"it holds more than {MAX_SCHEMA_VALUES:,} JSON values")
+            if self.nodes > MAX_SCHEMA_NODES:
+                raise _too_large(f"it holds more than {MAX_SCHEMA_NODES:,} objects and booleans (subschemas)")
+            if isinstance(value, dict):
+                stack.extend((item, depth + 1) for item in value.values())
+            elif isinstance(value, list):
+                stack.extend((item, depth + 1) for item in value)
+
+    def cost(self, text_bytes: int) -> int:
+        """An estimate of the bytes a checked schema of this size holds, for the schema cache: its parsed
+        JSON, its enums' key sets and its node, reference and branch tables. Measured with tracemalloc on
+        hostile shapes (an anyOf of 5,000 {}: 360 bytes a node; an enum of 60,000 [[n]]: 200 a value; a
+        string with one emoji: 4 bytes a character, and a copy) and rounded up."""
+        return 16384 + 300 * self.nodes + 200 * self.values + 6 * text_bytes
+
+
+class _Collected:
+    """What ``_check_keywords`` gathers in one walk: every schema node and where it is, every ``$ref``,
+    every anyOf/oneOf list and every pattern compiled for RE2, so that ``CheckedSchema`` holds them."""
+
+    __slots__ = ("nodes", "refs", "branches", "matchers")
+
+    def __init__(self) -> None:
+        self.nodes: dict[int, tuple[dict, str]] = {}  # id → (the node, where it is); the node is held
+        self.refs: list[tuple[str, str]] = []
+        self.branches: list[tuple[str, list]] = []
+        self.matchers: dict[str, patterns.Matcher] = {}
+
+
+def _check_keywords(node: Any, where: str, found: _Collected) -> None:
+    """Refuse what the builder cannot honour; gather what ``_Collected`` holds. The schema is the
+    checked schema's own copy, and two keywords are changed in place: an ``enum`` list becomes an
+    ``Enum`` (its members' keys hashed once) and ``$id`` is dropped (references resolve against the
+    document, as the builder resolves them, never against a base URI)."""
     if isinstance(node, bool):
         return
     if not isinstance(node, dict):
         raise _invalid(where, "a schema must be an object or a boolean.", None)
+    found.nodes[id(node)] = (node, where)
     for key, value in node.items():
         here = f"{where}/{key}" if where else key
         if key in _ANNOTATIONS or key.startswith("x-"):
@@ -148,57 +229,76 @@ def _check_keywords(node: Any, where: str, refs: list[tuple[str, str]], branches
         if key in _SCHEMA_MAP:
             for name, sub in value.items():
                 if key == "patternProperties":
-                    _check_pattern("patternProperties", name, here)
-                _check_keywords(sub, f"{here}/{name}", refs, branches)
+                    _check_pattern("patternProperties", name, here, found)
+                _check_keywords(sub, f"{here}/{name}", found)
         elif key in _SCHEMA_ONE:
             if isinstance(value, list):
                 raise _refuse(key, where, "an array of item schemas is draft-04 syntax; use prefixItems")
-            _check_keywords(value, here, refs, branches)
+            _check_keywords(value, here, found)
         elif key in _SCHEMA_LIST:
             if key in ("anyOf", "oneOf"):
-                branches.append((key, value))
+                found.branches.append((key, value))
             for i, sub in enumerate(value):
-                _check_keywords(sub, f"{here}/{i}", refs, branches)
+                _check_keywords(sub, f"{here}/{i}", found)
         elif key == "format":
             if value not in FORMATS:
                 raise _refuse("format", where, f"'{value}' is not one of {', '.join(FORMATS)}")
         elif key == "$ref":
-            if not isinstance(value, str) or not value.startswith("#"):
-                raise _refuse("$ref", where, "only references into the same schema ('#/...') are supported")
-            refs.append((value, where))
+            if not isinstance(value, str) or not (value == "#" or value.startswith("#/")):
+                raise _refuse("$ref", where, "only JSON-pointer references into the same schema ('#/...') are supported")
+            found.refs.append((value, where))
         elif key == "pattern":
-            _check_pattern("pattern", value, where)
-        elif key == "enum" and not value:
-            raise _unsatisfiable("enum", where, "an empty enum admits no value")
+            _check_pattern("pattern", value, where, found)
+        elif key == "enum":
+            if not value:
+                raise _unsatisfiable("enum", where, "an empty enum admits no value")
+            node[key] = Enum(value)
         elif key not in _VALUES:
             raise _refuse(key, where, "it is not a keyword the mock supports")
+    node.pop("$id", None)
 
 
-def _check_pattern(keyword: str, pattern: str, where: str) -> None:
+def _check_pattern(keyword: str, pattern: str, where: str, found: _Collected) -> None:
+    """The builder must be able to walk the pattern, and RE2 to search it (validation does, reading
+    ``\\d \\w \\s \\b`` as ASCII, as ECMA-262, JSON Schema's regex dialect, does)."""
     try:
         regex_gen.compile_pattern(pattern)
     except APIError as exc:  # the regex module names its own param ("regex"); here it is part of the schema
         raise _refuse(keyword, where, exc.message.rstrip(".")) from None
+    if pattern not in found.matchers:
+        try:
+            found.matchers[pattern] = patterns.Matcher(pattern, ascii_only=True)
+        except PatternError as exc:
+            raise _refuse(keyword, where, exc.message.rstrip(".")) from None
 
 
-def _has_ref(node: Any) -> bool:
-    if isinstance(node, dict):
-        return "$ref" in node or any(_has_ref(value) for value in node.values())
-    if isinstance(node, list):
-        return any(_has_ref(value) for value in node)
-    return False
+def _refs_below(schema: Any) -> dict[int, bool]:
+    """For every object and array in ``schema``, whether a ``$ref`` is in it or below it: one pass, so
+    that ordering nested anyOf lists does not walk the same subtree once per level."""
+    below: dict[int, bool] = {}
+    stack: list[tuple[Any, bool]] = [(schema, False)]
+    while stack:
+        value, children_done = stack.pop()
+        if not isinstance(value, (dict, list)):
+            continue
+        children = value.values() if isinstance(value, dict) else value
+        if children_done:
+            below[id(value)] = (isinstance(value, dict) and "$ref" in value) or any(below.get(id(child), False) for child in children)
+        else:
+            stack.append((value, True))
+            stack.extend((child, False) for child in children)
+    return below
 
 
 class _Branches:
     """One anyOf/oneOf list, prepared once: the order to try when heading for the exit (branches
-    without references first) and, for oneOf, a validator per branch."""
+    without references first)."""
 
-    __slots__ = ("source", "exit_order", "validators")
+    __slots__ = ("source", "exit_order")
 
-    def __init__(self, source: list, validator: Any, one_of: bool) -> None:
+    def __init__(self, source: list, has_ref) -> None:
         self.source = source  # held so that the id this is filed under stays this list's
-        self.exit_order = sorted(range(len(source)), key=lambda i: (_has_ref(source[i]), i))
-        self.validators = [validator.evolve(schema=branch) for branch in source] if one_of else None
+        self.exit_order = sorted(range(len(source)), key=lambda i: (has_ref(source[i]), i))
 
 
 class CheckedSchema:
@@ -207,22 +307,34 @@ class CheckedSchema:
 
     def __init__(self, schema: Any) -> None:
         self.schema = schema
-        cls = validator_for(schema, default=jsonschema.Draft202012Validator) if isinstance(schema, dict) else jsonschema.Draft202012Validator
-        try:
-            cls.check_schema(schema)
-        except SchemaError as exc:
-            where = _pointer(exc.path)
-            named = [part for part in exc.path if isinstance(part, str)]
-            keyword = named[-1] if named else (exc.validator if isinstance(exc.validator, str) else None)
-            raise _invalid(where, exc.message, keyword) from None
-        refs: list[tuple[str, str]] = []
-        branches: list[tuple[str, list]] = []
-        _check_keywords(schema, "", refs, branches)
-        self.validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        base = validator_for(schema, default=jsonschema.Draft202012Validator) if isinstance(schema, dict) else jsonschema.Draft202012Validator
+        error = next(meta_errors(base, schema), None)
+        if error is not None:
+            named = [part for part in error.path if isinstance(part, str)]
+            keyword = named[-1] if named else (error.validator if isinstance(error.validator, str) else None)
+            raise _invalid(_pointer(error.path), error.message, keyword)
+        found = _Collected()
+        _check_keywords(schema, "", found)
+        cls = validator_class(base)
+        self.validator = cls(schema, format_checker=base.FORMAT_CHECKER)
+        self.matchers = found.matchers
+        self._nodes = found.nodes
         self._resolved: dict[str, Any] = {}
-        for ref, where in refs:
+        for ref, where in found.refs:
             self.resolve(ref, where)
-        self._branches = {id(value): _Branches(value, self.validator, key == "oneOf") for key, value in branches}
+        self._check_loops(found.refs)
+        self._below = _refs_below(schema)
+        self._branches = {id(value): _Branches(value, self.has_ref) for _key, value in found.branches}
+
+    def has_ref(self, node: Any) -> bool:
+        known = self._below.get(id(node))  # the schema's own nodes; a merged one is made of them
+        if known is not None:
+            return known
+        if isinstance(node, dict):
+            return "$ref" in node or any(self.has_ref(value) for value in node.values())
+        if isinstance(node, list):
+            return any(self.has_ref(value) for value in node)
+        return False
 
     def resolve(self, ref: str, where: str) -> Any:
         if ref not in self._resolved:
@@ -237,36 +349,84 @@ class CheckedSchema:
                     raise _refuse("$ref", where, f"'{ref}' does not point into the schema")
             if not isinstance(node, (dict, bool)):
                 raise _refuse("$ref", where, f"'{ref}' points at {_JSON_KIND.get(type(node), 'a value')}, not at a schema")
+            if isinstance(node, dict) and id(node) not in self._nodes:  # an enum member, a properties map…
+                raise _refuse("$ref", where, f"'{ref}' points into a value, not at a schema")
             self._resolved[ref] = node
         return self._resolved[ref]
+
+    def _check_loops(self, refs: list[tuple[str, str]]) -> None:
+        """Refuse a reference that leads back to where it started without entering the value (through
+        $ref, allOf, anyOf or oneOf only): validation would never end (JSON Schema leaves such schemas'
+        behaviour undefined, core 2020-12 section 9.4.1)."""
+        if not refs:
+            return
+        done: set[int] = set()
+        for start in list(self._nodes):
+            if start in done:
+                continue
+            path: list[int] = [start]
+            on_path = {start}
+            stack = [iter(self._in_place(self._nodes[start][0]))]
+            while stack:
+                child = next(stack[-1], None)
+                if child is None:
+                    stack.pop()
+                    finished = path.pop()
+                    on_path.discard(finished)
+                    done.add(finished)
+                    continue
+                key = id(child)
+                if key in on_path:
+                    where = self._nodes[path[-1]][1]
+                    raise _invalid(
+                        where, "the reference leads back to where it started without entering the value, so validation would never end.", "$ref"
+                    )
+                if key in done:
+                    continue
+                path.append(key)
+                on_path.add(key)
+                stack.append(iter(self._in_place(child)))
+
+    def _in_place(self, node: dict) -> list[dict]:
+        """The subschemas that apply to the same value as ``node``."""
+        out = [sub for key in ("allOf", "anyOf", "oneOf") for sub in node.get(key, ()) if isinstance(sub, dict)]
+        ref = node.get("$ref")
+        if isinstance(ref, str) and isinstance(self._resolved.get(ref), dict):
+            out.append(self._resolved[ref])
+        return out
 
     def branches(self, key: str, source: list) -> _Branches:
         """The prepared anyOf/oneOf list; one made while merging an allOf is prepared on the spot."""
         found = self._branches.get(id(source))
         if found is not None and found.source is source:
             return found
-        return _Branches(source, self.validator, key == "oneOf")
+        return _Branches(source, self.has_ref)
 
 
-@lru_cache(maxsize=256)
-def _checked(text: bytes) -> CheckedSchema:
-    return CheckedSchema(json.loads(text))
+def _text_of(schema: Any) -> bytes:
+    try:
+        return orjson.dumps(schema)
+    except orjson.JSONEncodeError:  # an integer wider than 64 bits: only json writes those
+        try:
+            return json.dumps(schema, separators=(",", ":"), allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise _invalid("", f"the schema cannot be serialised ({exc}).", None) from None
 
 
 def check(schema: Any) -> CheckedSchema:
-    """The checked schema, or a 400 naming the problem; cached by the schema's JSON text. Keys are not
-    sorted: their order is the order of the answer's keys (a client sends the same bytes every time)."""
+    """The checked schema, or a 400 naming the problem; cached (bounded by bytes) by the schema's JSON
+    text. Keys are not sorted: their order is the order of the answer's keys (a client sends the same
+    bytes every time)."""
+    size = _Size(schema)
+    text = _text_of(schema)
+    if len(text) > MAX_SCHEMA_BYTES:
+        raise _too_large(f"it is {len(text):,} bytes of JSON; at most {MAX_SCHEMA_BYTES:,} are accepted")
     try:
-        text = orjson.dumps(schema)
-    except orjson.JSONEncodeError:  # an integer wider than 64 bits: only json writes those
-        try:
-            text = json.dumps(schema, separators=(",", ":")).encode()
-        except (TypeError, ValueError) as exc:
-            raise _invalid("", f"the schema cannot be serialised ({exc}).", None) from None
-        except RecursionError:
-            raise _invalid("", "the schema is nested too deeply.", None) from None
-    try:
-        return _checked(text)
+        return SCHEMAS.get_or_make(
+            hashlib.blake2b(text, digest_size=32).digest(),
+            lambda: CheckedSchema(json.loads(text)),
+            lambda checked: size.cost(len(text)) + sum(matcher.cost for matcher in checked.matchers.values()),
+        )
     except RecursionError:
         raise _invalid("", "the schema is nested too deeply.", None) from None
 
@@ -344,13 +504,15 @@ def _size(value: Any) -> int:
 
 
 class _Budget:
-    """What one request may spend, shared by all its attempts: regex steps and characters."""
+    """What one request may spend, shared by all its attempts: regex steps, characters, and work (values
+    built, keywords merged, subschemas entered by validation: ``validators.counting``)."""
 
-    __slots__ = ("steps", "chars")
+    __slots__ = ("steps", "chars", "work")
 
     def __init__(self) -> None:
         self.steps = regex_gen.Steps()
         self.chars = 0
+        self.work = WorkCounter(MAX_WORK)
 
     @property
     def spent(self) -> bool:
@@ -371,6 +533,7 @@ class _Builder:
 
     def build(self, schema: Any, where: str, depth: int, name: str | None = None) -> Any:
         self.nodes += 1
+        self.budget.work.spend()
         if self.nodes > MAX_NODES:
             raise _Unsatisfiable("minItems", where, f"an instance would need more than {MAX_NODES} values")
         if depth > MAX_DEPTH:
@@ -420,6 +583,7 @@ class _Builder:
         expanded = 0
         while parts:
             part = parts.pop(0)
+            self.budget.work.spend(1 + (len(part) if isinstance(part, dict) else 0))
             if part is True:
                 continue
             if part is False:
@@ -493,7 +657,7 @@ class _Builder:
             except _Unsatisfiable as exc:
                 last = exc
                 continue
-            if key == "oneOf" and sum(validator.is_valid(value) for validator in prepared.validators) != 1:
+            if key == "oneOf" and sum(self.checked.validator.evolve(schema=each).is_valid(value) for each in source) != 1:
                 continue
             return value
         if last is not None:
@@ -526,12 +690,17 @@ class _Builder:
             if prop in required or (not shallow and self.rng.random() < 0.7):
                 out[prop] = self.build(sub, f"{where}/properties/{prop}", depth + 1, prop)
         extra = schema.get("additionalProperties", True)
+        pattern_props: dict = schema.get("patternProperties", {})
         for prop in required:
             if prop not in out:
-                sub = extra if isinstance(extra, dict) else ({} if extra is not False else True)
+                # A name that patternProperties match takes their schemas (all of them), not additionalProperties'.
+                matched = [sub for pattern, sub in pattern_props.items() if self.checked.matchers[pattern].search(prop)]
+                if matched:
+                    sub = matched[0] if len(matched) == 1 else {"allOf": matched}
+                else:
+                    sub = extra if isinstance(extra, dict) else ({} if extra is not False else True)
                 out[prop] = self.build(sub if sub != {} else {"type": "string"}, f"{where}/required", depth + 1, prop)
         least = schema.get("minProperties", 0)
-        pattern_props: dict = schema.get("patternProperties", {})
         i = 0
         while len(out) < least:
             i += 1
@@ -543,7 +712,7 @@ class _Builder:
             elif pattern_props:
                 key_pattern, sub = next(iter(pattern_props.items()))
                 try:
-                    key = regex_gen.generate(key_pattern, self.rng, steps=self.budget.steps)
+                    key = regex_gen.generate(key_pattern, self.rng, steps=self.budget.steps, ascii_words=True)
                 except APIError as exc:
                     raise _Unsatisfiable("patternProperties", where, _regex_why(exc)) from None
                 out.setdefault(key, self.build(sub, f"{where}/patternProperties", depth + 1, key))
@@ -618,7 +787,7 @@ class _Builder:
         if "pattern" in schema:
             try:
                 return regex_gen.generate(
-                    schema["pattern"], self.rng, max_chars=min(most or MAX_STRING, MAX_STRING), accept=fits, steps=self.budget.steps
+                    schema["pattern"], self.rng, max_chars=min(most or MAX_STRING, MAX_STRING), accept=fits, steps=self.budget.steps, ascii_words=True
                 )
             except APIError as exc:
                 raise _Unsatisfiable("pattern", where, _regex_why(exc)) from None
@@ -632,45 +801,110 @@ class _Builder:
         return text
 
     def _number(self, kind: str, schema: dict, where: str) -> int | float:
-        low, high = schema.get("minimum"), schema.get("maximum")
-        xlow, xhigh = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
-        step = schema.get("multipleOf")
-        if kind == "integer":
-            step = step if step is None or float(step).is_integer() else None
-        lo = -math.inf if low is None else low
-        hi = math.inf if high is None else high
-        if isinstance(xlow, (int, float)) and not isinstance(xlow, bool):
-            lo = max(lo, xlow + (1 if kind == "integer" else 1e-6) if step is None else xlow)
-        if isinstance(xhigh, (int, float)) and not isinstance(xhigh, bool):
-            hi = min(hi, xhigh - (1 if kind == "integer" else 1e-6) if step is None else xhigh)
-        if math.isinf(lo) and math.isinf(hi):
-            lo, hi = 0, 100
-        elif math.isinf(lo):
+        """A number within the bounds (exact arithmetic: bounds may be integers far past the float range,
+        or steps as small as 1e-320) that passes jsonschema's own multipleOf test."""
+        (lo, lo_open), (hi, hi_open) = _bound(schema, "minimum", "exclusiveMinimum", max), _bound(schema, "maximum", "exclusiveMaximum", min)
+        if lo is None and hi is None:
+            lo, hi = Fraction(0), Fraction(100)
+        elif lo is None:
             lo = hi - 100
-        elif math.isinf(hi):
+        elif hi is None:
             hi = lo + 100
-        if kind == "integer":
-            lo, hi = math.ceil(lo), math.floor(hi)
-        if lo > hi:
-            raise _Unsatisfiable("minimum", where, "the bounds leave no number")
+        step = schema.get("multipleOf")
+        if kind == "integer" or _beyond_floats(lo) or _beyond_floats(hi):
+            return self._integer(lo, lo_open, hi, hi_open, step, where)
         if step:
-            first, last = math.ceil(lo / step), math.floor(hi / step)
-            if xlow is not None and first * step <= xlow:
-                first += 1
-            if xhigh is not None and last * step >= xhigh:
-                last -= 1
+            exact = Fraction(step)
+            first, last = _multiples(lo, lo_open, hi, hi_open, exact)
             if first > last:
                 raise _Unsatisfiable("multipleOf", where, "no multiple lies within the bounds")
             for _ in range(20):
                 k = self.rng.randint(first, min(last, first + 1000))
-                value = int(k * step) if kind == "integer" or isinstance(step, int) else round(k * step, 12)
-                quotient = value / step  # the test jsonschema applies to floats
-                if quotient == int(quotient):
+                value = k * step if isinstance(step, int) else float(k * exact)
+                if _multiple_ok(value, step):
                     return value
             raise _Unsatisfiable("multipleOf", where, f"no float multiple of {step} passes the multipleOf check")
-        if kind == "integer":
-            return self.rng.randint(int(lo), int(hi))
-        return round(self.rng.uniform(lo, hi), 2) if hi - lo > 0.02 else lo
+        low, high = float(lo), float(hi)
+        for _ in range(10):
+            value = round(self.rng.uniform(low, high), 2) if high - low > 0.02 else low
+            if _within(value, lo, lo_open, hi, hi_open):
+                return value
+            low, high = (low + high) / 2, high  # an open bound met: look further from it
+        raise _Unsatisfiable("minimum", where, "the bounds leave no number")
+
+    def _integer(self, lo: Fraction, lo_open: bool, hi: Fraction, hi_open: bool, step: Any, where: str) -> int:
+        first, last = math.ceil(lo), math.floor(hi)
+        if lo_open and first == lo:
+            first += 1
+        if hi_open and last == hi:
+            last -= 1
+        if first > last:
+            raise _Unsatisfiable("minimum", where, "the bounds leave no integer")
+        if not step:
+            return self.rng.randint(first, last)
+        # The integers among the multiples of step are those of its numerator: as the decimal written
+        # (0.5 → 1/2: every integer; 1.5 → 3/2: multiples of 3), else as the float it is (1e-320).
+        wholes = [Fraction(step).numerator] if not isinstance(step, float) else [Fraction(repr(step)).numerator, Fraction(step).numerator]
+        room = False
+        for whole in dict.fromkeys(wholes):
+            low, high = -((-first) // whole), last // whole
+            room = room or low <= high
+            for _ in range(10 if low <= high else 0):
+                value = self.rng.randint(low, min(high, low + 1000)) * whole
+                if _multiple_ok(value, step):
+                    return value
+        if not room:
+            raise _Unsatisfiable("multipleOf", where, "no multiple lies within the bounds")
+        raise _Unsatisfiable("multipleOf", where, f"no integer multiple of {step} passes the multipleOf check")
+
+
+def _bound(schema: dict, inclusive: str, exclusive: str, tighter) -> tuple[Fraction | None, bool]:
+    """The tighter of a schema's two bounds on one side, exactly, and whether it is open (draft-04's
+    boolean exclusiveMinimum makes minimum open)."""
+    limit, opened = schema.get(inclusive), schema.get(exclusive)
+    found: list[tuple[Fraction, bool]] = []
+    if isinstance(limit, (int, float)) and not isinstance(limit, bool):
+        found.append((Fraction(limit), opened is True))
+    if isinstance(opened, (int, float)) and not isinstance(opened, bool):
+        found.append((Fraction(opened), True))
+    if not found:
+        return None, False
+    best = tighter(value for value, _ in found)
+    return best, any(is_open for value, is_open in found if value == best)
+
+
+def _beyond_floats(value: Fraction) -> bool:
+    return abs(value) > 2**1000  # far from float's 1.8e308, so arithmetic near it cannot overflow
+
+
+def _multiples(lo: Fraction, lo_open: bool, hi: Fraction, hi_open: bool, step: Fraction) -> tuple[int, int]:
+    """The first and last k for which k * step lies within the bounds."""
+    first, last = math.ceil(lo / step), math.floor(hi / step)
+    if lo_open and first * step == lo:
+        first += 1
+    if hi_open and last * step == hi:
+        last -= 1
+    return first, last
+
+
+def _within(value: float, lo: Fraction, lo_open: bool, hi: Fraction, hi_open: bool) -> bool:
+    exact = Fraction(value)
+    return (exact > lo if lo_open else exact >= lo) and (exact < hi if hi_open else exact <= hi)
+
+
+def _multiple_ok(value: int | float, step: int | float) -> bool:
+    """jsonschema's multipleOf test, without its crash: it divides before it guards, so an integer
+    past the float range over a float step raises there; such a value is not offered."""
+    if isinstance(step, float):
+        try:
+            quotient = value / step
+        except OverflowError:
+            return False
+        try:
+            return int(quotient) == quotient
+        except (OverflowError, ValueError):
+            return (Fraction(value) / Fraction(step)).denominator == 1
+    return not value % step
 
 
 def generate(schema: Any, rng: random.Random) -> str:
@@ -679,6 +913,16 @@ def generate(schema: Any, rng: random.Random) -> str:
         schema = {"type": "object"}
     checked = check(schema)
     budget = _Budget()
+    try:
+        with checking(budget.work, checked.matchers):
+            return _answer(checked, rng, budget)
+    except OverBudget:
+        raise _too_complex(f"building and checking an answer takes more than {MAX_WORK:,} steps") from None
+    except RecursionError:
+        raise _too_complex("checking an answer nests too deeply") from None
+
+
+def _answer(checked: CheckedSchema, rng: random.Random, budget: _Budget) -> str:
     last: _Unsatisfiable | None = None
     for _ in range(ATTEMPTS):
         try:
@@ -691,12 +935,17 @@ def generate(schema: Any, rng: random.Random) -> str:
         except RecursionError:
             last = _Unsatisfiable("$ref", "", "the schema nests too deeply")
             continue
-        error = jsonschema.exceptions.best_match(checked.validator.iter_errors(value))
+        # The first few errors are enough to name the keyword; all of them could cost as much again.
+        error = jsonschema.exceptions.best_match(itertools.islice(checked.validator.iter_errors(value), 10))
         if error is None:
             try:
                 return orjson.dumps(value).decode()
-            except orjson.JSONEncodeError:  # an integer wider than 64 bits, from const or enum
-                return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            except orjson.JSONEncodeError:  # an integer wider than 64 bits, from const, enum or a bound
+                try:
+                    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+                except ValueError:  # wider than the 4,300 digits Python writes
+                    last = _Unsatisfiable("minimum", "", "the number would have more than 4,300 digits")
+                    break
         last = _Unsatisfiable(str(error.validator), _pointer(error.absolute_schema_path), error.message)
     assert last is not None
     raise _unsatisfiable(last.keyword, last.where if len(last.where) <= 120 else "…" + last.where[-119:], last.why)

@@ -9,7 +9,7 @@ The subset is the regular one that constrained decoding supports (as vLLM's and 
 decoding do): literals, classes, ``.``, groups, alternation, greedy and lazy repeats, inline flags,
 and the anchors ``^ $ \\A \\Z \\b \\B``. Backreferences, conditionals, lookarounds, atomic groups and
 possessive repeats are refused with 400 naming the construct: they make a language that is not regular,
-and a walk cannot promise to match them. Also refused: patterns longer than ``MAX_PATTERN_CHARS``,
+and a walk cannot promise to match them. Also refused: patterns longer than ``patterns.MAX_PATTERN_CHARS``,
 nested deeper than the parser allows, or needing more than ``MAX_OUTPUT_CHARS`` characters; and a walk
 that exceeds ``MAX_STEPS`` (``(?:){999999999}``), counted over every attempt (and, through ``Steps``,
 over every pattern of a JSON schema's answer). Anchors and word boundaries are checked as the string
@@ -19,16 +19,16 @@ grows; a walk that breaks one is retried, up to ``ATTEMPTS`` times, then refused
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
-from functools import lru_cache
 from re import _constants as C  # type: ignore[attr-defined]
-from re import _parser as P  # type: ignore[attr-defined]
 
+from app.answers import patterns
+from app.answers.caches import PATTERNS
+from app.answers.patterns import EMPTY_NON_BOUNDARY_FAILS, PatternError
 from app.protocol.errors import APIError
 
-MAX_PATTERN_CHARS = 4096
 MAX_OUTPUT_CHARS = 4096
+COMPILED_BYTES_PER_CHAR = 256
 MAX_STEPS = 100_000
 ATTEMPTS = 25
 MAX_EMPTY_REPEATS = 1000
@@ -44,14 +44,6 @@ _CATEGORY_POOLS = {
     C.CATEGORY_WORD: _LETTERS * 3 + _WORD,
     C.CATEGORY_SPACE: " ",
 }
-_UNSUPPORTED = {
-    C.GROUPREF: "backreferences (\\1, (?P=name))",
-    C.GROUPREF_EXISTS: "conditional groups ((?(1)...|...))",
-    C.ASSERT: "lookaround assertions ((?=...), (?<=...))",
-    C.ASSERT_NOT: "negative lookaround assertions ((?!...), (?<!...))",
-    C.ATOMIC_GROUP: "atomic groups ((?>...))",
-    C.POSSESSIVE_REPEAT: "possessive repeats (*+, ++, ?+, {m,n}+)",
-}
 
 
 def _bad(message: str, code: str = "invalid_regex") -> APIError:
@@ -64,6 +56,10 @@ class _Retry(Exception):
 
 def _is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
+
+
+def _is_ascii_word(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch == "_")
 
 
 def _category_match(category, ch: str) -> bool:
@@ -134,8 +130,9 @@ class Steps:
 class _Walk:
     """One attempt at a string: the output so far, the pending anchor constraints, a step budget."""
 
-    def __init__(self, rng: random.Random, compiled: Compiled, max_chars: int, steps: int) -> None:
+    def __init__(self, rng: random.Random, compiled: Compiled, max_chars: int, steps: int, ascii_words: bool) -> None:
         self.rng = rng
+        self.ascii_words = ascii_words
         self.min_lengths = compiled.min_lengths  # id(repeat body) -> the fewest characters it produces
         self.pools = compiled.pools
         self.out: list[str] = []
@@ -144,7 +141,9 @@ class _Walk:
         self.max_chars = max_chars
         self.must_end = False  # after $ or \Z: nothing may follow
         self.need_newline = False  # after a MULTILINE $: only a newline may follow
-        self.boundary: bool | None = None  # after \b (True) or \B (False): the next char must (not) switch
+        # After \b (True) or \B (False): whether the next character must switch between word and
+        # non-word, and whether "word" is ASCII's ((?a)); several may stand at one position.
+        self.boundaries: list[tuple[bool, bool]] = []
         self.depth = 0  # how many repeats the walk is inside
 
     # -- output ------------------------------------------------------------------------------
@@ -155,22 +154,28 @@ class _Walk:
             if ch != "\n":
                 raise _Retry
             self.need_newline = False
-        if self.boundary is not None:
-            before = bool(self.out) and _is_word(self.out[-1])
-            if (before != _is_word(ch)) != self.boundary:
-                raise _Retry
-            self.boundary = None
+        if self.boundaries:
+            self.check_boundaries(ch)
+            self.boundaries.clear()
         self.out.append(ch)
         self.length += 1
         if self.length > self.max_chars:
             raise _Retry
 
     def finish(self) -> str:
-        if self.boundary is not None:
-            before = bool(self.out) and _is_word(self.out[-1])
-            if before != self.boundary:
-                raise _Retry
+        if self.boundaries:
+            if not self.out and EMPTY_NON_BOUNDARY_FAILS and not all(switch for switch, _ in self.boundaries):
+                raise _Retry  # re's \B fails in an empty string, whatever the pattern around it
+            self.check_boundaries(None)
         return "".join(self.out)
+
+    def check_boundaries(self, after: str | None) -> None:
+        """Each pending ``\\b`` or ``\\B`` holds between the last character and ``after`` (None: the end)."""
+        for switch, ascii_only in self.boundaries:
+            is_word = _is_ascii_word if ascii_only else _is_word
+            before = bool(self.out) and is_word(self.out[-1])
+            if (before != (after is not None and is_word(after))) != switch:
+                raise _Retry
 
     def step(self) -> None:
         self.steps += 1
@@ -233,10 +238,8 @@ class _Walk:
                 self.need_newline = True  # a newline next, or the end
             else:
                 self.must_end = True
-        elif at == C.AT_BOUNDARY:
-            self.boundary = True
-        elif at == C.AT_NON_BOUNDARY:
-            self.boundary = False
+        elif at in (C.AT_BOUNDARY, C.AT_NON_BOUNDARY):
+            self.boundaries.append((at == C.AT_BOUNDARY, self.ascii_words or bool(flags & C.SRE_FLAG_ASCII)))
         else:
             raise _bad("Unsupported anchor in the pattern.", "unsupported_regex")
 
@@ -291,8 +294,12 @@ def _check(items, min_lengths: dict) -> int:
     fewest characters ``items`` produce."""
     total = 0
     for op, av in items:
-        if op in _UNSUPPORTED:
-            raise _bad(f"Unsupported regex construct: {_UNSUPPORTED[op]}.", "unsupported_regex")
+        if op in patterns.UNSUPPORTED:
+            raise _bad(f"Unsupported regex construct: {patterns.UNSUPPORTED[op]}.", "unsupported_regex")
+        literals = [av] if op == C.LITERAL else [v for o, v in av if o == C.LITERAL] if op == C.IN else []
+        if any(not _safe_char(code) for code in literals):
+            # A lone surrogate (\ud800) can be written in a pattern but not sent: JSON text cannot carry it.
+            raise _bad("Unsupported regex: it asks for a lone surrogate (\\ud800-\\udfff), which JSON text cannot carry.", "unsupported_regex")
         if op in (C.LITERAL, C.NOT_LITERAL, C.ANY, C.IN):
             total += 1
         elif op == C.BRANCH:
@@ -330,26 +337,30 @@ class Compiled:
     """A checked pattern: its parse tree (plain lists), the fewest characters each repeat's body
     produces, and the pools of its negated classes as walks fill them."""
 
-    __slots__ = ("items", "flags", "min_lengths", "pools")
+    __slots__ = ("items", "flags", "min_lengths", "pools", "cost")
 
-    def __init__(self, items: list, flags: int, min_lengths: dict) -> None:
+    def __init__(self, items: list, flags: int, min_lengths: dict, pattern_chars: int) -> None:
         self.items = items  # held: min_lengths and pools are keyed by the ids of its nodes
         self.flags = flags
         self.min_lengths = min_lengths
         self.pools: dict = {}
+        # What the pattern cache counts it as: its tree, its repeats' lengths and the pools its negated
+        # classes fill as walks use them; tracemalloc measured at most 112 bytes a character of the
+        # pattern (100 nested groups), 17 to 64 for 4,000-character ones.
+        self.cost = 4096 + COMPILED_BYTES_PER_CHAR * pattern_chars
 
 
-@lru_cache(maxsize=512)
 def compile_pattern(pattern: str) -> Compiled:
-    """``pattern`` parsed and checked once (patterns repeat across requests, so this is cached)."""
-    if len(pattern) > MAX_PATTERN_CHARS:
-        raise _bad(f"The regex is {len(pattern)} characters long; at most {MAX_PATTERN_CHARS} are accepted.", "regex_too_long")
+    """``pattern`` parsed and checked once (patterns repeat across requests, so this is cached, in the
+    pattern cache that ``app.answers.caches`` bounds by bytes)."""
+    return PATTERNS.get_or_make(("walk", pattern), lambda: _compile(pattern), lambda compiled: compiled.cost)
+
+
+def _compile(pattern: str) -> Compiled:
     try:
-        tree = P.parse(pattern, 0)
-    except re.error as exc:
-        raise _bad(f"Invalid regex: {exc}.") from None
-    except (RecursionError, OverflowError, ValueError) as exc:
-        raise _bad(f"Invalid regex: {type(exc).__name__}: the pattern is nested too deeply or too large.") from None
+        tree = patterns.parse(pattern)
+    except PatternError as exc:
+        raise _bad(exc.message, exc.code) from None
     min_lengths: dict = {}
     try:
         items = _plain(tree)
@@ -358,19 +369,22 @@ def compile_pattern(pattern: str) -> Compiled:
         raise _bad("Invalid regex: the pattern is nested too deeply.") from None
     if needed > MAX_OUTPUT_CHARS:
         raise _bad(f"The regex needs at least {needed} characters; at most {MAX_OUTPUT_CHARS} are produced.", "regex_too_long")
-    return Compiled(items, tree.state.flags, min_lengths)
+    return Compiled(items, tree.state.flags, min_lengths, len(pattern))
 
 
-def generate(pattern: str, rng: random.Random, *, max_chars: int = MAX_OUTPUT_CHARS, accept=None, steps: Steps | None = None) -> str:
+def generate(
+    pattern: str, rng: random.Random, *, max_chars: int = MAX_OUTPUT_CHARS, accept=None, steps: Steps | None = None, ascii_words: bool = False
+) -> str:
     """A string that ``re.fullmatch(pattern, …)`` accepts; ``accept`` may add a condition (a JSON
-    schema's length bounds); ``steps`` is the budget to count into when it is shared with other calls.
-    Raises ``APIError`` (400) when none can be made."""
+    schema's length bounds); ``steps`` is the budget to count into when it is shared with other calls;
+    ``ascii_words``: ``\\b`` and ``\\B`` see only ASCII word characters (as a schema's patterns are
+    checked). Raises ``APIError`` (400) when none can be made."""
     compiled = compile_pattern(pattern)
     flags = compiled.flags
     if steps is None:
         steps = Steps()
     for _ in range(ATTEMPTS):
-        walk = _Walk(rng, compiled, max_chars, steps.used)
+        walk = _Walk(rng, compiled, max_chars, steps.used, ascii_words)
         try:
             walk.run(compiled.items, flags)
             text = walk.finish()

@@ -6,8 +6,9 @@
     POST   /_admin/fixtures   add a fixture (?first=true: ahead of the rest); GET lists, DELETE removes
                               those added at run time, DELETE /_admin/fixtures/{name} removes one,
                               POST /_admin/fixtures/reload re-reads the fixtures directory
-    POST   /_admin/reset      back to a fresh start: journal, fault queue, rate-limit counters and
-                              run-time fixtures cleared, the fixtures directory re-read
+    POST   /_admin/reset      back to a fresh start: journal, fault queue, rate-limit counters,
+                              run-time fixtures and the schema and pattern caches cleared, the fixtures
+                              directory re-read
     GET    /_admin/config     the settings in force, secrets masked
 
 Request bodies are read and validated here, not by FastAPI: every problem is then a 400 in the
@@ -31,6 +32,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.answers import caches as answer_caches
 from app.answers.fixtures import FixtureFileError, FixtureStore
 from app.guards.auth import bearer_token, matches_any
 from app.guards.cross_site import refuse_cross_site
@@ -243,9 +245,10 @@ async def reload_fixtures(fixtures: FixturesDep) -> dict[str, Any]:
 
 @router.post("/reset")
 async def reset(request: Request, toolkit: ToolkitDep, fixtures: FixturesDep) -> dict[str, Any]:
-    """Back to the state of a fresh start: no journal, no queued faults, full rate-limit buckets, and
-    the fixtures of the fixtures directory as it is now (re-read: one removed by name comes back).
-    ``fixtures`` counts the run-time fixtures removed. A bad fixture file is a 400 and changes nothing."""
+    """Back to the state of a fresh start: no journal, no queued faults, full rate-limit buckets, empty
+    schema and pattern caches, and the fixtures of the fixtures directory as it is now (re-read: one
+    removed by name comes back). ``fixtures`` counts the run-time fixtures removed, ``cache_bytes`` what
+    the caches were counted at. A bad fixture file is a 400 and changes nothing."""
     try:
         removed = fixtures.reset()  # first: a bad file leaves everything as it was
     except FixtureFileError as exc:
@@ -255,7 +258,8 @@ async def reset(request: Request, toolkit: ToolkitDep, fixtures: FixturesDep) ->
     limiter = request.app.state.limiter  # None when rate limiting is off
     if limiter is not None:
         await limiter.reset()
-    return {"journal": journal, "faults": faults, "fixtures": removed, "rate_limits": limiter is not None}
+    freed = answer_caches.clear()
+    return {"journal": journal, "faults": faults, "fixtures": removed, "rate_limits": limiter is not None, "cache_bytes": freed}
 
 
 def _masked(name: str, value: Any) -> Any:

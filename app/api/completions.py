@@ -78,7 +78,12 @@ class ChatCompletions:
         fault = await self.faults.pick(scope, stream=bool(request.stream), model=request.model)
         if fault is not None:  # the fault step comes first among answers; app.testing.faults says what each does
             await inject.begin(fault, scope, receive)
-        answer = choose(request, prompt, self.fixtures)
+        if _searches_or_builds(request, self.fixtures):
+            # Checking a schema (meta-schema, RE2 compiles) and building its answer may take up to ~a second
+            # of pure Python for the largest accepted: in a worker thread, the event loop keeps serving.
+            answer = await asyncio.to_thread(choose, request, prompt, self.fixtures)
+        else:
+            answer = choose(request, prompt, self.fixtures)
         if answer.latency_ms:  # a fixture's latency, then its error, fault or answer
             await asyncio.sleep(answer.latency_ms / 1000)
         if answer.error is not None:
@@ -104,3 +109,10 @@ class ChatCompletions:
         if fault is not None:
             send = inject.answer_send(fault, scope, receive, send)
         await send_bytes(send, 200, body, JSON_HEADERS)
+
+
+def _searches_or_builds(request, fixtures: FixtureStore) -> bool:
+    """Whether choosing the answer may do more than a few microseconds of work: a json_schema or regex
+    answer, or fixtures that search the prompt's text (RE2 releases the GIL while it searches)."""
+    fmt = request.response_format
+    return (fmt is not None and fmt.type == "json_schema") or request.regex is not None or fixtures.searches_text

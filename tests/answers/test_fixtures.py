@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from pathlib import Path
 
@@ -107,6 +108,9 @@ BAD_FILES = [
     ("bad.yaml", "respond: {error: {status: 503, headers: {bad name: x}}}\n", "fixture.respond.error.headers: 'bad name' is not a valid header name"),
     ("bad.yaml", "respond: {error: {status: 503, headers: {x-note: \"a\\r\\nb\"}}}\n", "holds a control character"),
     ("bad.yaml", "respond: {error: {status: 503, headers: {Content-Length: '5'}}}\n", "is set by the mock itself"),
+    ("bad.yaml", "match: {user_text: '(\\w+) \\1'}\nrespond: {content: x}\n", "fixture.match.user_text: regex '(\\\\w+) \\\\1' cannot be searched in linear time"),
+    ("bad.yaml", "match: {system_text: '(?<!no )hint'}\nrespond: {content: x}\n", "fixture.match.system_text: regex '(?<!no )hint' cannot be searched in linear time"),
+    ("bad.yaml", "match: {user_text: '(?:x{50}){50}'}\nrespond: {content: x}\n", "at most 1,000"),
 ]
 
 
@@ -134,8 +138,8 @@ def test_the_server_does_not_start_on_a_bad_fixture_file(tmp_path):
     assert "broken.yaml" in str(caught.value) and "fixture.match.model" in str(caught.value)
 
 
-def _post(url: str, body: dict, **kwargs) -> httpx.Response:
-    return httpx.post(url + "/v1/chat/completions", json=body, headers={"authorization": "Bearer k"}, timeout=30, **kwargs)
+def _post(url: str, body: dict, timeout: float = 30, **kwargs) -> httpx.Response:
+    return httpx.post(url + "/v1/chat/completions", json=body, headers={"authorization": "Bearer k"}, timeout=timeout, **kwargs)
 
 
 def test_fixtures_answer_over_http_and_reload_without_restart(tmp_path):
@@ -183,3 +187,45 @@ def test_fixtures_answer_over_http_and_reload_without_restart(tmp_path):
         (tmp_path / "a.json").write_text("{ not json")  # a bad reload keeps the fixtures in force
         time.sleep(0.5)
         assert _post(server.url, body).json()["choices"][0]["message"]["content"] == "second version"
+
+
+WATCHDOG = 10.0  # seconds: re's backtracking took ~25 s for (a+)+$ against 26 characters
+
+
+def test_a_catastrophic_user_text_pattern_is_searched_in_linear_time_over_http():
+    with run_server() as server:
+        admin = httpx.post(
+            server.url + "/_admin/fixtures", json={"name": "trap", "match": {"user_text": "(a+)+$"}, "respond": {"content": "all a"}}, timeout=WATCHDOG
+        )
+        assert admin.status_code == 201, admin.text
+        missed = _post(server.url, request_body("a" * 30_000 + "!"), timeout=WATCHDOG)  # no match: the rules answer
+        assert missed.status_code == 200 and missed.json()["choices"][0]["message"]["content"] != "all a"
+        hit = _post(server.url, request_body("b" + "a" * 30_000), timeout=WATCHDOG)
+        assert hit.json()["choices"][0]["message"]["content"] == "all a"
+
+
+def test_a_fixture_pattern_re2_cannot_search_is_refused_by_the_admin_api_naming_the_field():
+    with run_server() as server:
+        refused = httpx.post(
+            server.url + "/_admin/fixtures", json={"match": {"system_text": "(?=.*BOX)THINK"}, "respond": {"content": "x"}}, timeout=WATCHDOG
+        )
+        assert refused.status_code == 400
+        error = refused.json()["error"]
+        assert error["code"] == "invalid_fixture" and "system_text" in error["message"] and "lookaround" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        (r"(?x) find \ every \ worker  # verbose, with a comment", "Find every worker", False),
+        (r"(?ix) find \ every \ worker", "Find every worker", True),
+        (r"done\Z", "all done", True),
+        (r"^\w+$", "Straße", True),
+        (r"^\d{,3}$", "٣٤", True),
+        (r"total$", "the total\n", True),
+    ],
+)
+def test_fixture_patterns_mean_what_python_means(pattern, text, expected):
+    assert bool(re.search(pattern, text)) is expected
+    answer = answer_for(request_body(text), _store({"user_text": pattern}))
+    assert (answer.content == "SCRIPTED") is expected

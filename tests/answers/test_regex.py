@@ -98,6 +98,8 @@ REFUSED = [
     (r"(a)?(?(1)b|c)", "unsupported_regex"),
     (r"a\bb", "unsatisfiable_regex"),
     (r"[^\x00-\U0010FFFF]", "unsupported_regex"),
+    (r"x\ud800?", "unsupported_regex"),
+    (r"[a\udfff]", "unsupported_regex"),
     (r"[", "invalid_regex"),
     (r"a{2,1}", "invalid_regex"),
 ]
@@ -110,6 +112,69 @@ def test_patterns_a_walk_cannot_honour_are_refused(pattern, code):
         regex.generate(pattern, random.Random(7))
     error = caught.value
     assert (error.status, error.param, error.code) == (400, "regex", code), error.message
+
+
+# Zero-width assertions where a walk can go wrong: what re.fullmatch accepts decides. None: refused as
+# unsatisfiable; a string: that answer (the only one).
+NON_BOUNDARY_IN_EMPTY = "" if re.fullmatch(r"\B", "") else None  # Python 3.11: \B never matches in ""
+ZERO_WIDTH = [
+    pytest.param(r"\B", NON_BOUNDARY_IN_EMPTY, id="non-boundary alone (3.11: not in an empty string)"),
+    pytest.param(r"\B\B", NON_BOUNDARY_IN_EMPTY, id="two non-boundaries alone"),
+    pytest.param(r"(?:\B)?\B", NON_BOUNDARY_IN_EMPTY, id="an optional non-boundary"),
+    pytest.param(r"\b", None, id="boundary alone: nothing to border"),
+    pytest.param(r"^\b$", None, id="anchored boundary alone"),
+    pytest.param(r"a\b\Bb", None, id="boundary then non-boundary at one position"),
+    pytest.param(r"a\B\bb", None, id="non-boundary then boundary at one position"),
+    pytest.param(r"\Ba", None, id="non-boundary before a word at the start"),
+    pytest.param(r"\B-", "-", id="non-boundary before a non-word at the start"),
+    pytest.param(r"-\B", "-", id="non-boundary after a non-word at the end"),
+    pytest.param(r"x$\b", "x", id="boundary after the end anchor"),
+    pytest.param(r"$^", "", id="end then start in an empty string"),
+    pytest.param(r"(?a)\bé", None, id="ASCII boundary before a non-ASCII letter"),
+    pytest.param(r"\bé", "é", id="Unicode boundary before a non-ASCII letter"),
+    pytest.param(r"(?a)é\B", "é", id="ASCII non-boundary after a non-ASCII letter"),
+    pytest.param(r"a\Z\b", "a", id="boundary after end of string"),
+]
+
+
+@pytest.mark.parametrize(("pattern", "answer"), ZERO_WIDTH)
+def test_zero_width_assertions_are_answered_only_where_re_fullmatch_agrees(pattern, answer):
+    if answer is None:
+        with pytest.raises(APIError) as caught:
+            regex.generate(pattern, random.Random(3))
+        assert caught.value.code == "unsatisfiable_regex", caught.value.message
+        return
+    for seed in range(5):
+        text = regex.generate(pattern, random.Random(seed))
+        assert text == answer and re.fullmatch(pattern, text)
+
+
+pieces = st.sampled_from(["a", "é", "-", " ", "\\b", "\\B", "^", "$", "\\A", "\\Z", "\\w", "\\W", "[a-]", "(?:\\b|-)", "x?"])
+zero_width_patterns = st.builds(
+    lambda flag, parts, quantified: flag + "".join(parts) + quantified,
+    st.sampled_from(["", "(?a)", "(?m)"]),
+    st.lists(pieces, min_size=1, max_size=6),
+    st.sampled_from(["", "(?:\\B\\w)*", "(?:\\b-)?"]),
+)
+
+
+def test_answers_with_zero_width_assertions_fully_match_or_are_refused():
+    answered = []
+
+    @settings(max_examples=400, deadline=None, derandomize=True, database=None)
+    @given(pattern=zero_width_patterns, seed=st.integers(0, 2**32))
+    def fully_matches_or_refuses(pattern, seed):
+        try:
+            text = regex.generate(pattern, random.Random(seed))
+        except APIError as exc:
+            assert exc.code == "unsatisfiable_regex", (pattern, exc.message)
+            answered.append(False)
+            return
+        assert re.fullmatch(pattern, text), (pattern, text)
+        answered.append(True)
+
+    fully_matches_or_refuses()
+    assert sum(answered) >= len(answered) // 4  # not a walker that refuses everything with an anchor in it
 
 
 @pytest.mark.timeout(20)
