@@ -1,3 +1,3 @@
-from app.cli import main
+from perceptron_mock.cli import main
 
 main()

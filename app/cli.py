@@ -1,6 +1,6 @@
 """``perceptron-mock``: parse flags into ``Settings`` and run uvicorn.
 
-Flags are generated from ``app.settings.Settings`` (one flag per field, help from its description),
+Flags are generated from ``perceptron_mock.settings.Settings`` (one flag per field, help from its description),
 so the CLI, the environment variables and the docs never drift apart. The chosen settings are
 exported as ``PERCEPTRON_MOCK_*`` variables before uvicorn starts, so every worker process builds
 the same app from the same settings.
@@ -17,7 +17,7 @@ import typing
 
 from pydantic import ValidationError
 
-from app.settings import Settings
+from perceptron_mock.settings import Settings
 
 # Flags whose natural CLI spelling differs from the field name.
 _FLAG_NAMES = {"api_keys": "--api-key", "models": "--model", "fixtures_dir": "--fixtures"}
@@ -78,7 +78,7 @@ def export(settings: Settings) -> None:
 
 def check_fixtures(settings: Settings) -> None:
     """Read the fixtures once before serving: a bad file is named with its problem and nothing starts."""
-    from app.answers.fixtures import FixtureFileError, FixtureStore
+    from perceptron_mock.answers.fixtures import FixtureFileError, FixtureStore
 
     try:
         FixtureStore.load(settings.fixtures_dir)
@@ -104,13 +104,13 @@ def main(argv: list[str] | None = None) -> None:
         f"{len(settings.api_keys)} configured" if settings.api_keys else "any non-empty key",
     )
     uvicorn.run(
-        "app.main:create_worker_app",
+        "perceptron_mock.main:create_worker_app",
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="app.guards.head_reader:HeadLimitedHttpTools",  # httptools, with the request head bounded as it arrives
+        http="perceptron_mock.guards.head_reader:HeadLimitedHttpTools",  # httptools, with the request head bounded as it arrives
         log_level=settings.log_level,
         access_log=settings.access_log,
         server_header=False,

@@ -2,7 +2,7 @@
 
     client → MockServer (header cap, request id, error envelope)
            → BodyLimit guard
-           → POST /v1/chat/completions → app.api.completions (the hot path)
+           → POST /v1/chat/completions → perceptron_mock.api.completions (the hot path)
            → anything else            → FastAPI (models, health, admin, OpenAPI)
 
 Every refusal is an ``APIError``; this module is the one place that renders it.
@@ -21,24 +21,24 @@ from fastapi.responses import Response
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import admin, models
-from app.answers import caches as answer_caches
-from app.answers.fixtures import FixtureStore
-from app.api.completions import ChatCompletions
-from app.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, send_bytes
-from app.guards.auth import BearerAuth
-from app.guards.body_limit import BodyLimit
-from app.guards.header_limit import header_bytes, headers_too_large
-from app.guards.rate_limit import build_rate_limiter
-from app.protocol import ids
-from app.protocol.errors import APIError, method_not_allowed, route_not_found, server_error
-from app.protocol.openapi import install_openapi
-from app.protocol.validation import first_error
-from app.settings import Settings, get_settings
-from app.storage import open_redis, outage, storage_unavailable, uses_redis
-from app.testing.faults import RECEIVE_KEY
-from app.testing.journal import Recorder, recordable
-from app.testing.state import Toolkit
+from perceptron_mock.api import admin, models
+from perceptron_mock.answers import caches as answer_caches
+from perceptron_mock.answers.fixtures import FixtureStore
+from perceptron_mock.api.completions import ChatCompletions
+from perceptron_mock.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, send_bytes
+from perceptron_mock.guards.auth import BearerAuth
+from perceptron_mock.guards.body_limit import BodyLimit
+from perceptron_mock.guards.header_limit import header_bytes, headers_too_large
+from perceptron_mock.guards.rate_limit import build_rate_limiter
+from perceptron_mock.protocol import ids
+from perceptron_mock.protocol.errors import APIError, method_not_allowed, route_not_found, server_error
+from perceptron_mock.protocol.openapi import install_openapi
+from perceptron_mock.protocol.validation import first_error
+from perceptron_mock.settings import Settings, get_settings
+from perceptron_mock.storage import open_redis, outage, storage_unavailable, uses_redis
+from perceptron_mock.testing.faults import RECEIVE_KEY
+from perceptron_mock.testing.journal import Recorder, recordable
+from perceptron_mock.testing.state import Toolkit
 
 log = logging.getLogger("perceptron_mock")
 

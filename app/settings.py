@@ -1,6 +1,6 @@
 """Every setting of the mock, in one place.
 
-Values come, in order of precedence, from CLI flags (see ``app.cli``), from ``PERCEPTRON_MOCK_*``
+Values come, in order of precedence, from CLI flags (see ``perceptron_mock.cli``), from ``PERCEPTRON_MOCK_*``
 environment variables, and from the defaults below. The CLI builds its flags from this class, so a
 field added here is a flag, an environment variable and a README row at once.
 """
@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic import field_validator
 from typing import Annotated, Literal
 
-from app.storage import MEMORY_SCHEME, REDIS_SCHEMES, uses_redis
+from perceptron_mock.storage import MEMORY_SCHEME, REDIS_SCHEMES, uses_redis
 
 DEFAULT_MODELS = ["isaac-0.2-2b-preview", "isaac-0.2-1b", "isaac-0.1", "perceptron-mk1"]
 

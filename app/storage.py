@@ -1,9 +1,9 @@
 """Where the mock keeps what its processes share: this process's memory, or Redis.
 
-One setting, ``rate_limit_storage``, decides it for the rate limiter (``app.guards.rate_limit``), the
-journal and the fault queue (``app.testing.state``). This module holds what all of them need to know
+One setting, ``rate_limit_storage``, decides it for the rate limiter (``perceptron_mock.guards.rate_limit``), the
+journal and the fault queue (``perceptron_mock.testing.state``). This module holds what all of them need to know
 about it: whether it is Redis (``uses_redis``, the one list of schemes, which the settings check
-too), the one client a process opens to it (``open_redis``; ``app.main`` opens it and hands it to
+too), the one client a process opens to it (``open_redis``; ``perceptron_mock.main`` opens it and hands it to
 each of them), the errors that mean it is gone, the 503 that says so, the scope marker a failed
 call leaves (``STORAGE_FAILED_KEY``) so that the rest of the same request does not wait on it again,
 and whether it is down right now (``outage``), which the log says once when it starts and once when
@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from redis.exceptions import ConnectionError, RedisError
 
-from app.protocol.errors import APIError
+from perceptron_mock.protocol.errors import APIError
 
 log = logging.getLogger("perceptron_mock")
 

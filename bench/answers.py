@@ -10,12 +10,12 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.protocol.validation import parse_request
-from app.accounting.prompt import account
-from app.answers.choose import choose
-from app.answers import text
-from app.answers.seed import rng_for
-from app.settings import Settings
+from perceptron_mock.protocol.validation import parse_request
+from perceptron_mock.accounting.prompt import account
+from perceptron_mock.answers.choose import choose
+from perceptron_mock.answers import text
+from perceptron_mock.answers.seed import rng_for
+from perceptron_mock.settings import Settings
 S = Settings()
 def body(system, text_, **f):
     m = ([{"role":"system","content":system}] if system else []) + [{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/a.jpg"}},{"type":"text","text":text_}]}]

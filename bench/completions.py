@@ -68,9 +68,9 @@ BARE_APP = textwrap.dedent(
 FLOOR_APP = textwrap.dedent(
     '''
     import orjson, os, time
-    from app.accounting import tokens
-    from app.protocol import ids
-    from app.protocol.requests import ChatCompletionRequest
+    from perceptron_mock.accounting import tokens
+    from perceptron_mock.protocol import ids
+    from perceptron_mock.protocol.requests import ChatCompletionRequest
     CONTENT = os.environ["BARE_CONTENT"]
 
     async def app(scope, receive, send):
@@ -128,7 +128,7 @@ def wait_until_up(url: str, process: subprocess.Popen) -> None:
 def start_mock(port: int, extra: list[str]) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERCEPTRON_MOCK_")}
     process = subprocess.Popen(
-        [*pin(0), sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning", *extra],
+        [*pin(0), sys.executable, "-m", "perceptron_mock", "--port", str(port), "--log-level", "warning", *extra],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     wait_until_up(f"http://127.0.0.1:{port}/health", process)

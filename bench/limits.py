@@ -192,7 +192,7 @@ def _texts() -> dict[str, str]:
 
 def tokenizer() -> None:
     started = time.perf_counter()
-    from app.accounting import tokens
+    from perceptron_mock.accounting import tokens
 
     print(f"3. Tokenizer: Qwen3 vocabulary loaded in {time.perf_counter() - started:.2f}s at import")
     print(f"   {'text':<32} {'chars':>7} {'tokens':>7} {'approx':>7} {'error':>7} {'us qwen':>8} {'us approx':>9}")

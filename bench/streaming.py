@@ -4,7 +4,7 @@
 
 In one run it starts two servers, each one uvicorn worker (uvloop + httptools) pinned to CPU 0:
 
-- the mock (``python -m app``), answering ``stream: true`` with ``--events`` SSE events: the role
+- the mock (``python -m perceptron_mock``), answering ``stream: true`` with ``--events`` SSE events: the role
   chunk, token deltas, the finish chunk with usage, ``[DONE]``;
 - a bare ASGI app that reads the request and writes the mock's own events, captured once at start,
   one ``send`` per event, with no framework at all: the ceiling for this server stack.
@@ -60,7 +60,7 @@ SENTENCE = (
 def write_fixture(directory: str, tokens: int) -> str:
     """A fixtures directory whose one fixture answers the bench's request with ``tokens`` tokens
     (role, finish and [DONE] are the stream's other three events)."""
-    from app.accounting import tokens as tokenizer
+    from perceptron_mock.accounting import tokens as tokenizer
 
     content = "".join(tokenizer.split(SENTENCE * (tokens // 10 + 1))[:tokens])
     fixtures = os.path.join(directory, "fixtures")
@@ -230,9 +230,9 @@ def python_cost(events: int, repeat: int = 5, streams: int = 1000) -> list[tuple
     no socket, no kernel, just the code each event goes through. Best of ``repeat``."""
     from sse_starlette import EventSourceResponse
 
-    from app.accounting import tokens
-    from app.answers.answer import Completion
-    from app.render.sse import CompletionStream, Delivery, stream_events
+    from perceptron_mock.accounting import tokens
+    from perceptron_mock.answers.answer import Completion
+    from perceptron_mock.render.sse import CompletionStream, Delivery, stream_events
 
     text = "".join(tokens.split("The scene shows a workbench under soft, even light; a camera sits near the edge. " * 40)[: events - 3])
     completion = Completion(content=text, reasoning=None, finish_reason="stop", prompt_tokens=10, completion_tokens=events - 3)

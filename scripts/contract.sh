@@ -18,7 +18,7 @@ key=contract-key
 log=$(mktemp)
 
 # The rate limit is off: 429 is documented, but a run of 300 cases/min would test little else.
-PERCEPTRON_MOCK_RATE_LIMIT_PER_MINUTE=0 "$python" -m app --port "$port" --api-key "$key" --log-level warning >"$log" 2>&1 &
+PERCEPTRON_MOCK_RATE_LIMIT_PER_MINUTE=0 "$python" -m perceptron_mock --port "$port" --api-key "$key" --log-level warning >"$log" 2>&1 &
 server=$!
 stop() {
     local status=$?

@@ -11,7 +11,7 @@ from tests.server import RunningServer, run_server
 
 MODEL = "isaac-0.2-2b-preview"
 # The prompt tokens a one-message request adds to its content: the message's chat template (5) and the
-# generation prompt (3). Written out, not read from app.accounting.tokens, so that a change there shows.
+# generation prompt (3). Written out, not read from perceptron_mock.accounting.tokens, so that a change there shows.
 OVERHEAD = 5 + 3
 
 

@@ -13,10 +13,10 @@ from tests.server import free_port, run_server
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    """``python -m app *args`` for a command that must exit by itself (the timeout guards a start by mistake)."""
+    """``python -m perceptron_mock *args`` for a command that must exit by itself (the timeout guards a start by mistake)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERCEPTRON_MOCK_")}
     return subprocess.run(
-        [sys.executable, "-m", "app", "--port", str(free_port()), *args], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "perceptron_mock", "--port", str(free_port()), *args], env=env, capture_output=True, text=True, timeout=60
     )
 
 

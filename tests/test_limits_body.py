@@ -12,8 +12,8 @@ import orjson
 import pytest
 from PIL import Image
 
-from app.accounting import tokens
-from app.accounting.image_tokens import image_tokens
+from perceptron_mock.accounting import tokens
+from perceptron_mock.accounting.image_tokens import image_tokens
 from tests.conftest import MODEL, OVERHEAD, chat
 from tests.server import declared_body
 

@@ -14,7 +14,7 @@ import httpx
 import orjson
 import pytest
 
-from app.testing.plugin import ThreadedMock
+from perceptron_mock.testing.plugin import ThreadedMock
 from tests.conftest import chat
 from tests.server import run_server
 

@@ -14,7 +14,7 @@ import openai
 import perceptron
 import pytest
 
-from app.guards.rate_limit import MemoryStore
+from perceptron_mock.guards.rate_limit import MemoryStore
 from tests.conftest import MODEL, chat
 from tests.server import declared_body, run_server
 

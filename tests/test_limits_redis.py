@@ -15,12 +15,12 @@ import httpx
 import pytest
 import redis as sync_redis
 
-from app.guards.rate_limit import RateLimiter
-from app.main import create_app
-from app.protocol.errors import APIError
-from app.settings import Settings
-from app.storage import open_redis
-from app.testing.faults import parse
+from perceptron_mock.guards.rate_limit import RateLimiter
+from perceptron_mock.main import create_app
+from perceptron_mock.protocol.errors import APIError
+from perceptron_mock.settings import Settings
+from perceptron_mock.storage import open_redis
+from perceptron_mock.testing.faults import parse
 from tests.conftest import chat
 from tests.redis_server import ForgetfulHop, redis_server, run_redis
 from tests.server import free_port, run_server

@@ -48,8 +48,8 @@ def test_tour_block_runs_against_the_mock(index: int, server: RunningServer, tmp
 
 def test_the_settings_table_has_one_row_per_setting_flag() -> None:
     """Every ``Settings`` field is a CLI flag, and the README's settings table lists exactly those flags."""
-    from app.cli import _flag
-    from app.settings import Settings
+    from perceptron_mock.cli import _flag
+    from perceptron_mock.settings import Settings
 
     table = README.read_text(encoding="utf-8").split("| flag | environment |", 1)[1].split("\n\n", 1)[0]
     first_cells = [row.split("|")[1] for row in table.splitlines()[2:]]  # past the header's end and |---|

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from app.settings import DEFAULT_MODELS
+from perceptron_mock.settings import DEFAULT_MODELS
 from tests.conftest import chat
 from tests.server import run_server
 
@@ -82,8 +82,8 @@ def test_the_model_list_is_a_setting():
 
 def _in_process_with_a_route_raising(error: Exception) -> tuple[int, dict]:
     """Status and body of a request to an in-process app's route that raises ``error``."""
-    from app.main import create_app
-    from app.settings import Settings
+    from perceptron_mock.main import create_app
+    from perceptron_mock.settings import Settings
 
     app = create_app(Settings())
 

@@ -10,8 +10,8 @@ import weakref
 
 import orjson
 
-from app.main import create_app
-from app.settings import Settings
+from perceptron_mock.main import create_app
+from perceptron_mock.settings import Settings
 
 
 class _Scope(dict):  # a dict subclass, so that a weak reference can watch it

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from app.accounting import tokens
+from perceptron_mock.accounting import tokens
 from tests.conftest import MODEL, chat
 from tests.server import run_server
 

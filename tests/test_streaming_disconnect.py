@@ -20,9 +20,9 @@ from typing import Iterator
 
 import uvicorn
 
-from app.main import create_app
-from app.render.sse import CompletionStream
-from app.settings import Settings
+from perceptron_mock.main import create_app
+from perceptron_mock.render.sse import CompletionStream
+from perceptron_mock.settings import Settings
 from tests.conftest import chat
 from tests.server import free_port
 

@@ -13,10 +13,10 @@ import openai
 import perceptron
 import pytest
 
-from app.answers.answer import Completion
-from app.asgi import read_body
-from app.protocol.errors import APIError
-from app.render.sse import CompletionStream, Delivery, stream_events
+from perceptron_mock.answers.answer import Completion
+from perceptron_mock.asgi import read_body
+from perceptron_mock.protocol.errors import APIError
+from perceptron_mock.render.sse import CompletionStream, Delivery, stream_events
 from tests.conftest import MODEL
 from tests.test_streaming_disconnect import ThreadedServer
 

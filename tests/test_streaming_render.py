@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.accounting import tokens
-from app.answers.answer import Completion, Pacing
-from app.protocol.errors import APIError
-from app.render import sse
-from app.render.json import completion_object
-from app.render.sse import CompletionStream, Delivery, stream_events
+from perceptron_mock.accounting import tokens
+from perceptron_mock.answers.answer import Completion, Pacing
+from perceptron_mock.protocol.errors import APIError
+from perceptron_mock.render import sse
+from perceptron_mock.render.json import completion_object
+from perceptron_mock.render.sse import CompletionStream, Delivery, stream_events
 
 ID, CREATED, MODEL = "chatcmpl-" + "a" * 29, 1_790_000_000, "isaac-0.2-2b-preview"
 
@@ -287,7 +287,7 @@ def test_pacing_schedule_on_a_virtual_clock(monkeypatch):
 def test_a_cut_inside_a_character_streams_what_the_json_answer_says(limit):
     # "𠜎" and "🦜" each span several tokens: a limit can end inside one. The JSON answer drops the half
     # character; the deltas must join to exactly that text, one delta per counted token.
-    from app.answers.answer import Answer, fit
+    from perceptron_mock.answers.answer import Answer, fit
 
     cut = fit(Answer(content="a 𠜎🦜 b", reasoning="x 🦜"), budget=limit, prompt_tokens=3)
     chunks = payloads(events_of(cut))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.accounting import tokens
-from app.accounting.image_tokens import image_tokens
-from app.accounting.images import ImageInfo, inspect_image_url
-from app.protocol.errors import APIError, invalid
-from app.protocol.requests import ChatCompletionRequest
-from app.settings import Settings
+from perceptron_mock.accounting import tokens
+from perceptron_mock.accounting.image_tokens import image_tokens
+from perceptron_mock.accounting.images import ImageInfo, inspect_image_url
+from perceptron_mock.protocol.errors import APIError, invalid
+from perceptron_mock.protocol.requests import ChatCompletionRequest
+from perceptron_mock.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def account(
     request: ChatCompletionRequest, settings: Settings, payloads: dict[str, bytes] | None = None
 ) -> Prompt:
     """``payloads``: the images lifted out of the body (and decoded) before it was parsed, by the placeholder
-    URL that stands for each in ``request`` (``app.protocol.validation.parse_request_lifting``). Each
+    URL that stands for each in ``request`` (``perceptron_mock.protocol.validation.parse_request_lifting``). Each
     is taken out of ``payloads`` as its image is read, so that no view of the request body outlives
     this step (without a journal, the body is then freed before the answer is chosen).
 

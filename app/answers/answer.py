@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.accounting import tokens
-from app.protocol.errors import APIError
+from perceptron_mock.accounting import tokens
+from perceptron_mock.protocol.errors import APIError
 
 
 @dataclass(frozen=True)
@@ -25,12 +25,12 @@ class Answer:
     reasoning: str | None = None
     finish_reason: str = "stop"
     pacing: Pacing | None = None  # None: the server's default pacing
-    # What a fixture may script besides the text (app.answers.fixtures):
+    # What a fixture may script besides the text (perceptron_mock.answers.fixtures):
     error: APIError | None = None  # refuse with this instead of answering (after latency_ms)
     latency_ms: float = 0.0  # wait this long before the response starts
     prompt_tokens: int | None = None  # usage as the fixture states it, instead of counted
     completion_tokens: int | None = None
-    fault: Any = None  # an app.testing.faults.Fault to apply to this answer, as if sent by header
+    fault: Any = None  # an perceptron_mock.testing.faults.Fault to apply to this answer, as if sent by header
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,13 @@ Order: a matching fixture, then the rules. A fixture with ``content`` answers al
 (only latency, pacing, usage, reasoning or a finish reason) lets the rules write the text and lays its
 fields over it. The rules, first that applies:
 
-1. ``response_format`` json_schema → JSON valid against the schema (``app.answers.json_schema``);
-2. ``regex`` → a string that fully matches it (``app.answers.regex``);
-3. a spatial hint (BOX, POINT, POLYGON, CLIP) → grounded tags (``app.answers.grounding``), led by a
+1. ``response_format`` json_schema → JSON valid against the schema (``perceptron_mock.answers.json_schema``);
+2. ``regex`` → a string that fully matches it (``perceptron_mock.answers.regex``);
+3. a spatial hint (BOX, POINT, POLYGON, CLIP) → grounded tags (``perceptron_mock.answers.grounding``), led by a
    sentence when the prompt counts, asks or captions;
-4. otherwise text shaped by the task: OCR lines, a caption, an answer, a count (``app.answers.tasks``).
+4. otherwise text shaped by the task: OCR lines, a caption, an answer, a count (``perceptron_mock.answers.tasks``).
 
-Reasoning (THINK, ``reasoning_effort``, ``vision_config.enable_thinking``; see ``app.answers.hints``)
+Reasoning (THINK, ``reasoning_effort``, ``vision_config.enable_thinking``; see ``perceptron_mock.answers.hints``)
 adds ``reasoning_content`` to any of them. Everything is drawn from the request's seeded RNG, so the
 same request gets the same answer. Refusals (a bad schema or pattern) are raised here, before
 anything is sent; ``fit`` then applies the token budget.
@@ -22,13 +22,13 @@ import random
 import re
 from dataclasses import replace
 
-from app.accounting.prompt import Prompt
-from app.answers import grounding, json_schema, reasoning, regex, tasks, text
-from app.answers.answer import Answer
-from app.answers.fixtures import FixtureStore
-from app.answers.hints import Hints, read_hints, strip_hints
-from app.answers.seed import rng_for
-from app.protocol.requests import ChatCompletionRequest
+from perceptron_mock.accounting.prompt import Prompt
+from perceptron_mock.answers import grounding, json_schema, reasoning, regex, tasks, text
+from perceptron_mock.answers.answer import Answer
+from perceptron_mock.answers.fixtures import FixtureStore
+from perceptron_mock.answers.hints import Hints, read_hints, strip_hints
+from perceptron_mock.answers.seed import rng_for
+from perceptron_mock.protocol.requests import ChatCompletionRequest
 
 _ORDINAL_IMAGE = re.compile(r"\b(first|second|third|fourth|fifth|last)\s+(?:image|picture|photo)\b", re.I)
 _NUMBERED_IMAGE = re.compile(r"\b(?:image|picture|photo)\s*#?\s*(\d{1,2})\b", re.I)

@@ -26,13 +26,13 @@ import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from app.accounting.prompt import Prompt
-from app.answers.answer import Answer, Pacing
-from app.answers.hints import Hints
-from app.answers.patterns import Matcher, PatternError
-from app.protocol.errors import APIError, clip
-from app.protocol.requests import ChatCompletionRequest
-from app.testing.faults import FaultSpecError, parse as parse_fault
+from perceptron_mock.accounting.prompt import Prompt
+from perceptron_mock.answers.answer import Answer, Pacing
+from perceptron_mock.answers.hints import Hints
+from perceptron_mock.answers.patterns import Matcher, PatternError
+from perceptron_mock.protocol.errors import APIError, clip
+from perceptron_mock.protocol.requests import ChatCompletionRequest
+from perceptron_mock.testing.faults import FaultSpecError, parse as parse_fault
 
 log = logging.getLogger("perceptron_mock")
 
@@ -153,7 +153,7 @@ class Respond(_Model):
     latency_ms: Annotated[float, Field(ge=0, le=600_000)] = 0.0
     pacing: PacingSpec | None = None
     error: ErrorSpec | None = None
-    fault: str | None = None  # a fault spec, as in the X-Mock-Fault header (app.testing.faults)
+    fault: str | None = None  # a fault spec, as in the X-Mock-Fault header (perceptron_mock.testing.faults)
 
     @field_validator("fault")
     @classmethod

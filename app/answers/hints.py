@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.protocol.requests import ChatCompletionRequest
+from perceptron_mock.protocol.requests import ChatCompletionRequest
 
 # A body stops at the next tag, open or close: ``(.*?)</hint>`` scanned to the end of the text from every
 # unclosed ``<hint>``, quadratic in a prompt of them.

@@ -3,7 +3,7 @@
 A schema is measured first (``MAX_SCHEMA_*``), then checked once (and cached by a digest of its JSON
 text, key order kept: the instance's keys follow the schema's order, as a constrained decoder writes
 them): against its draft's meta-schema with ``jsonschema`` validators whose checks run in linear time
-(``app.answers.validators``), then keyword by keyword against what the mock supports; anything else is
+(``perceptron_mock.answers.validators``), then keyword by keyword against what the mock supports; anything else is
 a 400 naming the keyword and where it is. An instance is then built by walking the schema with the request's
 seeded RNG, and validated with ``jsonschema`` (formats included) before it is sent; a walk whose
 instance does not validate is retried, and after a few tries the request gets a 400 naming the keyword
@@ -12,7 +12,7 @@ that could not be satisfied.
 Supported: type (one or a list), properties, required, additionalProperties, patternProperties,
 min/maxProperties, items (a schema, or false after prefixItems), prefixItems, min/maxItems,
 uniqueItems, enum, const, anyOf, oneOf, allOf, $ref into the same document ($defs, definitions or any
-JSON pointer; recursive too), min/maxLength, pattern (through ``app.answers.regex``), format (date,
+JSON pointer; recursive too), min/maxLength, pattern (through ``perceptron_mock.answers.regex``), format (date,
 date-time, time, duration, email, hostname, ipv4, ipv6, uri, uuid), minimum, maximum,
 exclusiveMinimum, exclusiveMaximum, multipleOf; annotations (title, description, default, examples,
 $schema, $id, $comment, deprecated, readOnly, writeOnly, discriminator, nullable) are accepted and
@@ -43,12 +43,12 @@ import jsonschema
 import orjson
 from jsonschema.validators import validator_for
 
-from app.answers import patterns
-from app.answers import regex as regex_gen
-from app.answers.caches import SCHEMAS
-from app.answers.patterns import PatternError
-from app.answers.validators import Enum, OverBudget, WorkCounter, checking, meta_errors, validator_class
-from app.protocol.errors import APIError
+from perceptron_mock.answers import patterns
+from perceptron_mock.answers import regex as regex_gen
+from perceptron_mock.answers.caches import SCHEMAS
+from perceptron_mock.answers.patterns import PatternError
+from perceptron_mock.answers.validators import Enum, OverBudget, WorkCounter, checking, meta_errors, validator_class
+from perceptron_mock.protocol.errors import APIError
 
 PARAM = "response_format.json_schema.schema"
 SHALLOW_DEPTH = 6

@@ -15,7 +15,7 @@ from re import _parser as P  # type: ignore[attr-defined]
 
 import re2
 
-from app.answers.caches import PATTERNS
+from perceptron_mock.answers.caches import PATTERNS
 
 MAX_PATTERN_CHARS = 4096
 # RE2's bound on one compiled pattern: its program (compiling a larger one fails) and the DFA states it

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 
-from app.answers import grounding
-from app.answers.grounding import Annotation, Region
+from perceptron_mock.answers import grounding
+from perceptron_mock.answers.grounding import Annotation, Region
 
 _SENTENCES = {"minimal": 1, "low": 2, "medium": 3, "high": 5}
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")

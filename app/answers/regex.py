@@ -22,10 +22,10 @@ import random
 from collections.abc import Sequence
 from re import _constants as C  # type: ignore[attr-defined]
 
-from app.answers import patterns
-from app.answers.caches import PATTERNS
-from app.answers.patterns import EMPTY_NON_BOUNDARY_FAILS, PatternError
-from app.protocol.errors import APIError
+from perceptron_mock.answers import patterns
+from perceptron_mock.answers.caches import PATTERNS
+from perceptron_mock.answers.patterns import EMPTY_NON_BOUNDARY_FAILS, PatternError
+from perceptron_mock.protocol.errors import APIError
 
 MAX_OUTPUT_CHARS = 4096
 COMPILED_BYTES_PER_CHAR = 256
@@ -352,7 +352,7 @@ class Compiled:
 
 def compile_pattern(pattern: str) -> Compiled:
     """``pattern`` parsed and checked once (patterns repeat across requests, so this is cached, in the
-    pattern cache that ``app.answers.caches`` bounds by bytes)."""
+    pattern cache that ``perceptron_mock.answers.caches`` bounds by bytes)."""
     return PATTERNS.get_or_make(("walk", pattern), lambda: _compile(pattern), lambda compiled: compiled.cost)
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import random
 
-from app.accounting.prompt import Prompt
-from app.protocol.requests import ChatCompletionRequest
+from perceptron_mock.accounting.prompt import Prompt
+from perceptron_mock.protocol.requests import ChatCompletionRequest
 
 _EXCLUDED = {"messages", "stream", "stream_options", "max_completion_tokens", "max_tokens"}
 _EXCLUDED_T0 = _EXCLUDED | {"temperature"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from app.accounting.prompt import Prompt
+from perceptron_mock.accounting.prompt import Prompt
 
 _OPENERS = ("Here is what I see.", "Looking at this carefully.", "Short answer first.", "From the input given,")
 _SUBJECTS = ("the scene", "the main subject", "the foreground", "the background", "the layout", "the lighting")

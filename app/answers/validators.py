@@ -2,7 +2,7 @@
 
 The stock ones search ``pattern`` and ``patternProperties`` with Python's backtracking ``re`` (seconds
 to hours on ``^(a+)+$``) and compare ``uniqueItems`` arrays pair by pair (19 s for a draft-04 ``enum``
-of 4,000 objects); these search with RE2 (``app.answers.patterns``) and compare canonical keys in a set.
+of 4,000 objects); these search with RE2 (``perceptron_mock.answers.patterns``) and compare canonical keys in a set.
 Every subschema a validation enters is counted against the budget set by ``checking``: a small schema
 can still make validation exponential (each of 30 nested ``oneOf`` trying both of its branches).
 """
@@ -21,7 +21,7 @@ from jsonschema import FormatChecker
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
-from app.answers import patterns
+from perceptron_mock.answers import patterns
 
 
 class OverBudget(Exception):

@@ -19,7 +19,7 @@ It is kept out of ``/openapi.json`` (which describes the real API only). Who may
 once at start-up (``AdminAccess``): with an admin key set, callers send ``Authorization: Bearer <key>``;
 without one it is open while the server listens on loopback only, and off (404, as on the real
 service) when it listens beyond loopback, since anyone who can reach the port could then steer it.
-Requests a browser sends for another site are refused in every mode (``app.guards.cross_site``).
+Requests a browser sends for another site are refused in every mode (``perceptron_mock.guards.cross_site``).
 """
 
 from __future__ import annotations
@@ -32,16 +32,16 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.answers import caches as answer_caches
-from app.answers.fixtures import FixtureFileError, FixtureStore
-from app.guards.auth import bearer_token, matches_any
-from app.guards.cross_site import refuse_cross_site
-from app.protocol.errors import APIError, clip, mask_key, route_not_found, unparseable_json
-from app.protocol.validation import _json_kind, first_error
-from app.settings import Settings
-from app.testing import journal as journal_view
-from app.testing.faults import FaultSpecError, parse
-from app.testing.state import Toolkit
+from perceptron_mock.answers import caches as answer_caches
+from perceptron_mock.answers.fixtures import FixtureFileError, FixtureStore
+from perceptron_mock.guards.auth import bearer_token, matches_any
+from perceptron_mock.guards.cross_site import refuse_cross_site
+from perceptron_mock.protocol.errors import APIError, clip, mask_key, route_not_found, unparseable_json
+from perceptron_mock.protocol.validation import _json_kind, first_error
+from perceptron_mock.settings import Settings
+from perceptron_mock.testing import journal as journal_view
+from perceptron_mock.testing.faults import FaultSpecError, parse
+from perceptron_mock.testing.state import Toolkit
 
 
 def is_loopback(host: str) -> bool:
@@ -187,7 +187,7 @@ async def clear_faults(toolkit: ToolkitDep) -> dict[str, Any]:
     return {"deleted": await toolkit.faults.store.clear()}
 
 
-# --- fixtures (the store is app.answers.fixtures.FixtureStore) --------------------------------------
+# --- fixtures (the store is perceptron_mock.answers.fixtures.FixtureStore) --------------------------------------
 
 
 def _fixtures(request: Request) -> FixtureStore:

@@ -1,7 +1,7 @@
 """``POST /v1/chat/completions``: the hot path, as a plain ASGI endpoint.
 
 It only sequences the pipeline — authenticate → read → validate → account → choose → render — each
-step lives in its own module. It is mounted ahead of FastAPI's router (see ``app.main``) because the
+step lives in its own module. It is mounted ahead of FastAPI's router (see ``perceptron_mock.main``) because the
 framework's per-request machinery would cost more than everything below put together.
 """
 
@@ -10,23 +10,23 @@ from __future__ import annotations
 import asyncio
 import time
 
-from app.accounting.prompt import Prompt, account
-from app.answers.answer import Pacing, fit
-from app.answers.choose import choose
-from app.answers.fixtures import FixtureStore
-from app.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_bytes
-from app.guards.auth import BearerAuth
-from app.guards.rate_limit import RateLimiter
-from app.protocol import ids
-from app.protocol.errors import model_not_found
-from app.protocol.payloads import Body
-from app.protocol.requests import ChatCompletionRequest
-from app.protocol.validation import parse_request_lifting
-from app.render.json import render_completion
-from app.render.sse import CompletionStream, Delivery, stream_events
-from app.settings import Settings
-from app.testing import faults as inject
-from app.testing.faults import Faults
+from perceptron_mock.accounting.prompt import Prompt, account
+from perceptron_mock.answers.answer import Pacing, fit
+from perceptron_mock.answers.choose import choose
+from perceptron_mock.answers.fixtures import FixtureStore
+from perceptron_mock.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_bytes
+from perceptron_mock.guards.auth import BearerAuth
+from perceptron_mock.guards.rate_limit import RateLimiter
+from perceptron_mock.protocol import ids
+from perceptron_mock.protocol.errors import model_not_found
+from perceptron_mock.protocol.payloads import Body
+from perceptron_mock.protocol.requests import ChatCompletionRequest
+from perceptron_mock.protocol.validation import parse_request_lifting
+from perceptron_mock.render.json import render_completion
+from perceptron_mock.render.sse import CompletionStream, Delivery, stream_events
+from perceptron_mock.settings import Settings
+from perceptron_mock.testing import faults as inject
+from perceptron_mock.testing.faults import Faults
 
 
 # Bodies larger than this are validated and accounted for in a worker thread. Smaller ones take at most
@@ -76,7 +76,7 @@ class ChatCompletions:
             request, prompt = self.understand(body)
         del body
         fault = await self.faults.pick(scope, stream=bool(request.stream), model=request.model)
-        if fault is not None:  # the fault step comes first among answers; app.testing.faults says what each does
+        if fault is not None:  # the fault step comes first among answers; perceptron_mock.testing.faults says what each does
             await inject.begin(fault, scope, receive)
         if _searches_or_builds(request, self.fixtures):
             # Checking a schema (meta-schema, RE2 compiles) and building its answer may take up to ~a second

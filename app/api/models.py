@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from app.protocol.errors import model_not_found
-from app.protocol.responses import ErrorResponse
+from perceptron_mock.protocol.errors import model_not_found
+from perceptron_mock.protocol.responses import ErrorResponse
 
 
 def require_key(request: Request) -> str:

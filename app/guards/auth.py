@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hmac
 
-from app.asgi import Scope, header
-from app.protocol.errors import missing_key, refused_key
+from perceptron_mock.asgi import Scope, header
+from perceptron_mock.protocol.errors import missing_key, refused_key
 
 
 def bearer_token(scope: Scope) -> bytes | None:

@@ -2,14 +2,14 @@
 
 A declared ``Content-Length`` over the cap is refused before a byte of the body is read; a chunked
 body is counted as it arrives and refused as soon as it passes the cap. Both raise an ``APIError``
-413, which ``app.main`` renders in the error envelope (Starlette's own limit answers in plain text,
+413, which ``perceptron_mock.main`` renders in the error envelope (Starlette's own limit answers in plain text,
 which clients cannot parse).
 """
 
 from __future__ import annotations
 
-from app.asgi import ASGIApp, Message, Receive, Scope, Send, header
-from app.protocol.errors import APIError
+from perceptron_mock.asgi import ASGIApp, Message, Receive, Scope, Send, header
+from perceptron_mock.protocol.errors import APIError
 
 
 def too_large(limit: int) -> APIError:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from app.asgi import Scope, header
-from app.protocol.errors import APIError, clip
+from perceptron_mock.asgi import Scope, header
+from perceptron_mock.protocol.errors import APIError, clip
 
 
 def is_loopback_name(host: str) -> bool:

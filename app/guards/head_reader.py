@@ -2,7 +2,7 @@
 
 httptools gathers a header value by concatenating each piece that arrives, so a head of N bytes
 costs O(N²) copying before the app sees it: a 100 MB header held one core for 10 s and stalled
-``/health`` for seconds, and ``max_header_bytes`` (checked by ``app.main`` once the head is
+``/health`` for seconds, and ``max_header_bytes`` (checked by ``perceptron_mock.main`` once the head is
 complete) could only refuse it afterwards. This protocol counts the head's bytes as they arrive
 and answers the same 431 once they pass ``max_header_bytes`` plus ``REQUEST_LINE_BYTES``.
 """
@@ -14,16 +14,16 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from app.guards.header_limit import headers_too_large
-from app.protocol import ids
-from app.settings import Settings
+from perceptron_mock.guards.header_limit import headers_too_large
+from perceptron_mock.protocol import ids
+from perceptron_mock.settings import Settings
 
 REQUEST_LINE_BYTES = 64 * 1024  # beyond the headers: the request line, and slack for the chunk a head begins in
 DISCARD_SECONDS = 5.0  # after the 431: how long what the client still sends is read and dropped
 
 
 def _max_header_bytes(app: Any) -> int:
-    # The app is app.main.MockServer, possibly wrapped by uvicorn's middlewares (each keeps it as .app).
+    # The app is perceptron_mock.main.MockServer, possibly wrapped by uvicorn's middlewares (each keeps it as .app).
     while app is not None:
         limit = getattr(app, "max_header_bytes", None)
         if isinstance(limit, int):

@@ -1,6 +1,6 @@
 """The request-header cap: a head over ``max_header_bytes`` is refused with 431 before any other check.
 
-``app.main.MockServer`` applies it first, for every route, so nothing downstream (auth, the rate
+``perceptron_mock.main.MockServer`` applies it first, for every route, so nothing downstream (auth, the rate
 limiter's buckets, the journal, the fault-spec cache) ever holds an oversized header.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from app.protocol.errors import APIError
+from perceptron_mock.protocol.errors import APIError
 
 # ": " and CRLF: each header line is counted as it was sent, so a head of many tiny headers is bounded too.
 LINE_OVERHEAD = 4

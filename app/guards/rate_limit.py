@@ -17,7 +17,7 @@ until one interval fits. All arithmetic is in whole microseconds, so the counts 
 
 Storage: without a Redis client the buckets live in this process (one budget per worker, at most
 ``MemoryStore.MAX_BUCKETS`` of them, however many keys clients make up); with one
-(``app.storage.open_redis``, which ``app.main`` opens once and shares with the journal and the fault
+(``perceptron_mock.storage.open_redis``, which ``perceptron_mock.main`` opens once and shares with the journal and the fault
 queue) they live in Redis, updated atomically by a Lua script that reads Redis's own clock, so every
 worker and every replica shares one budget and no two of them disagree about the time. The Redis
 client is asyncio's: a check never blocks the event loop.
@@ -33,10 +33,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.asgi import Scope
-from app.guards.auth import bearer_token
-from app.protocol.errors import APIError
-from app.storage import STORAGE_ERRORS, STORAGE_FAILED_KEY, outage, storage_unavailable
+from perceptron_mock.asgi import Scope
+from perceptron_mock.guards.auth import bearer_token
+from perceptron_mock.protocol.errors import APIError
+from perceptron_mock.storage import STORAGE_ERRORS, STORAGE_FAILED_KEY, outage, storage_unavailable
 
 log = logging.getLogger("perceptron_mock")
 
@@ -221,7 +221,7 @@ class RedisStore:
     def __init__(self, client: Any, interval_us: int, capacity_us: int) -> None:
         self.interval = interval_us
         self.capacity = capacity_us
-        self._redis = client  # the process's (app.storage.open_redis), shared with the journal and the fault queue
+        self._redis = client  # the process's (perceptron_mock.storage.open_redis), shared with the journal and the fault queue
         self._script = self._redis.register_script(_GCRA)
         self._outage = outage(client)
 
@@ -281,7 +281,7 @@ class RateLimiter:
     async def admit(self, scope: Scope, key: str) -> Quota:
         try:
             quota = self._quota(*await self.store.take(key))
-        except STORAGE_ERRORS:  # logged once per outage (app.storage.Outage)
+        except STORAGE_ERRORS:  # logged once per outage (perceptron_mock.storage.Outage)
             scope[STORAGE_FAILED_KEY] = True
             raise storage_unavailable() from None
         scope[QUOTA_KEY] = quota

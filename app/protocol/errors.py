@@ -1,7 +1,7 @@
 """The OpenAI error envelope and the catalogue of refusals the mock can give.
 
 Every refusal anywhere in the app is an ``APIError`` raised with a status and the four envelope
-fields; ``app.main`` turns it into ``{"error": {"message", "type", "param", "code"}}``.
+fields; ``perceptron_mock.main`` turns it into ``{"error": {"message", "type", "param", "code"}}``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """``/openapi.json``: FastAPI's document for the routes it serves, plus the chat-completions path, which
-is served ahead of FastAPI (``app.api.completions``) and so is described here from its pydantic models."""
+is served ahead of FastAPI (``perceptron_mock.api.completions``) and so is described here from its pydantic models."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from app.protocol.requests import ChatCompletionRequest
-from app.protocol.responses import ChatCompletionChunk, ChatCompletionResponse, ErrorResponse
-from app.settings import Settings
+from perceptron_mock.protocol.requests import ChatCompletionRequest
+from perceptron_mock.protocol.responses import ChatCompletionChunk, ChatCompletionResponse, ErrorResponse
+from perceptron_mock.settings import Settings
 
 _REF = "#/components/schemas/{model}"
 
@@ -34,7 +34,7 @@ def _schemas(settings: Settings) -> dict[str, Any]:
 
 def _errors_not_422(document: dict[str, Any]) -> None:
     """FastAPI documents its own 422 for a bad path or query; this app answers those with a 400 in the
-    OpenAI error envelope (``app.main``), so the document says that instead."""
+    OpenAI error envelope (``perceptron_mock.main``), so the document says that instead."""
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.get("responses", {})

@@ -14,7 +14,7 @@ A string is lifted only when it is certainly one whole JSON string without escap
 decodes as strict base64 — so nothing in it (a raw control character, a byte that is not UTF-8) could
 have made the full parse refuse the body. A payload that does not decode stays in the body, and the
 full parse names the error. The journal uses
-the same finder to shorten such strings without parsing them (``app.testing.journal``).
+the same finder to shorten such strings without parsing them (``perceptron_mock.testing.journal``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator, Union
 
 if TYPE_CHECKING:
-    from app.protocol.requests import ChatCompletionRequest
+    from perceptron_mock.protocol.requests import ChatCompletionRequest
 
 Body = Union[bytes, bytearray]
 
@@ -84,7 +84,7 @@ class Lifted:
 def lift(body: Body) -> Lifted | None:
     """``body`` with its large data-URL payloads lifted out, or None when it has none. Whether a body
     is large enough to be worth it (``LIFT_ABOVE``) is the caller's decision
-    (``app.protocol.validation.parse_request_lifting``)."""
+    (``perceptron_mock.protocol.validation.parse_request_lifting``)."""
     view = memoryview(body)
     edits: list[tuple[int, int, bytes]] = []
     payloads: dict[str, bytes] = {}

@@ -3,7 +3,7 @@
 Strict types (a number is never read from a string), ranges from the API reference, and tagged
 unions for message roles and content parts, so that an error names the exact path. Tags are
 spelled ``role:…`` and ``part:…`` because they show up in pydantic's error locations, where
-``app.protocol.validation`` recognises and drops them.
+``perceptron_mock.protocol.validation`` recognises and drops them.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ class Tool(_Strict):
 
 class ChatCompletionRequest(BaseModel):
     """Every field the service reads; fields outside it are kept in ``model_extra`` so that
-    ``app.protocol.validation`` can refuse or ignore them as the settings say."""
+    ``perceptron_mock.protocol.validation`` can refuse or ignore them as the settings say."""
 
     model_config = ConfigDict(strict=True, extra="allow", allow_inf_nan=False, frozen=True)
 

@@ -1,6 +1,6 @@
 """Response shapes, for the OpenAPI document and for tests that check answers against it.
 
-The hot path renders plain dicts (``app.render``); these models describe what it renders.
+The hot path renders plain dicts (``perceptron_mock.render``); these models describe what it renders.
 """
 
 from __future__ import annotations

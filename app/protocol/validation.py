@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.protocol.errors import APIError, clip, invalid, unparseable_json
-from app.protocol.json_items import items_over
-from app.protocol.payloads import LIFT_ABOVE, Body, Lifted, lift
-from app.protocol.requests import ChatCompletionRequest
+from perceptron_mock.protocol.errors import APIError, clip, invalid, unparseable_json
+from perceptron_mock.protocol.json_items import items_over
+from perceptron_mock.protocol.payloads import LIFT_ABOVE, Body, Lifted, lift
+from perceptron_mock.protocol.requests import ChatCompletionRequest
 
 _TYPE_NAMES = {
     "string_type": "a string",
@@ -169,14 +169,14 @@ def parse_request_lifting(
     body: Body, *, reject_unknown: bool = True, max_items: int | None = None
 ) -> tuple[ChatCompletionRequest, dict[str, bytes]]:
     """``parse_request`` for a body that may carry large data-URL images: their base64 payloads are
-    lifted out and decoded before pydantic reads the body (``app.protocol.payloads`` says why) and the
+    lifted out and decoded before pydantic reads the body (``perceptron_mock.protocol.payloads`` says why) and the
     images returned beside the request, keyed by the placeholder URL that stands for each in it;
-    ``app.accounting.prompt`` reads them from there. Whenever the lifted body does not validate, or a
+    ``perceptron_mock.accounting.prompt`` reads them from there. Whenever the lifted body does not validate, or a
     placeholder is not exactly one image part's URL, the whole body is parsed as ``parse_request``
     does, so every answer and every error is the one the full parse gives.
 
     ``max_items``: a body holding more JSON items than this is refused before it is parsed
-    (``app.protocol.json_items``), since parsing costs about a microsecond an item."""
+    (``perceptron_mock.protocol.json_items``), since parsing costs about a microsecond an item."""
     if max_items is not None and items_over(body, max_items):
         raise too_complex(max_items)
     parsed = _parse_lifted(lift(body)) if len(body) > LIFT_ABOVE else None  # small: no calls on the hot path

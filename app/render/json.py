@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from app.answers.answer import Completion
+from perceptron_mock.answers.answer import Completion
 
 
 def usage_of(completion: Completion) -> dict:

@@ -33,11 +33,11 @@ from typing import AsyncIterator, Iterable, Iterator
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.accounting import tokens
-from app.answers.answer import Completion, Pacing
-from app.asgi import Receive, Scope, Send
-from app.protocol.errors import APIError, server_error
-from app.render.json import usage_of
+from perceptron_mock.accounting import tokens
+from perceptron_mock.answers.answer import Completion, Pacing
+from perceptron_mock.asgi import Receive, Scope, Send
+from perceptron_mock.protocol.errors import APIError, server_error
+from perceptron_mock.render.json import usage_of
 
 log = logging.getLogger("perceptron_mock")
 

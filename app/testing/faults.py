@@ -4,8 +4,8 @@ A fault is written as a short spec, the same everywhere it can come from:
 
 - the ``X-Mock-Fault`` request header, for that one request;
 - ``POST /_admin/faults`` with a count: "the next 2 requests get 503, then normal" (queued in a
-  ``FaultStore``: ``MemoryFaults``, or ``app.testing.redis_store.RedisFaults``);
-- a fixture (``app.answers``), for the requests it matches.
+  ``FaultStore``: ``MemoryFaults``, or ``perceptron_mock.testing.redis_store.RedisFaults``);
+- a fixture (``perceptron_mock.answers``), for the requests it matches.
 
 Spec: items separated by ``;`` or ``,``, each ``name`` or ``name=value``, at most ``MAX_SPEC_CHARS`` in all::
 
@@ -35,16 +35,16 @@ from functools import lru_cache
 from http import HTTPStatus
 from typing import Any, Protocol
 
-from app.answers.answer import Pacing
-from app.asgi import ASGIApp, ClientDisconnected, Message, Receive, Scope, Send, header
-from app.guards.rate_limit import retry_headers
-from app.protocol.errors import APIError
-from app.render.sse import Delivery, StreamEvents
-from app.storage import STORAGE_ERRORS, STORAGE_FAILED_KEY
-from app.testing.journal import FAULT_KEY
+from perceptron_mock.answers.answer import Pacing
+from perceptron_mock.asgi import ASGIApp, ClientDisconnected, Message, Receive, Scope, Send, header
+from perceptron_mock.guards.rate_limit import retry_headers
+from perceptron_mock.protocol.errors import APIError
+from perceptron_mock.render.sse import Delivery, StreamEvents
+from perceptron_mock.storage import STORAGE_ERRORS, STORAGE_FAILED_KEY
+from perceptron_mock.testing.journal import FAULT_KEY
 
 FAULT_HEADER = b"x-mock-fault"
-RECEIVE_KEY = "perceptron_mock.receive"  # the server's own receive, kept by app.main (reset needs its socket)
+RECEIVE_KEY = "perceptron_mock.receive"  # the server's own receive, kept by perceptron_mock.main (reset needs its socket)
 
 
 class FaultSpecError(ValueError):
@@ -284,7 +284,7 @@ class Faults:
             try:
                 fault = await self.store.take(stream=stream, model=model)
             except STORAGE_ERRORS:  # no fault is better than a failed request the test did not ask for
-                scope[STORAGE_FAILED_KEY] = True  # logged once per outage (app.storage.Outage)
+                scope[STORAGE_FAILED_KEY] = True  # logged once per outage (perceptron_mock.storage.Outage)
                 return None
             if fault is None:
                 return None

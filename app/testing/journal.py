@@ -3,17 +3,17 @@
 Every request outside ``/_admin`` and ``/health`` is recorded once its answer is known: method, path,
 query, headers (without credentials), body, status, duration, request id and the fault it got. The
 journal is a bounded ring (``journal_size``): the oldest entries fall out. ``Recorder`` is the ASGI
-wrapper that fills it; ``app.api.admin`` reads it (``GET /_admin/requests``).
+wrapper that fills it; ``perceptron_mock.api.admin`` reads it (``GET /_admin/requests``).
 
 The request path pays for a closure and an append. The body is the one the endpoint read: the
-recorder asks for it by putting ``BODY_KEY`` in the scope, ``app.asgi.read_body`` leaves it there and
+recorder asks for it by putting ``BODY_KEY`` in the scope, ``perceptron_mock.asgi.read_body`` leaves it there and
 the recorder takes it out when it writes the entry, so it keeps no copy while the request runs. A
 request whose body was never read (refused before it: 401, 429, a chunked upload cut off at the cap
 with 413) is recorded with an empty body. It is kept as raw bytes and only parsed when somebody reads the
 journal. A body larger than ``journal_body_bytes`` (data-URL images, mostly) is shortened when it is
 recorded: its long strings keep their head and say how long they were, so the structure a test
 asserts on survives while the ring cannot grow to gigabytes. Data URLs are shortened on the raw bytes
-(``app.protocol.payloads`` finds them), so a 20 MB image is never parsed for the journal. Headers are
+(``perceptron_mock.protocol.payloads`` finds them), so a 20 MB image is never parsed for the journal. Headers are
 bounded the same way (``stored_headers``): a long value is clipped, and an entry keeps at most
 ``HEADERS_KEPT`` headers and ``HEADER_BYTES_KEPT`` bytes of them.
 """
@@ -28,10 +28,10 @@ from typing import Any, Iterable, Protocol
 
 import orjson
 
-from app.asgi import BODY_KEY, ASGIApp, Message, Receive, Scope, Send
-from app.protocol.json_items import items_over
-from app.protocol.payloads import Body, data_url_spans, replace_spans
-from app.storage import STORAGE_FAILED_KEY
+from perceptron_mock.asgi import BODY_KEY, ASGIApp, Message, Receive, Scope, Send
+from perceptron_mock.protocol.json_items import items_over
+from perceptron_mock.protocol.payloads import Body, data_url_spans, replace_spans
+from perceptron_mock.storage import STORAGE_FAILED_KEY
 
 # Headers that carry credentials never leave the process: not through the admin API, not into Redis.
 SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-key", b"api-key", b"cookie"})
@@ -57,7 +57,7 @@ def recordable(path: str) -> bool:
 
 
 class JournalStore(Protocol):
-    """Where entries live: this process's memory, or Redis (``app.testing.redis_store``) so that every
+    """Where entries live: this process's memory, or Redis (``perceptron_mock.testing.redis_store``) so that every
     worker and replica shares one journal."""
 
     # True when ``add`` goes to Redis: the recorder skips it for a request in which Redis already failed.
@@ -178,10 +178,10 @@ class Recorder:
         wall = time.time()
         began = time.perf_counter()
         status: int | None = None
-        answer_headers: list = []  # the response's, where app.main put the x-request-id
+        answer_headers: list = []  # the response's, where perceptron_mock.main put the x-request-id
         written = False
 
-        scope[BODY_KEY] = b""  # read_body puts the body here (app.asgi)
+        scope[BODY_KEY] = b""  # read_body puts the body here (perceptron_mock.asgi)
 
         async def write(complete: bool) -> None:
             nonlocal written
@@ -232,7 +232,7 @@ class Recorder:
 
 
 def _request_id(headers: list) -> str | None:
-    for key, value in reversed(headers):  # app.main appends it last
+    for key, value in reversed(headers):  # perceptron_mock.main appends it last
         if key == b"x-request-id":
             return value.decode("latin-1")
     return None

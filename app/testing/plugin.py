@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from app.testing.client import MockClient
+from perceptron_mock.testing.client import MockClient
 
 MARKER = "perceptron_mock"
 DEFAULT_KEY = "test-key"
@@ -39,14 +39,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(**settings): give this test its own perceptron-mock server with these settings "
-        "(field names of app.settings.Settings, e.g. api_keys=['k'], context_tokens=2048).",
+        "(field names of perceptron_mock.settings.Settings, e.g. api_keys=['k'], context_tokens=2048).",
     )
 
 
 def _settings(overrides: dict[str, Any]) -> Any:
     from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-    from app.settings import Settings
+    from perceptron_mock.settings import Settings
 
     class PluginSettings(Settings):
         """Defaults and the marker's values only: no environment variables, no dotenv."""
@@ -66,8 +66,8 @@ class ThreadedMock(MockClient):
     def __init__(self, **settings: Any) -> None:
         import uvicorn
 
-        from app.guards.head_reader import HeadLimitedHttpTools
-        from app.main import create_app
+        from perceptron_mock.guards.head_reader import HeadLimitedHttpTools
+        from perceptron_mock.main import create_app
 
         self.settings = _settings(settings)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -1,10 +1,10 @@
 """The run-time state the testing toolkit keeps: the journal and the queued faults.
 
-``app.main`` builds one ``Toolkit`` per app from the settings; the hot path, the recorder and the admin
-API (``app.api.admin``) all use that same object. The stores live in this process's memory, or in
-Redis when ``rate_limit_storage`` is a Redis URL (``app.testing.redis_store``), so that every worker
+``perceptron_mock.main`` builds one ``Toolkit`` per app from the settings; the hot path, the recorder and the admin
+API (``perceptron_mock.api.admin``) all use that same object. The stores live in this process's memory, or in
+Redis when ``rate_limit_storage`` is a Redis URL (``perceptron_mock.testing.redis_store``), so that every worker
 and replica sharing the rate-limit budget also shares one journal and one fault queue. They then use
-the process's Redis client, which ``app.main`` opens once for them and the rate limiter, and closes.
+the process's Redis client, which ``perceptron_mock.main`` opens once for them and the rate limiter, and closes.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.settings import Settings
-from app.testing.faults import Faults, FaultStore, MemoryFaults
-from app.testing.journal import JournalStore, MemoryJournal
+from perceptron_mock.settings import Settings
+from perceptron_mock.testing.faults import Faults, FaultStore, MemoryFaults
+from perceptron_mock.testing.journal import JournalStore, MemoryJournal
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,11 @@ class Toolkit:
     @classmethod
     def from_settings(cls, settings: Settings, redis: Any = None) -> "Toolkit":
         """The toolkit ``settings`` ask for, in Redis when given the process's client (``redis``, from
-        ``app.storage.open_redis``; whoever opened it closes it), else in this process."""
+        ``perceptron_mock.storage.open_redis``; whoever opened it closes it), else in this process."""
         journal: JournalStore | None
         store: FaultStore
         if redis is not None:
-            from app.testing.redis_store import RedisFaults, RedisJournal
+            from perceptron_mock.testing.redis_store import RedisFaults, RedisJournal
 
             journal = RedisJournal(redis, settings.journal_size) if settings.journal_size else None
             store = RedisFaults(redis)

@@ -12,11 +12,11 @@ import openai
 import pytest
 from PIL import Image
 
-from app.accounting import tokens
-from app.accounting.prompt import account, completion_budget, context_length_exceeded
-from app.protocol.errors import APIError
-from app.protocol.requests import ChatCompletionRequest
-from app.settings import Settings
+from perceptron_mock.accounting import tokens
+from perceptron_mock.accounting.prompt import account, completion_budget, context_length_exceeded
+from perceptron_mock.protocol.errors import APIError
+from perceptron_mock.protocol.requests import ChatCompletionRequest
+from perceptron_mock.settings import Settings
 from tests.conftest import MODEL, OVERHEAD, chat, data_url, image_bytes
 
 WINDOW = 8192

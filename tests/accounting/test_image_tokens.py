@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.accounting.image_tokens import MAX_PATCHES, MIN_PATCHES, image_tokens, resized_size
+from perceptron_mock.accounting.image_tokens import MAX_PATCHES, MIN_PATCHES, image_tokens, resized_size
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""A large data-URL image (its payload lifted out of the body before parsing, app.protocol.payloads)
+"""A large data-URL image (its payload lifted out of the body before parsing, perceptron_mock.protocol.payloads)
 is counted and answered exactly as the full parse would, and a broken one is refused exactly as a
 small one is."""
 
@@ -13,11 +13,11 @@ import orjson
 import pytest
 from PIL import Image
 
-from app.accounting import tokens
-from app.accounting.image_tokens import image_tokens
-from app.accounting.prompt import account
-from app.protocol.payloads import lift
-from app.protocol.validation import parse_request_lifting
+from perceptron_mock.accounting import tokens
+from perceptron_mock.accounting.image_tokens import image_tokens
+from perceptron_mock.accounting.prompt import account
+from perceptron_mock.protocol.payloads import lift
+from perceptron_mock.protocol.validation import parse_request_lifting
 from tests.answers.helpers import SETTINGS, completion_for
 from tests.conftest import MODEL, OVERHEAD, data_url
 

@@ -5,7 +5,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.accounting import tokens
+from perceptron_mock.accounting import tokens
 
 # Token ids and counts published for the Qwen2/Qwen3 vocabulary (shared by Isaac): "Hello" is 9707,
 # " world" 1879, "<|im_start|>" 151644, "user" 872, "\n" 198, "<|im_end|>" 151645.

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import orjson
 
-from app.accounting.prompt import account
-from app.answers.answer import Answer, fit
-from app.answers.choose import choose
-from app.answers.fixtures import FixtureStore
-from app.protocol.validation import parse_request
-from app.settings import Settings
+from perceptron_mock.accounting.prompt import account
+from perceptron_mock.answers.answer import Answer, fit
+from perceptron_mock.answers.choose import choose
+from perceptron_mock.answers.fixtures import FixtureStore
+from perceptron_mock.protocol.validation import parse_request
+from perceptron_mock.settings import Settings
 
 SETTINGS = Settings()
 MODEL = "isaac-0.2-2b-preview"

@@ -10,8 +10,8 @@ import tracemalloc
 
 import pytest
 
-from app.answers import caches, json_schema, regex
-from app.protocol.errors import APIError
+from perceptron_mock.answers import caches, json_schema, regex
+from perceptron_mock.protocol.errors import APIError
 
 MiB = 1024 * 1024
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.answers.fixtures import FixtureFileError, FixtureStore
+from perceptron_mock.answers.fixtures import FixtureFileError, FixtureStore
 from tests.answers.helpers import answer_for, request_body
 from tests.conftest import data_url, image_bytes
 from tests.server import run_server

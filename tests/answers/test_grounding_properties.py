@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from perceptron.pointing.parser import collect_annotations, parse_text
 
-from app.answers.grounding import Annotation, is_simple
+from perceptron_mock.answers.grounding import Annotation, is_simple
 from tests.answers.helpers import answer_for, request_body
 from tests.conftest import data_url, image_bytes
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from perceptron.pointing.parser import collect_annotations
 
-from app.answers.hints import hint_tokens, strip_hints
+from perceptron_mock.answers.hints import hint_tokens, strip_hints
 from tests.answers.helpers import answer_for, request_body
 
 IMAGE = "https://example.com/site.jpg"

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
-from app.answers import json_schema
-from app.protocol.errors import APIError
+from perceptron_mock.answers import json_schema
+from perceptron_mock.protocol.errors import APIError
 from tests.answers.helpers import answer_for, request_body
 
 FORMATS = ["date", "date-time", "time", "email", "uri", "uuid", "ipv4", "ipv6", "hostname", "duration"]

@@ -1,4 +1,4 @@
-"""RE2 matchers (``app.answers.patterns``) answer as ``re.search`` does, in time linear in the text."""
+"""RE2 matchers (``perceptron_mock.answers.patterns``) answer as ``re.search`` does, in time linear in the text."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.answers.patterns import PatternError, Matcher
+from perceptron_mock.answers.patterns import PatternError, Matcher
 from tests.answers.test_regex import anchored
 
 texts = st.text(alphabet="abcXYZ019 -_@.\né中\tß", max_size=12)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.answers import regex
-from app.protocol.errors import APIError
+from perceptron_mock.answers import regex
+from perceptron_mock.protocol.errors import APIError
 from tests.answers.helpers import answer_for, completion_for, request_body
 
 literals = st.sampled_from(list("abcXYZ019 -_@.") + ["\\.", "\\-", "\\(", "\\)", "\\$", "\\\\", "é", "中"])

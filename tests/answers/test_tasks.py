@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.answers import tasks
+from perceptron_mock.answers import tasks
 from tests.answers.helpers import answer_for, request_body
 
 

@@ -10,14 +10,14 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from app.api.admin import AdminAccess, is_loopback
-from app.guards.auth import BearerAuth, bearer_token
-from app.guards.cross_site import is_loopback_host
-from app.guards.rate_limit import caller_key
-from app.main import create_app
-from app.protocol.errors import APIError
-from app.settings import Settings
-from app.testing.client import MockClient
+from perceptron_mock.api.admin import AdminAccess, is_loopback
+from perceptron_mock.guards.auth import BearerAuth, bearer_token
+from perceptron_mock.guards.cross_site import is_loopback_host
+from perceptron_mock.guards.rate_limit import caller_key
+from perceptron_mock.main import create_app
+from perceptron_mock.protocol.errors import APIError
+from perceptron_mock.settings import Settings
+from perceptron_mock.testing.client import MockClient
 from tests.conftest import chat
 from tests.server import run_server
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.protocol.json_items import items_over
+from perceptron_mock.protocol.json_items import items_over
 
 # Strings full of what the count must not be fooled by: commas, brackets, quotes and backslashes.
 tricky_text = st.text(alphabet=st.sampled_from(list(',[{}]:"\\ab\n\t') + ["é", "\u2028"]), max_size=12)

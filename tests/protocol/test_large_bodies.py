@@ -17,8 +17,8 @@ import orjson
 import pytest
 from PIL import Image
 
-from app.accounting import tokens
-from app.accounting.image_tokens import image_tokens
+from perceptron_mock.accounting import tokens
+from perceptron_mock.accounting.image_tokens import image_tokens
 from tests.conftest import MODEL, OVERHEAD, data_url
 
 MB = 1024 * 1024

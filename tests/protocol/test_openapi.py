@@ -3,8 +3,8 @@ so these pin the parts of the document that are written by hand rather than gene
 
 from __future__ import annotations
 
-from app.main import create_app
-from app.settings import Settings
+from perceptron_mock.main import create_app
+from perceptron_mock.settings import Settings
 
 
 def document(**settings) -> dict:

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.accounting.prompt import account
-from app.protocol.errors import APIError
-from app.protocol.payloads import LIFT_ABOVE, MIN_PAYLOAD, data_url_spans, lift
-from app.protocol import validation
-from app.protocol.validation import parse_request, parse_request_lifting
-from app.settings import Settings
+from perceptron_mock.accounting.prompt import account
+from perceptron_mock.protocol.errors import APIError
+from perceptron_mock.protocol.payloads import LIFT_ABOVE, MIN_PAYLOAD, data_url_spans, lift
+from perceptron_mock.protocol import validation
+from perceptron_mock.protocol.validation import parse_request, parse_request_lifting
+from perceptron_mock.settings import Settings
 from tests.conftest import MODEL, data_url, image_bytes
 
 BIG = base64.b64encode(random.Random(5).randbytes(LIFT_ABOVE)).decode()  # 1.33 MB of base64
@@ -207,7 +207,7 @@ def test_the_unmutated_seed_bodies_take_the_lifted_path(monkeypatch_module):
 def monkeypatch_module():
     """Small thresholds, so that every image of a short body is lifted and the search stays fast."""
     with pytest.MonkeyPatch.context() as patch:
-        import app.protocol.payloads as payloads
+        import perceptron_mock.protocol.payloads as payloads
 
         patch.setattr(validation, "LIFT_ABOVE", 0)
         patch.setattr(payloads, "MIN_PAYLOAD", 16)

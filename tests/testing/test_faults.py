@@ -12,8 +12,8 @@ import perceptron
 import pytest
 from perceptron import errors as perr
 
-from app.guards.rate_limit import Quota
-from app.testing.faults import FaultSpecError, parse
+from perceptron_mock.guards.rate_limit import Quota
+from perceptron_mock.testing.faults import FaultSpecError, parse
 from tests.conftest import MODEL, chat
 from tests.testing.conftest import journal
 
@@ -153,7 +153,7 @@ def test_latency_delays_a_normal_answer(mock, admin, monkeypatch):
     # How long: on a recorded sleep, not a clock (the timer may fire a fraction of a ms early).
     import asyncio
 
-    from app.testing import faults
+    from perceptron_mock.testing import faults
 
     slept: list[float] = []
 

@@ -120,10 +120,20 @@ def test_parallel_workers_each_get_their_own_mock(pytester: pytest.Pytester):
     result.assert_outcomes(passed=8)
 
 
-def test_a_project_with_its_own_app_package_still_runs_its_tests(pytester: pytest.Pytester):
-    # pytest imports every installed plugin at start-up; a user's own top-level `app` shadows ours.
-    pytester.mkpydir("app")
-    pytester.makepyfile(test_theirs="import app\n\ndef test_their_code():\n    assert not hasattr(app, 'IS_PERCEPTRON_MOCK')\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-W", "default")
+def test_a_project_with_its_own_app_package_uses_it_beside_the_fixture(pytester: pytest.Pytester):
+    # Many users test FastAPI services whose package is app/: the mock installs as perceptron_mock,
+    # so their `app` is theirs and the fixture is still there.
+    pytester.mkpydir("app").joinpath("service.py").write_text("NAME = 'their service'\n")
+    pytester.makepyfile(
+        test_theirs="""
+import app.service
+
+
+def test_their_code_and_the_mock(perceptron_mock):
+    assert app.service.NAME == 'their service'
+    client = perceptron_mock.openai_client()
+    assert client.chat.completions.create(model="isaac-0.1", messages=[{"role": "user", "content": "Hi"}]).choices
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-W", "error::pytest.PytestConfigWarning")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*perceptron-mock's pytest fixture is unavailable*not perceptron-mock's*"])
