@@ -206,7 +206,6 @@ class Case:
     run: Callable[[Mock], Outcome]
     retained_mb: Callable[[Mock], float] | None = None  # the RSS growth allowed after the case
     wall_s: float | None = None  # the wall time allowed
-    health: bool = True  # /health within HEALTH_TARGET_MS is part of the target
 
 
 def answered(response: httpx.Response, ok: bool, detail: str = "") -> Outcome:
@@ -381,20 +380,19 @@ def cases(args: argparse.Namespace) -> list[Case]:
 
     evil = {"origin": "http://evil.example", "content-type": "text/plain"}
     fault = b'{"fault": "503"}'
-    loop_free = f"/health <= {HEALTH_TARGET_MS:.0f} ms"
     return [
-        Case("baseline: plain small completion (x20)", loop_free, plain(20)),
+        Case("baseline: plain small completion (x20)", "200", plain(20)),
         Case(f"json_schema pattern ^(a+)+$ vs a {n + 1}-char enum value",
-             f"200 or 4xx; {loop_free}",
+             "200 or 4xx",
              schema_case({"type": "string", "pattern": "^(a+)+$", "enum": ["a" * n + "!"]})),
         Case(f"json_schema pattern ^(a+)+$ vs a {n + 1}-char required name",
-             f"200 or 4xx; {loop_free}",
+             "200 or 4xx",
              schema_case({"type": "object", "properties": {}, "required": ["a" * n + "!"],
                           "patternProperties": {"^(a+)+$": {"type": "string"}}, "additionalProperties": False})),
-        Case(f"fixture user_text (a+)+$ vs a {args.fixture_chars + 1}-char prompt", f"200 or 400 at load; {loop_free}",
+        Case(f"fixture user_text (a+)+$ vs a {args.fixture_chars + 1}-char prompt", "200, or 400 at load",
              catastrophic_fixture(args.fixture_chars)),
         Case(f"{args.schemas} distinct {args.schema_mb:g} MB schemas, then /_admin/reset",
-             f"kept <= cache bound + {RSS_SLACK_MB:.0f} MB; reset frees (row <= {RSS_SLACK_MB:.0f} MB); {loop_free}",
+             f"kept <= cache bound + {RSS_SLACK_MB:.0f} MB; reset frees (row <= {RSS_SLACK_MB:.0f} MB)",
              schema_cache(args.schemas, args.schema_mb), retained_mb=lambda mock: RSS_SLACK_MB),
         Case("100 MB request header", f"431 request_header_fields_too_large; kept <= {RSS_SLACK_MB:.0f} MB",
              big_header(100), retained_mb=lambda mock: RSS_SLACK_MB),
@@ -405,8 +403,8 @@ def cases(args: argparse.Namespace) -> list[Case]:
         Case("schema multipleOf 1e-320", "4xx envelope, no 500", schema_case({"type": "number", "multipleOf": 1e-320})),
         Case('schema {"anyOf": [{"$ref": "#"}, {"type": "null"}]}', "4xx envelope, no 500",
              schema_case({"anyOf": [{"$ref": "#"}, {"type": "null"}]})),
-        Case("draft-04 enum of 4,000 objects (51 KB)", f"200 or 4xx; {loop_free}", schema_case(draft4)),
-        Case(f"{len(prompt) / MB:.1f} MB text prompt", f"400 context_length_exceeded <= 1 s; {loop_free}", prompt_case, wall_s=1.0),
+        Case("draft-04 enum of 4,000 objects (51 KB)", "200 or 4xx", schema_case(draft4)),
+        Case(f"{len(prompt) / MB:.1f} MB text prompt", "400 context_length_exceeded within 1 s", prompt_case, wall_s=1.0),
         Case("admin POST text/plain, Origin: http://evil.example", "403 cross_site_request",
              admin_cross_site("POST", "/_admin/faults", content=fault, headers=evil)),
         Case("admin POST, Sec-Fetch-Site: cross-site", "403 cross_site_request",
@@ -421,7 +419,7 @@ def cases(args: argparse.Namespace) -> list[Case]:
         Case("fixture named a/b, deleted by name", "deleted (200), or 400 at load", fixture_named_with_slash),
         # Not in the issue: found while writing this benchmark. Checking an object schema costs time
         # that grows with its properties (an 8 MB one held the loop for 64-108 s).
-        Case("(extra) 1 MB object schema of 41,666 properties", f"200 or 4xx; {loop_free}",
+        Case("(extra) 1 MB object schema of 41,666 properties", "200 or 4xx",
              schema_case({"type": "object", "properties": {f"p{j}": {"type": "string"} for j in range(1_000_000 // 24)}})),
     ]
 
@@ -490,7 +488,8 @@ def run_case(case: Case, timeout: float, flags: list[str]) -> Row:
     row.met = (
         outcome.meets
         and not outcome.stalled
-        and (not case.health or (health_answered and (not health_ms or max(health_ms) <= HEALTH_TARGET_MS)))
+        and health_answered
+        and (not health_ms or max(health_ms) <= HEALTH_TARGET_MS)
         and (case.wall_s is None or row.wall <= case.wall_s)
         and (allowed is None or rss <= allowed)
         and tracebacks == 0
@@ -541,6 +540,10 @@ def main() -> None:
         )
     print()
     print(markdown(rows))
+    print(
+        f"\nmet: the answer in 'target', every /health poll answered within {HEALTH_TARGET_MS:.0f} ms while the case ran, "
+        "no traceback logged, and the RSS or wall time the target names."
+    )
 
 
 if __name__ == "__main__":
