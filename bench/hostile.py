@@ -251,26 +251,41 @@ def catastrophic_fixture(chars: int) -> Callable[[Mock], Outcome]:
 
 
 def schema_cache(count: int, megabytes: float) -> Callable[[Mock], Outcome]:
-    """``count`` distinct schemas of ``megabytes`` each (a string enum: cheap to check, large to keep),
-    then ``/_admin/reset``; the RSS after the schemas goes in the detail, after the reset in the row."""
+    """``count`` distinct schemas of ``megabytes`` each (an enum of 20,000 long strings: under the
+    JSON item cap, cheap to check, large to keep), then ``/_admin/reset``. What the first one leaves
+    is the allocator's high-water mark for one such request, not retention: the growth over the
+    others is what the caches kept, and must stay within their byte bounds. The RSS after the reset
+    is printed, not judged: freed small objects do not always give their pages back (the tests check
+    what a reset frees with tracemalloc), so the reset's own count of the bytes it cleared is shown."""
 
     def run(mock: Mock) -> Outcome:
         before = mock.rss_mb()
-        statuses: set[int] = set()
-        values = int(megabytes * MB) // 48
+        answers: dict[str, int] = {}
+        values = 20_000
+        length = int(megabytes * MB) // values - 4
         for i in range(count):
-            schema = {"type": "string", "enum": [f"{i:03d}-{j:07d}-" + "x" * 36 for j in range(values)]}
+            schema = {"type": "string", "enum": [f"{i:03d}-{j:05d}-".ljust(length, "x") for j in range(values)]}
             response = send(mock.client, "POST", "/v1/chat/completions", content=with_schema(schema))
-            statuses.add(response.status_code)
+            key = f"{response.status_code} {code_of(response)}".strip()
+            answers[key] = answers.get(key, 0) + 1
+            if i == 0:
+                first = mock.rss_mb()
         after = mock.rss_mb()
         reset = send(mock.client, "POST", "/_admin/reset")
+        freed = mock.rss_mb()
         bound = cache_bound_mb(mock)
-        kept = after - before
-        ok = statuses <= {200, 400} and reset.status_code == 200 and kept <= bound + RSS_SLACK_MB
-        status = "/".join(str(s) for s in sorted(statuses))
+        ok = (
+            all(key == "200" or key.startswith("4") and "no envelope" not in key for key in answers)
+            and reset.status_code == 200
+            and after - first <= bound + RSS_SLACK_MB
+        )
+        shown = ", ".join(f"{key} x{n}" for key, n in answers.items())
+        counted = reset.json().get("cache_bytes") if reset.status_code == 200 else None
+        cleared = "" if counted is None else f" (it cleared caches counted at {counted / MB:.1f} MB)"
         return Outcome(
-            f"{status} x{count} -> reset {reset.status_code}", "",
-            f"RSS after the {count} schemas {kept:+.0f} MB (allowed {bound:.0f}+{RSS_SLACK_MB:.0f}); row: after reset",
+            f"{shown} -> reset {reset.status_code}", "",
+            f"RSS after the 1st {first - before:+.0f} MB, after all {after - before:+.0f} MB (caches' bound {bound:.0f} MB), "
+            f"after the reset {freed - before:+.0f} MB{cleared}",
             meets=ok,
         )
 
@@ -379,6 +394,7 @@ def cases(args: argparse.Namespace) -> list[Case]:
         return answered(response, response.status_code == 400 and code_of(response) == "context_length_exceeded")
 
     evil = {"origin": "http://evil.example", "content-type": "text/plain"}
+    cache_target = f"200 or 4xx; growth after the 1st <= caches' byte bounds + {RSS_SLACK_MB:.0f} MB"
     fault = b'{"fault": "503"}'
     return [
         Case("baseline: plain small completion (x20)", "200", plain(20)),
@@ -391,9 +407,10 @@ def cases(args: argparse.Namespace) -> list[Case]:
                           "patternProperties": {"^(a+)+$": {"type": "string"}}, "additionalProperties": False})),
         Case(f"fixture user_text (a+)+$ vs a {args.fixture_chars + 1}-char prompt", "200, or 400 at load",
              catastrophic_fixture(args.fixture_chars)),
-        Case(f"{args.schemas} distinct {args.schema_mb:g} MB schemas, then /_admin/reset",
-             f"kept <= cache bound + {RSS_SLACK_MB:.0f} MB; reset frees (row <= {RSS_SLACK_MB:.0f} MB)",
-             schema_cache(args.schemas, args.schema_mb), retained_mb=lambda mock: RSS_SLACK_MB),
+        Case(f"{args.schemas} distinct {args.schema_mb:g} MB schemas, then /_admin/reset", cache_target,
+             schema_cache(args.schemas, args.schema_mb)),
+        Case(f"{args.small_schemas} distinct 0.95 MB schemas (under a 1 MB cap), then /_admin/reset", cache_target,
+             schema_cache(args.small_schemas, 0.95)),
         Case("100 MB request header", f"431 request_header_fields_too_large; kept <= {RSS_SLACK_MB:.0f} MB",
              big_header(100), retained_mb=lambda mock: RSS_SLACK_MB),
         Case("30 unauthenticated 8 MB headers", f"431 each; kept <= {RSS_SLACK_MB:.0f} MB",
@@ -418,9 +435,11 @@ def cases(args: argparse.Namespace) -> list[Case]:
         Case("fixture content-length header", "400 invalid_fixture at load", bad_fixture_header("length", {"content-length": "5"})),
         Case("fixture named a/b, deleted by name", "deleted (200), or 400 at load", fixture_named_with_slash),
         # Not in the issue: found while writing this benchmark. Checking an object schema costs time
-        # that grows with its properties (an 8 MB one held the loop for 64-108 s).
-        Case("(extra) 1 MB object schema of 41,666 properties", "200 or 4xx",
-             schema_case({"type": "object", "properties": {f"p{j}": {"type": "string"} for j in range(1_000_000 // 24)}})),
+        # that grows with its properties (on the code the issue was filed against, 10,000 took 2.5 s,
+        # 41,666 took 11 s, an 8 MB schema of 266,000 held the loop for 64-108 s); 12,000 stay under
+        # the default --max-json-items (25,000).
+        Case("(extra) object schema of 12,000 properties", "200 or 4xx",
+             schema_case({"type": "object", "properties": {f"p{j}": {} for j in range(12_000)}})),
     ]
 
 
@@ -519,6 +538,7 @@ def main() -> None:
     parser.add_argument("--pattern-chars", type=int, default=26, help="length of the text a catastrophic pattern is tried on")
     parser.add_argument("--fixture-chars", type=int, default=28, help="the same for the fixture's user_text (a plain search)")
     parser.add_argument("--schemas", type=int, default=20, help="distinct large schemas in the cache case")
+    parser.add_argument("--small-schemas", type=int, default=80, help="distinct schemas just under 1 MB in the second cache case")
     parser.add_argument("--schema-mb", type=float, default=8.0, help="size of each of them, MB")
     parser.add_argument("--only", default="", help="run only the cases whose name contains this text (and the baseline)")
     parser.add_argument("--mock-args", default="--rate-limit-per-minute 1000000000", help="CLI flags for the mock")
