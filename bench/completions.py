@@ -29,6 +29,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from typing import IO
 
 import httpx
 
@@ -125,11 +126,14 @@ def wait_until_up(url: str, process: subprocess.Popen) -> None:
     raise SystemExit(f"server did not start: {url}")
 
 
-def start_mock(port: int, extra: list[str]) -> subprocess.Popen:
+def start_mock(port: int, extra: list[str], log: IO[bytes] | None = None) -> subprocess.Popen:
+    """The mock on ``port``, pinned to CPU 0, with ``extra`` flags; what it prints goes to ``log``
+    (a binary file) or nowhere."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERCEPTRON_MOCK_")}
+    output = log if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
         [*pin(0), sys.executable, "-m", "perceptron_mock", "--port", str(port), "--log-level", "warning", *extra],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
     )
     wait_until_up(f"http://127.0.0.1:{port}/health", process)
     return process

@@ -75,7 +75,8 @@ def _image_request(body_bytes: int) -> bytes:
 
 def _text_request(body_bytes: int) -> bytes:
     empty = len(orjson.dumps({**REQUEST, "messages": [{"role": "user", "content": ""}]}))
-    words = "lorem ipsum dolor sit amet, consectetur adipiscing elit. " * ((body_bytes - empty) // 58 + 1)
+    sentence = "lorem ipsum dolor sit amet, consectetur adipiscing elit. "
+    words = sentence * ((body_bytes - empty) // len(sentence) + 1)
     return orjson.dumps({**REQUEST, "messages": [{"role": "user", "content": words[: body_bytes - empty]}]})
 
 
