@@ -171,6 +171,15 @@ class FixtureSpec(_Model):
     match: Match = Field(default_factory=Match)
     respond: Respond
 
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        # A name is how a fixture is removed (DELETE /_admin/fixtures/{name}): a control character
+        # cannot travel in a URL path, so such a fixture could never be removed by name.
+        if value is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError("a fixture name may not hold control characters (it is used in URLs)")
+        return value
+
 
 class ScriptedError(APIError):
     """A fixture's error: its status, and its body exactly as written (or the OpenAI envelope)."""

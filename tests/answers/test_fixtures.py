@@ -95,6 +95,7 @@ def test_a_fixture_without_content_lays_its_fields_over_the_rules():
 
 
 BAD_FILES = [
+    ("bad.yaml", "name: \"a\\nb\"\nrespond: {content: x}\n", "fixture.name: a fixture name may not hold control characters"),
     ("bad.yaml", "match: {user_text: '(unclosed'}\nrespond: {content: x}\n", "fixture.match.user_text"),
     ("bad.yaml", "respond: {content: x, colour: red}\n", "fixture.respond.colour"),
     ("bad.yaml", "match: {hints: [BOX]}\n", "fixture.respond"),
