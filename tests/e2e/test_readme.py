@@ -15,7 +15,7 @@ from PIL import Image
 
 from tests.server import RunningServer
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def tour_blocks() -> list[str]:
