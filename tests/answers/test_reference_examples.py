@@ -12,8 +12,7 @@ import perceptron
 import pytest
 from PIL import Image
 
-from tests.answers.helpers import MODEL, STUDIO_URL
-from tests.conftest import data_url, image_bytes, point_perceptron_at
+from tests.helpers import MODEL, STUDIO_URL, data_url, image_bytes, point_perceptron_at
 from tests.server import run_server
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

@@ -18,7 +18,7 @@ from perceptron_mock.main import create_app
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.settings import Settings
 from perceptron_mock.testing.client import MockClient
-from tests.conftest import chat
+from tests.helpers import chat
 from tests.server import run_server
 
 

@@ -11,8 +11,7 @@ import openai
 import pytest
 
 from perceptron_mock.settings import DEFAULT_MODELS
-from tests.conftest import chat
-from tests.server import run_server
+from tests.helpers import chat
 
 
 def test_models_list_in_openai_shape_through_the_sdk(openai_client):
@@ -26,35 +25,35 @@ def test_one_model_and_an_unknown_one(openai_client):
     assert caught.value.code == "model_not_found"
 
 
+@pytest.mark.perceptron_mock(api_keys=["the-key"])
 @pytest.mark.parametrize("path", ["/v1/models", "/v1/models/isaac-0.1"])
-def test_models_need_a_key_like_completions(path):
-    with run_server("--api-key", "the-key") as running:
-        assert httpx.get(running.url + path).status_code == 401
-        refused = httpx.get(running.url + path, headers={"authorization": "Bearer other"})
-        assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
-        assert httpx.get(running.url + path, headers={"authorization": "Bearer the-key"}).status_code == 200
+def test_models_need_a_key_like_completions(perceptron_mock, path):
+    assert httpx.get(perceptron_mock.url + path).status_code == 401
+    refused = httpx.get(perceptron_mock.url + path, headers={"authorization": "Bearer other"})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+    assert httpx.get(perceptron_mock.url + path, headers={"authorization": "Bearer the-key"}).status_code == 200
 
 
-def test_health(server):
-    response = httpx.get(server.url + "/health")
+def test_health(perceptron_mock):
+    response = httpx.get(perceptron_mock.url + "/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
 @pytest.mark.parametrize(("method", "path", "status"), [("GET", "/v2/things", 404), ("POST", "/v1/completions", 404), ("GET", "/v1/chat/completions", 405), ("DELETE", "/v1/models", 405)])
-def test_unknown_routes_and_methods_use_the_envelope(server, method, path, status):
-    response = httpx.request(method, server.url + path)
+def test_unknown_routes_and_methods_use_the_envelope(perceptron_mock, method, path, status):
+    response = httpx.request(method, perceptron_mock.url + path)
     assert response.status_code == status
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
     assert path in error["message"]
 
 
-def test_every_response_carries_a_request_id(server, client):
+def test_every_response_carries_a_request_id(perceptron_mock, client):
     responses = [
         client.post("/v1/chat/completions", json=chat()),
         client.post("/v1/chat/completions", content=b"{"),
-        httpx.post(server.url + "/v1/chat/completions", json=chat()),
-        httpx.get(server.url + "/nowhere"),
+        httpx.post(perceptron_mock.url + "/v1/chat/completions", json=chat()),
+        httpx.get(perceptron_mock.url + "/nowhere"),
         client.get("/v1/models"),
     ]
     ids = [r.headers["x-request-id"] for r in responses]
@@ -71,13 +70,13 @@ def test_unknown_model_is_404_model_not_found(openai_client):
     assert "isaac-9" in caught.value.message
 
 
-def test_the_model_list_is_a_setting():
-    with run_server("--model", "my-model") as running:
-        client = openai.OpenAI(base_url=running.base_url, api_key="k", max_retries=0)
-        assert [m.id for m in client.models.list()] == ["my-model"]
-        assert client.chat.completions.create(model="my-model", messages=[{"role": "user", "content": "x"}]).model == "my-model"
-        with pytest.raises(openai.NotFoundError):
-            client.chat.completions.create(model="isaac-0.1", messages=[{"role": "user", "content": "x"}])
+@pytest.mark.perceptron_mock(models=["my-model"])
+def test_the_model_list_is_a_setting(perceptron_mock):
+    client = perceptron_mock.openai_client(max_retries=0)
+    assert [m.id for m in client.models.list()] == ["my-model"]
+    assert client.chat.completions.create(model="my-model", messages=[{"role": "user", "content": "x"}]).model == "my-model"
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="isaac-0.1", messages=[{"role": "user", "content": "x"}])
 
 
 def _in_process_with_a_route_raising(error: Exception) -> tuple[int, dict]:

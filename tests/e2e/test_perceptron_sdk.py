@@ -7,7 +7,7 @@ import perceptron
 import pytest
 from PIL import Image
 
-from tests.conftest import MODEL
+from tests.helpers import MODEL
 from tests.server import run_server
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.server import RunningServer
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -31,12 +30,12 @@ def test_the_tour_has_a_block_for_each_sdk() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(tour_blocks())), ids=lambda i: f"block{i}")
-def test_tour_block_runs_against_the_mock(index: int, server: RunningServer, tmp_path: Path) -> None:
-    code = tour_blocks()[index].replace("http://127.0.0.1:8000", server.url)
+def test_tour_block_runs_against_the_mock(index: int, perceptron_mock, tmp_path: Path) -> None:
+    code = tour_blocks()[index].replace("http://127.0.0.1:8000", perceptron_mock.url)
     Image.new("RGB", (640, 480), "teal").save(tmp_path / "scene.webp", "WEBP")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERCEPTRON_", "OPENAI_"))}
     # What the README tells the reader to export for the perceptron helpers.
-    env |= {"PERCEPTRON_BASE_URL": server.base_url, "PERCEPTRON_API_KEY": "any-key"}
+    env |= {"PERCEPTRON_BASE_URL": perceptron_mock.base_url, "PERCEPTRON_API_KEY": "any-key"}
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )

@@ -15,7 +15,7 @@ import perceptron
 import pytest
 
 from perceptron_mock.guards.rate_limit import MemoryStore
-from tests.conftest import MODEL, chat
+from tests.helpers import MODEL, chat
 from tests.server import declared_body, run_server
 
 # A refill so slow (one request per 720 s) that nothing refills during a test: counts are exact.

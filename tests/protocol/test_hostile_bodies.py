@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import MODEL
+from tests.helpers import MODEL
 
 GOOD = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
 

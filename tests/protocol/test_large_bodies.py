@@ -19,7 +19,7 @@ from PIL import Image
 
 from perceptron_mock.accounting import tokens
 from perceptron_mock.accounting.image_tokens import image_tokens
-from tests.conftest import MODEL, OVERHEAD, data_url
+from tests.helpers import MODEL, OVERHEAD, data_url
 
 MB = 1024 * 1024
 NEAR_CAP = 20 * MB - 100 * 1024
@@ -139,7 +139,7 @@ LARGE_BODIES = {
 
 
 @pytest.mark.parametrize("make", LARGE_BODIES.values(), ids=LARGE_BODIES.keys())
-def test_health_and_a_small_completion_are_answered_while_a_large_body_is_worked_on(server, make):
+def test_health_and_a_small_completion_are_answered_while_a_large_body_is_worked_on(perceptron_mock, make):
     """Before, these bodies held the event loop for 0.7 s, 6.6 s and over two minutes: every other
     client waited. A probe that waits more than its watchdog (5 s) fails the test."""
     body = make()
@@ -147,12 +147,12 @@ def test_health_and_a_small_completion_are_answered_while_a_large_body_is_worked
     answered: list[httpx.Response] = []
 
     def send_large() -> None:
-        with httpx.Client(base_url=server.url, headers=headers, timeout=60) as large:
+        with httpx.Client(base_url=perceptron_mock.url, headers=headers, timeout=60) as large:
             answered.append(_post(large, body))
 
     sender = threading.Thread(target=send_large)
     probes = []
-    with httpx.Client(base_url=server.url, headers=headers, timeout=5) as other:
+    with httpx.Client(base_url=perceptron_mock.url, headers=headers, timeout=5) as other:
         sender.start()
         while sender.is_alive() or not probes:
             probes.append(other.get("/health").status_code)

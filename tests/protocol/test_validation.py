@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import MODEL, chat, data_url, image_bytes
+from tests.helpers import MODEL, chat, data_url, image_bytes
 
 USER_IMAGE = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}
 

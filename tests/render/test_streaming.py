@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from perceptron_mock.accounting import tokens
-from tests.conftest import MODEL, chat
+from tests.helpers import MODEL, chat
 from tests.server import run_server
 
 AUTH = {"authorization": "Bearer test-key"}
@@ -82,12 +82,12 @@ def test_include_obfuscation_is_accepted_and_no_obfuscation_field_is_sent(client
     assert all("obfuscation" not in c for c in data_of(sse_events(response.content)))
 
 
-def test_body_ends_right_after_done_and_the_connection_is_reused(server):
+def test_body_ends_right_after_done_and_the_connection_is_reused(perceptron_mock):
     # The async openai client waits at most 0.1 s for the body to end after [DONE], then drops the
     # connection. Read the raw chunked body: the chunk after the one holding [DONE] must be the
     # terminating one, with nothing (not even a keep-alive) in between; then the same connection
     # must serve the next request.
-    port = int(server.url.rsplit(":", 1)[1])
+    port = int(perceptron_mock.url.rsplit(":", 1)[1])
     payload = json.dumps(chat("Hi", stream=True)).encode()
     request = (
         b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer k\r\ncontent-type: application/json\r\n"
@@ -121,8 +121,8 @@ def test_a_refused_request_never_starts_a_stream(client, body, status):
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
 
 
-def test_a_refused_key_never_starts_a_stream(server):
-    response = httpx.post(server.base_url + "/chat/completions", json=chat("x", stream=True))
+def test_a_refused_key_never_starts_a_stream(perceptron_mock):
+    response = httpx.post(perceptron_mock.base_url + "/chat/completions", json=chat("x", stream=True))
     assert response.status_code == 401 and response.headers["content-type"].startswith("application/json")
 
 
@@ -201,9 +201,9 @@ def test_perceptron_message_api_stream(perceptron_sdk):
     assert chunks[-1].usage is not None and all(c.usage is None for c in chunks[:-1])
 
 
-def test_perceptron_async_message_api_stream(server):
+def test_perceptron_async_message_api_stream(perceptron_mock):
     async def run():
-        async with perceptron.AsyncClient(base_url=server.base_url, api_key="test-key") as client:
+        async with perceptron.AsyncClient(base_url=perceptron_mock.base_url, api_key="test-key") as client:
             stream = await client.chat.completions.create(
                 model=MODEL, messages=[{"role": "user", "content": "Hello"}], stream=True
             )

@@ -14,7 +14,7 @@ from perceptron import errors as perr
 
 from perceptron_mock.guards.rate_limit import Quota
 from perceptron_mock.testing.faults import FaultSpecError, parse
-from tests.conftest import MODEL, chat
+from tests.helpers import MODEL, chat
 from tests.testing.conftest import journal
 
 MESSAGES = [{"role": "user", "content": "Describe the scene."}]

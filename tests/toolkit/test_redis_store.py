@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import chat
+from tests.helpers import chat
 from tests.redis_server import run_redis
 from tests.server import free_port, run_server
 
