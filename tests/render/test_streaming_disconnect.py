@@ -7,18 +7,12 @@ assertion here is about time; the only clock is a guard that turns a hang into a
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import socket
 import struct
-import threading
 import time
 import tracemalloc
-from contextlib import contextmanager
-from typing import Iterator
-
-import uvicorn
 
 from perceptron_mock.main import create_app
 from perceptron_mock.render.sse import CompletionStream
