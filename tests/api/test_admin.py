@@ -21,37 +21,48 @@ from perceptron_mock.testing.client import MockClient
 from tests.helpers import chat, threaded_mock
 
 
-# The tests below that take ``perceptron_mock`` get a server of their own, keyed; a test's own marker wins.
-pytestmark = pytest.mark.perceptron_mock(api_keys=["sk-live-abcdefghijklmnop"])
+@pytest.fixture(scope="module")
+def keyed():
+    """A mock of the plugin's kind with an API key, shared by this module's tests: the admin API answers
+    without the API's key."""
+    with threaded_mock(api_keys=["sk-live-abcdefghijklmnop"]) as server:
+        yield server
 
 
-def test_admin_api_is_not_in_the_public_openapi_document(perceptron_mock):
-    document = httpx.get(perceptron_mock.url + "/openapi.json").json()
+@pytest.fixture
+def mock(keyed):
+    """``keyed``, reset before each test as the plugin's own fixture is."""
+    keyed.reset()
+    return keyed
+
+
+def test_admin_api_is_not_in_the_public_openapi_document(mock):
+    document = httpx.get(mock.url + "/openapi.json").json()
     assert not [path for path in document["paths"] if path.startswith("/_admin")]
     assert "/v1/chat/completions" in document["paths"]
 
 
-def test_config_shows_the_settings_with_secrets_masked(perceptron_mock):
-    body = httpx.get(perceptron_mock.url + "/_admin/config").json()
+def test_config_shows_the_settings_with_secrets_masked(mock):
+    body = httpx.get(mock.url + "/_admin/config").json()
     assert body["admin_access"] == "open"
     settings = body["settings"]
     assert settings["api_keys"] == ["sk-*****************mnop"]
     assert settings["journal_size"] == 1000 and settings["host"] == "127.0.0.1"
-    assert "sk-live-abcdefghijklmnop" not in httpx.get(perceptron_mock.url + "/_admin/config").text
+    assert "sk-live-abcdefghijklmnop" not in httpx.get(mock.url + "/_admin/config").text
 
 
-def test_reset_clears_journal_and_faults(perceptron_mock):
-    admin = httpx.Client(base_url=perceptron_mock.url + "/_admin")
+def test_reset_clears_journal_and_faults(mock):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
     admin.post("/faults", json={"fault": "503", "count": 5})
-    httpx.post(perceptron_mock.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer sk-live-abcdefghijklmnop"})
+    httpx.post(mock.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer sk-live-abcdefghijklmnop"})
     reset = admin.post("/reset").json()
     assert reset["journal"] >= 1 and reset["faults"] == 1
     assert admin.get("/requests").json()["data"] == []
     assert admin.get("/faults").json()["data"] == []
 
 
-def test_faults_are_listed_and_cleared(perceptron_mock):
-    admin = httpx.Client(base_url=perceptron_mock.url + "/_admin")
+def test_faults_are_listed_and_cleared(mock):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
     admin.post("/reset")
     created = admin.post("/faults", json={"fault": "429; retry_after=1", "count": 2, "model": "isaac-0.1"}).json()
     assert created == {"id": created["id"], "fault": "429; retry_after=1", "remaining": 2, "model": "isaac-0.1"}
@@ -79,8 +90,8 @@ def test_faults_are_listed_and_cleared(perceptron_mock):
         ),
     ],
 )
-def test_a_wrong_fault_field_is_named_as_chat_completions_names_it(perceptron_mock, body, param, code, message):
-    response = httpx.post(perceptron_mock.url + "/_admin/faults", json=body)
+def test_a_wrong_fault_field_is_named_as_chat_completions_names_it(mock, body, param, code, message):
+    response = httpx.post(mock.url + "/_admin/faults", json=body)
     assert response.status_code == 400
     assert response.json()["error"] == {"message": message, "type": "invalid_request_error", "param": param, "code": code}
 
@@ -97,26 +108,26 @@ def test_a_wrong_fault_field_is_named_as_chat_completions_names_it(perceptron_mo
         ),
     ],
 )
-def test_a_wrong_query_parameter_is_named_in_param(perceptron_mock, query, param, code, message):
-    response = httpx.get(perceptron_mock.url + "/_admin/requests?" + query)
+def test_a_wrong_query_parameter_is_named_in_param(mock, query, param, code, message):
+    response = httpx.get(mock.url + "/_admin/requests?" + query)
     assert response.status_code == 400
     assert response.json()["error"] == {"message": message, "type": "invalid_request_error", "param": param, "code": code}
 
 
 @pytest.mark.parametrize("route", ["/_admin/faults", "/_admin/fixtures"])
 @pytest.mark.parametrize("content", [b"", b"{not json", b'{"fault": "503",}', b"2", b'["503"]', b"null"])
-def test_a_body_that_is_not_a_json_object_is_invalid_json_with_no_param(perceptron_mock, route, content):
-    response = httpx.post(perceptron_mock.url + route, content=content, headers={"content-type": "application/json"})
+def test_a_body_that_is_not_a_json_object_is_invalid_json_with_no_param(mock, route, content):
+    response = httpx.post(mock.url + route, content=content, headers={"content-type": "application/json"})
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid_json" and error["param"] is None
     assert "None" not in error["message"] and "JSON" in error["message"]
 
 
-def test_curl_d_without_a_content_type_works(perceptron_mock):
+def test_curl_d_without_a_content_type_works(mock):
     """The README's example: ``curl -d`` sends application/x-www-form-urlencoded."""
     form = {"content-type": "application/x-www-form-urlencoded"}
-    admin = httpx.Client(base_url=perceptron_mock.url + "/_admin")
+    admin = httpx.Client(base_url=mock.url + "/_admin")
     admin.post("/reset")
     created = admin.post("/faults", content=b'{"fault": "503", "count": 2}', headers=form)
     assert created.status_code == 201, created.text
@@ -202,44 +213,44 @@ def completion_text(mock, text: str = "Hello") -> str:
     return response.json()["choices"][0]["message"]["content"]
 
 
-def test_a_fixture_added_at_run_time_answers_until_removed(perceptron_mock):
-    admin = httpx.Client(base_url=perceptron_mock.url + "/_admin")
+def test_a_fixture_added_at_run_time_answers_until_removed(mock):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
     admin.post("/reset")
     created = admin.post(
         "/fixtures", json={"name": "greeting", "match": {"user_text": "(?i)hello"}, "respond": {"content": "Hi from a fixture."}}
     )
     assert created.status_code == 201 and created.json()["name"] == "greeting"
-    assert completion_text(perceptron_mock, "Hello there") == "Hi from a fixture."
-    assert completion_text(perceptron_mock, "Something else") != "Hi from a fixture."
+    assert completion_text(mock, "Hello there") == "Hi from a fixture."
+    assert completion_text(mock, "Something else") != "Hi from a fixture."
     assert [f["name"] for f in admin.get("/fixtures").json()["data"]] == ["greeting"]
     assert admin.delete("/fixtures/greeting").json() == {"deleted": 1}
-    assert completion_text(perceptron_mock, "Hello there") != "Hi from a fixture."
+    assert completion_text(mock, "Hello there") != "Hi from a fixture."
     assert admin.delete("/fixtures/greeting").json()["error"]["code"] == "fixture_not_found"
 
 
-def test_first_puts_a_fixture_ahead_and_reset_removes_run_time_fixtures(perceptron_mock):
-    admin = httpx.Client(base_url=perceptron_mock.url + "/_admin")
+def test_first_puts_a_fixture_ahead_and_reset_removes_run_time_fixtures(mock):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
     admin.post("/reset")
     admin.post("/fixtures", json={"name": "late", "match": {}, "respond": {"content": "late"}})
     admin.post("/fixtures", params={"first": "true"}, json={"name": "early", "match": {}, "respond": {"content": "early"}})
-    assert completion_text(perceptron_mock) == "early"
+    assert completion_text(mock) == "early"
     assert admin.post("/reset").json()["fixtures"] == 2
     assert admin.get("/fixtures").json()["data"] == []
 
 
-def test_a_bad_fixture_is_refused_with_the_reason(perceptron_mock):
-    response = httpx.post(perceptron_mock.url + "/_admin/fixtures", json={"match": {"user_text": "(unclosed"}, "respond": {"content": "x"}})
+def test_a_bad_fixture_is_refused_with_the_reason(mock):
+    response = httpx.post(mock.url + "/_admin/fixtures", json={"match": {"user_text": "(unclosed"}, "respond": {"content": "x"}})
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid_fixture" and "user_text" in error["message"]
 
 
-def test_a_fixture_fault_is_applied_and_journaled(perceptron_mock):
-    admin = httpx.Client(base_url=perceptron_mock.url + "/_admin")
+def test_a_fixture_fault_is_applied_and_journaled(mock):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
     admin.post("/reset")
     admin.post("/fixtures", json={"match": {"user_text": "flaky"}, "respond": {"fault": "502"}})
     response = httpx.post(
-        perceptron_mock.base_url + "/chat/completions", json=chat("a flaky one"), headers={"authorization": "Bearer sk-live-abcdefghijklmnop"}
+        mock.base_url + "/chat/completions", json=chat("a flaky one"), headers={"authorization": "Bearer sk-live-abcdefghijklmnop"}
     )
     assert response.status_code == 502
     [entry] = admin.get("/requests").json()["data"]
@@ -288,26 +299,26 @@ def assert_cross_site_refusal(response: httpx.Response, says: str) -> None:
 
 @pytest.mark.parametrize("host", ["evil.example:{port}", "evil.example", "0.0.0.0:{port}", "192.168.1.4:{port}",
                                   "localhost.evil.example:{port}", "127.0.0.1.nip.io:{port}"])
-def test_a_foreign_host_is_refused_as_dns_rebinding(perceptron_mock, host):
-    response = httpx.get(perceptron_mock.url + "/_admin/requests", headers={"host": host.format(port=port_of(perceptron_mock))})
+def test_a_foreign_host_is_refused_as_dns_rebinding(mock, host):
+    response = httpx.get(mock.url + "/_admin/requests", headers={"host": host.format(port=port_of(mock))})
     assert_cross_site_refusal(response, "is not a loopback name or address")
 
 
 @pytest.mark.parametrize("origin", ["https://evil.example", "http://evil.example:{port}", "null", "http://192.168.1.4:{port}"])
-def test_an_origin_of_another_site_is_refused(perceptron_mock, origin):
-    response = httpx.get(perceptron_mock.url + "/_admin/config", headers={"origin": origin.format(port=port_of(perceptron_mock))})
+def test_an_origin_of_another_site_is_refused(mock, origin):
+    response = httpx.get(mock.url + "/_admin/config", headers={"origin": origin.format(port=port_of(mock))})
     assert_cross_site_refusal(response, "is another site")
 
 
 @pytest.mark.parametrize("site", ["cross-site", "same-site", "Cross-Site"])
-def test_sec_fetch_site_cross_site_or_same_site_is_refused(perceptron_mock, site):
-    response = httpx.get(perceptron_mock.url + "/_admin/requests", headers={"sec-fetch-site": site})
+def test_sec_fetch_site_cross_site_or_same_site_is_refused(mock, site):
+    response = httpx.get(mock.url + "/_admin/requests", headers={"sec-fetch-site": site})
     assert_cross_site_refusal(response, "Sec-Fetch-Site")
 
 
-def test_a_cross_site_form_post_queues_no_fault(perceptron_mock):
+def test_a_cross_site_form_post_queues_no_fault(mock):
     # What a page on another site can make a browser send without a CORS preflight: a text/plain POST.
-    admin = httpx.Client(base_url=perceptron_mock.url + "/_admin")
+    admin = httpx.Client(base_url=mock.url + "/_admin")
     admin.post("/reset")
     page = {"origin": "https://evil.example", "sec-fetch-site": "cross-site", "content-type": "text/plain"}
     response = admin.post("/faults", content=b'{"fault": "503", "count": 100}', headers=page)
@@ -329,27 +340,27 @@ def test_a_cross_site_form_post_queues_no_fault(perceptron_mock):
         {"sec-fetch-site": "none"},  # typed into the address bar
     ],
 )
-def test_loopback_hosts_and_origins_are_served(perceptron_mock, headers):
-    sent = {name: value.format(port=port_of(perceptron_mock)) for name, value in headers.items()}
-    response = httpx.get(perceptron_mock.url + "/_admin/config", headers=sent)
+def test_loopback_hosts_and_origins_are_served(mock, headers):
+    sent = {name: value.format(port=port_of(mock)) for name, value in headers.items()}
+    response = httpx.get(mock.url + "/_admin/config", headers=sent)
     assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("form", [False, True])
-def test_curl_keeps_working_with_and_without_d(perceptron_mock, form):
+def test_curl_keeps_working_with_and_without_d(mock, form):
     args = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"]
     if form:
-        args += ["-X", "POST", "-d", '{"fault": "503", "count": 1}', perceptron_mock.url + "/_admin/faults"]
+        args += ["-X", "POST", "-d", '{"fault": "503", "count": 1}', mock.url + "/_admin/faults"]
     else:
-        args += [perceptron_mock.url + "/_admin/requests?limit=1"]
-    httpx.post(perceptron_mock.url + "/_admin/reset")
+        args += [mock.url + "/_admin/requests?limit=1"]
+    httpx.post(mock.url + "/_admin/reset")
     status = subprocess.run(args, capture_output=True, text=True, timeout=30, check=True).stdout
     assert status == ("201" if form else "200")
-    httpx.post(perceptron_mock.url + "/_admin/reset")
+    httpx.post(mock.url + "/_admin/reset")
 
 
-def test_mock_client_keeps_working(perceptron_mock):
-    client = MockClient(perceptron_mock.url, api_key="sk-live-abcdefghijklmnop")
+def test_mock_client_keeps_working(mock):
+    client = MockClient(mock.url, api_key="sk-live-abcdefghijklmnop")
     client.reset()
     client.fail_next("503")
     assert [fault["fault"] for fault in client.faults()] == ["503"]
@@ -358,10 +369,10 @@ def test_mock_client_keeps_working(perceptron_mock):
     client.reset()
 
 
-def test_the_api_itself_is_not_checked_for_cross_site_requests(perceptron_mock):
+def test_the_api_itself_is_not_checked_for_cross_site_requests(mock):
     # The API answers browsers of any site, as the real one does (with a key): only /_admin is guarded.
     response = httpx.post(
-        perceptron_mock.base_url + "/chat/completions",
+        mock.base_url + "/chat/completions",
         json=chat(),
         headers={"authorization": "Bearer sk-live-abcdefghijklmnop", "host": "api.example", "origin": "https://evil.example",
                  "sec-fetch-site": "cross-site"},
@@ -411,8 +422,8 @@ def test_which_host_headers_are_loopback(value, loopback):
         ({"x-request-id": "mine"}, "is set by the mock itself"),
     ],
 )
-def test_a_fixture_whose_headers_no_response_could_carry_is_refused_when_added(perceptron_mock, headers, says):
-    admin = httpx.Client(base_url=perceptron_mock.url + "/_admin")
+def test_a_fixture_whose_headers_no_response_could_carry_is_refused_when_added(mock, headers, says):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
     admin.post("/reset")
     response = admin.post("/fixtures", json={"match": {}, "respond": {"error": {"status": 503, "headers": headers}}})
     assert response.status_code == 400
@@ -421,13 +432,13 @@ def test_a_fixture_whose_headers_no_response_could_carry_is_refused_when_added(p
     assert admin.get("/fixtures").json()["data"] == []
 
 
-def test_a_fixture_s_headers_are_sent_with_its_error(perceptron_mock):
-    admin = httpx.Client(base_url=perceptron_mock.url + "/_admin")
+def test_a_fixture_s_headers_are_sent_with_its_error(mock):
+    admin = httpx.Client(base_url=mock.url + "/_admin")
     admin.post("/reset")
     headers = {"retry-after": "2", "x-ratelimit-remaining-requests": "0", "x-note": "café\tok"}
     created = admin.post("/fixtures", json={"match": {}, "respond": {"error": {"status": 429, "headers": headers}}})
     assert created.status_code == 201, created.text
-    response = httpx.post(perceptron_mock.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer sk-live-abcdefghijklmnop"})
+    response = httpx.post(mock.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer sk-live-abcdefghijklmnop"})
     assert response.status_code == 429 and response.headers["retry-after"] == "2"
     assert response.headers.get_list("content-type") == ["application/json"]
     assert (b"x-note", "café\tok".encode()) in response.headers.raw  # sent as UTF-8 bytes
@@ -435,8 +446,8 @@ def test_a_fixture_s_headers_are_sent_with_its_error(perceptron_mock):
 
 
 @pytest.mark.parametrize("name", ["a/b", "/leading", "trailing/", "with space", "q?x=1#frag", "per%2Fcent", "ünï", "..", "reload"])
-def test_mock_client_removes_a_fixture_by_name_however_it_is_written(perceptron_mock, name):
-    client = MockClient(perceptron_mock.url)
+def test_mock_client_removes_a_fixture_by_name_however_it_is_written(mock, name):
+    client = MockClient(mock.url)
     client.reset()
     client.add_fixture(name=name, respond={"content": "x"})
     client.add_fixture(name="other", respond={"content": "y"})
@@ -445,10 +456,10 @@ def test_mock_client_removes_a_fixture_by_name_however_it_is_written(perceptron_
     client.reset()
 
 
-def test_curl_removes_a_fixture_with_a_slash_in_its_name_as_written(perceptron_mock):
-    httpx.post(perceptron_mock.url + "/_admin/reset")
-    httpx.post(perceptron_mock.url + "/_admin/fixtures", json={"name": "team/greeting", "respond": {"content": "x"}})
+def test_curl_removes_a_fixture_with_a_slash_in_its_name_as_written(mock):
+    httpx.post(mock.url + "/_admin/reset")
+    httpx.post(mock.url + "/_admin/fixtures", json={"name": "team/greeting", "respond": {"content": "x"}})
     status = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE",
-                             perceptron_mock.url + "/_admin/fixtures/team/greeting"], capture_output=True, text=True, timeout=30).stdout
+                             mock.url + "/_admin/fixtures/team/greeting"], capture_output=True, text=True, timeout=30).stdout
     assert status == "200"
-    assert httpx.get(perceptron_mock.url + "/_admin/fixtures").json()["data"] == []
+    assert httpx.get(mock.url + "/_admin/fixtures").json()["data"] == []
