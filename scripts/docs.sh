@@ -12,4 +12,6 @@ cd "$(dirname "$0")/.."
 if ! .venv/bin/python -c 'import mkdocs, material' 2>/dev/null; then
     .venv/bin/pip install --quiet -e '.[docs]'
 fi
+# Material 9.7+ prints a banner about its end of life (May 2027) on every build; the pin keeps us on 9.x.
+export NO_MKDOCS_2_WARNING=1
 exec .venv/bin/mkdocs build --strict --site-dir site "$@"
