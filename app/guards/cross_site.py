@@ -65,7 +65,7 @@ def _refusal(what: str) -> APIError:
     return APIError(
         403,
         f"The admin API refuses cross-site requests: {what}. Call it from a test, curl or a script at "
-        "http://127.0.0.1:<port> or http://localhost:<port> (see the README's 'Admin API').",
+        "http://127.0.0.1:<port> or http://localhost:<port> (see docs/admin-api.md).",
         code="cross_site_request",
     )
 
