@@ -12,7 +12,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
-# The journal (``perceptron_mock.testing.journal``) asks for the request body by putting this key in the scope, and
+# The journal (``perceptron_mock.toolkit.journal``) asks for the request body by putting this key in the scope, and
 # ``read_body`` leaves the body there: one copy of a 20 MB body, not one more kept by a recorder wrapped
 # around ``receive``. Without a journal the key is absent and the scope keeps nothing (a scope can live
 # on until the cyclic garbage collector runs: the server's ``receive`` kept in it refers back to it).

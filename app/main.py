@@ -36,9 +36,9 @@ from perceptron_mock.protocol.openapi import install_openapi
 from perceptron_mock.protocol.validation import first_error
 from perceptron_mock.settings import Settings, get_settings
 from perceptron_mock.storage import open_redis, outage, storage_unavailable, uses_redis
-from perceptron_mock.testing.faults import RECEIVE_KEY
-from perceptron_mock.testing.journal import Recorder, recordable
-from perceptron_mock.testing.state import Toolkit
+from perceptron_mock.toolkit.faults import RECEIVE_KEY
+from perceptron_mock.toolkit.journal import Recorder, recordable
+from perceptron_mock.toolkit.state import Toolkit
 
 log = logging.getLogger("perceptron_mock")
 

@@ -1,7 +1,7 @@
 """Where the mock keeps what its processes share: this process's memory, or Redis.
 
 One setting, ``rate_limit_storage``, decides it for the rate limiter (``perceptron_mock.guards.rate_limit``), the
-journal and the fault queue (``perceptron_mock.testing.state``). This module holds what all of them need to know
+journal and the fault queue (``perceptron_mock.toolkit.state``). This module holds what all of them need to know
 about it: whether it is Redis (``uses_redis``, the one list of schemes, which the settings check
 too), the one client a process opens to it (``open_redis``; ``perceptron_mock.main`` opens it and hands it to
 each of them), the errors that mean it is gone, the 503 that says so, the scope marker a failed

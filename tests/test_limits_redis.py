@@ -20,7 +20,7 @@ from perceptron_mock.main import create_app
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.settings import Settings
 from perceptron_mock.storage import open_redis
-from perceptron_mock.testing.faults import parse
+from perceptron_mock.toolkit.faults import parse
 from tests.conftest import chat
 from tests.redis_server import ForgetfulHop, redis_server, run_redis
 from tests.server import free_port, run_server

@@ -30,7 +30,7 @@ class Answer:
     latency_ms: float = 0.0  # wait this long before the response starts
     prompt_tokens: int | None = None  # usage as the fixture states it, instead of counted
     completion_tokens: int | None = None
-    fault: Any = None  # an perceptron_mock.testing.faults.Fault to apply to this answer, as if sent by header
+    fault: Any = None  # an perceptron_mock.toolkit.faults.Fault to apply to this answer, as if sent by header
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from perceptron_mock.answers.hints import Hints
 from perceptron_mock.answers.patterns import Matcher, PatternError
 from perceptron_mock.protocol.errors import APIError, clip
 from perceptron_mock.protocol.requests import ChatCompletionRequest
-from perceptron_mock.testing.faults import FaultSpecError, parse as parse_fault
+from perceptron_mock.toolkit.faults import FaultSpecError, parse as parse_fault
 
 log = logging.getLogger("perceptron_mock")
 
@@ -153,7 +153,7 @@ class Respond(_Model):
     latency_ms: Annotated[float, Field(ge=0, le=600_000)] = 0.0
     pacing: PacingSpec | None = None
     error: ErrorSpec | None = None
-    fault: str | None = None  # a fault spec, as in the X-Mock-Fault header (perceptron_mock.testing.faults)
+    fault: str | None = None  # a fault spec, as in the X-Mock-Fault header (perceptron_mock.toolkit.faults)
 
     @field_validator("fault")
     @classmethod

@@ -39,9 +39,9 @@ from perceptron_mock.guards.cross_site import refuse_cross_site
 from perceptron_mock.protocol.errors import APIError, clip, mask_key, route_not_found, unparseable_json
 from perceptron_mock.protocol.validation import _json_kind, first_error
 from perceptron_mock.settings import Settings
-from perceptron_mock.testing import journal as journal_view
-from perceptron_mock.testing.faults import FaultSpecError, parse
-from perceptron_mock.testing.state import Toolkit
+from perceptron_mock.toolkit import journal as journal_view
+from perceptron_mock.toolkit.faults import FaultSpecError, parse
+from perceptron_mock.toolkit.state import Toolkit
 
 
 def is_loopback(host: str) -> bool:

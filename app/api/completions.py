@@ -25,8 +25,8 @@ from perceptron_mock.protocol.validation import parse_request_lifting
 from perceptron_mock.render.json import render_completion
 from perceptron_mock.render.sse import CompletionStream, Delivery, stream_events
 from perceptron_mock.settings import Settings
-from perceptron_mock.testing import faults as inject
-from perceptron_mock.testing.faults import Faults
+from perceptron_mock.toolkit import faults as inject
+from perceptron_mock.toolkit.faults import Faults
 
 
 # Bodies larger than this are validated and accounted for in a worker thread. Smaller ones take at most
@@ -76,7 +76,7 @@ class ChatCompletions:
             request, prompt = self.understand(body)
         del body
         fault = await self.faults.pick(scope, stream=bool(request.stream), model=request.model)
-        if fault is not None:  # the fault step comes first among answers; perceptron_mock.testing.faults says what each does
+        if fault is not None:  # the fault step comes first among answers; perceptron_mock.toolkit.faults says what each does
             await inject.begin(fault, scope, receive)
         if _searches_or_builds(request, self.fixtures):
             # Checking a schema (meta-schema, RE2 compiles) and building its answer may take up to ~a second

@@ -14,7 +14,7 @@ A string is lifted only when it is certainly one whole JSON string without escap
 decodes as strict base64 — so nothing in it (a raw control character, a byte that is not UTF-8) could
 have made the full parse refuse the body. A payload that does not decode stays in the body, and the
 full parse names the error. The journal uses
-the same finder to shorten such strings without parsing them (``perceptron_mock.testing.journal``).
+the same finder to shorten such strings without parsing them (``perceptron_mock.toolkit.journal``).
 """
 
 from __future__ import annotations

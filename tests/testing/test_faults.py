@@ -13,7 +13,7 @@ import pytest
 from perceptron import errors as perr
 
 from perceptron_mock.guards.rate_limit import Quota
-from perceptron_mock.testing.faults import FaultSpecError, parse
+from perceptron_mock.toolkit.faults import FaultSpecError, parse
 from tests.conftest import MODEL, chat
 from tests.testing.conftest import journal
 
@@ -153,7 +153,7 @@ def test_latency_delays_a_normal_answer(mock, admin, monkeypatch):
     # How long: on a recorded sleep, not a clock (the timer may fire a fraction of a ms early).
     import asyncio
 
-    from perceptron_mock.testing import faults
+    from perceptron_mock.toolkit import faults
 
     slept: list[float] = []
 

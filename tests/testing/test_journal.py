@@ -18,9 +18,9 @@ from PIL import Image
 from perceptron_mock.asgi import BODY_KEY
 from perceptron_mock.main import create_app
 from perceptron_mock.settings import Settings
-from perceptron_mock.testing import journal as journal_view
+from perceptron_mock.toolkit import journal as journal_view
 from perceptron_mock.testing.client import MockClient, RecordedRequest
-from perceptron_mock.testing.journal import status_matches, stored_body
+from perceptron_mock.toolkit.journal import status_matches, stored_body
 from tests.conftest import MODEL, chat, data_url
 from tests.server import run_server
 from tests.testing.conftest import journal

@@ -4,7 +4,7 @@ A fault is written as a short spec, the same everywhere it can come from:
 
 - the ``X-Mock-Fault`` request header, for that one request;
 - ``POST /_admin/faults`` with a count: "the next 2 requests get 503, then normal" (queued in a
-  ``FaultStore``: ``MemoryFaults``, or ``perceptron_mock.testing.redis_store.RedisFaults``);
+  ``FaultStore``: ``MemoryFaults``, or ``perceptron_mock.toolkit.redis_store.RedisFaults``);
 - a fixture (``perceptron_mock.answers``), for the requests it matches.
 
 Spec: items separated by ``;`` or ``,``, each ``name`` or ``name=value``, at most ``MAX_SPEC_CHARS`` in all::
@@ -41,7 +41,7 @@ from perceptron_mock.guards.rate_limit import retry_headers
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.render.sse import Delivery, StreamEvents
 from perceptron_mock.storage import STORAGE_ERRORS, STORAGE_FAILED_KEY
-from perceptron_mock.testing.journal import FAULT_KEY
+from perceptron_mock.toolkit.journal import FAULT_KEY
 
 FAULT_HEADER = b"x-mock-fault"
 RECEIVE_KEY = "perceptron_mock.receive"  # the server's own receive, kept by perceptron_mock.main (reset needs its socket)

@@ -1,6 +1,6 @@
 """The journal and the fault queue in Redis, so that every worker and replica shares one of each.
 
-Used when ``--rate-limit-storage`` is a Redis URL (``perceptron_mock.testing.state``): the deployment that shares
+Used when ``--rate-limit-storage`` is a Redis URL (``perceptron_mock.toolkit.state``): the deployment that shares
 its rate-limit budget through Redis shares what tests look at and steer through it too. Without it,
 ``--workers 4`` would give four journals, and "the next 2 requests get 503" would mean the next 2
 that happen to reach the worker that took the admin call.
@@ -26,8 +26,8 @@ from typing import Any
 import orjson
 
 from perceptron_mock.storage import STORAGE_ERRORS, outage
-from perceptron_mock.testing.faults import Fault, QueuedFault, parse
-from perceptron_mock.testing.journal import public_headers
+from perceptron_mock.toolkit.faults import Fault, QueuedFault, parse
+from perceptron_mock.toolkit.journal import public_headers
 
 log = logging.getLogger("perceptron_mock")
 

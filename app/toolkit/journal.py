@@ -57,7 +57,7 @@ def recordable(path: str) -> bool:
 
 
 class JournalStore(Protocol):
-    """Where entries live: this process's memory, or Redis (``perceptron_mock.testing.redis_store``) so that every
+    """Where entries live: this process's memory, or Redis (``perceptron_mock.toolkit.redis_store``) so that every
     worker and replica shares one journal."""
 
     # True when ``add`` goes to Redis: the recorder skips it for a request in which Redis already failed.
