@@ -32,7 +32,7 @@ from perceptron_mock.guards.header_limit import header_bytes, headers_too_large
 from perceptron_mock.guards.rate_limit import build_rate_limiter
 from perceptron_mock.protocol import ids
 from perceptron_mock.protocol.errors import APIError, method_not_allowed, route_not_found, server_error
-from perceptron_mock.protocol.openapi import install_openapi
+from perceptron_mock.api.openapi import install_openapi
 from perceptron_mock.protocol.validation import first_error
 from perceptron_mock.settings import Settings, get_settings
 from perceptron_mock.storage import open_redis, outage, storage_unavailable, uses_redis
