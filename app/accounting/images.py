@@ -65,7 +65,7 @@ def _sniff(data: bytes) -> str | None:
 
 def _decode_base64(url: str, start: int) -> bytes:
     """The base64 payload of ``url`` from ``start``, decoded strictly (only the alphabet, padding only
-    at the end; ``perceptron_mock.protocol.payloads`` decodes a lifted payload the same way). Slicing the payload
+    at the end; ``perceptron_mock.protocol.data_urls`` decodes a lifted payload the same way). Slicing the payload
     out, encoding it to ASCII and decoding it would each hold one more whole copy; this holds one (the
     ASCII bytes)."""
     return binascii.a2b_base64(memoryview(url.encode("ascii"))[start:], strict_mode=True)

@@ -19,7 +19,7 @@ from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.rate_limit import RateLimiter
 from perceptron_mock.protocol import ids
 from perceptron_mock.protocol.errors import model_not_found
-from perceptron_mock.protocol.payloads import Body
+from perceptron_mock.protocol.data_urls import Body
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 from perceptron_mock.protocol.validation import parse_request_lifting
 from perceptron_mock.render.json import render_completion

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from perceptron_mock.protocol.errors import APIError, clip, invalid, unparseable_json
 from perceptron_mock.protocol.json_items import items_over
-from perceptron_mock.protocol.payloads import LIFT_ABOVE, Body, Lifted, lift
+from perceptron_mock.protocol.data_urls import LIFT_ABOVE, Body, Lifted, lift
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 
 _TYPE_NAMES = {
@@ -169,7 +169,7 @@ def parse_request_lifting(
     body: Body, *, reject_unknown: bool = True, max_items: int | None = None
 ) -> tuple[ChatCompletionRequest, dict[str, bytes]]:
     """``parse_request`` for a body that may carry large data-URL images: their base64 payloads are
-    lifted out and decoded before pydantic reads the body (``perceptron_mock.protocol.payloads`` says why) and the
+    lifted out and decoded before pydantic reads the body (``perceptron_mock.protocol.data_urls`` says why) and the
     images returned beside the request, keyed by the placeholder URL that stands for each in it;
     ``perceptron_mock.accounting.prompt`` reads them from there. Whenever the lifted body does not validate, or a
     placeholder is not exactly one image part's URL, the whole body is parsed as ``parse_request``

@@ -13,7 +13,7 @@ with 413) is recorded with an empty body. It is kept as raw bytes and only parse
 journal. A body larger than ``journal_body_bytes`` (data-URL images, mostly) is shortened when it is
 recorded: its long strings keep their head and say how long they were, so the structure a test
 asserts on survives while the ring cannot grow to gigabytes. Data URLs are shortened on the raw bytes
-(``perceptron_mock.protocol.payloads`` finds them), so a 20 MB image is never parsed for the journal. Headers are
+(``perceptron_mock.protocol.data_urls`` finds them), so a 20 MB image is never parsed for the journal. Headers are
 bounded the same way (``stored_headers``): a long value is clipped, and an entry keeps at most
 ``HEADERS_KEPT`` headers and ``HEADER_BYTES_KEPT`` bytes of them.
 """
@@ -30,7 +30,7 @@ import orjson
 
 from perceptron_mock.asgi import BODY_KEY, ASGIApp, Message, Receive, Scope, Send
 from perceptron_mock.protocol.json_items import items_over
-from perceptron_mock.protocol.payloads import Body, data_url_spans, replace_spans
+from perceptron_mock.protocol.data_urls import Body, data_url_spans, replace_spans
 from perceptron_mock.storage import STORAGE_FAILED_KEY
 
 # Headers that carry credentials never leave the process: not through the admin API, not into Redis.
