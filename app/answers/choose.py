@@ -23,7 +23,7 @@ import re
 from dataclasses import replace
 
 from perceptron_mock.accounting.prompt import Prompt
-from perceptron_mock.answers import grounding, json_schema, reasoning, regex, tasks, text
+from perceptron_mock.answers import grounding, json_schema, reasoning, regex, reply, tasks
 from perceptron_mock.answers.answer import Answer
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.answers.hints import Hints, read_hints, strip_hints
@@ -170,5 +170,5 @@ def _text(reading: tasks.Reading, prompt: Prompt, hints: Hints, rng: random.Rand
     elif kind == "question":
         content = tasks.answer_question(reading.user_text, rng)
     else:
-        content = text.reply(prompt, rng)
+        content = reply.reply(prompt, rng)
     return Answer(content=content, reasoning=_think(hints, kind, rng, mention=mention, annotations=annotations, focus=focus))

@@ -3,7 +3,7 @@ answer each kind gets.
 
 Kinds: ``count`` ("how many", "count"), ``detect`` (find, locate, point to, segment…), ``ocr``
 (transcribe, read the text, extract labels and prices…), ``caption`` (caption, describe), ``question``
-(anything ending in "?" or opening like one) and ``chat`` (everything else, answered by ``text.reply``).
+(anything ending in "?" or opening like one) and ``chat`` (everything else, answered by ``reply.reply``).
 The prompt is the last user text, with the system instructions (hints removed) read after it: the
 SDK's ``ocr()`` and ``detect()`` helpers put the whole instruction in the system message.
 
