@@ -26,6 +26,7 @@ from perceptron_mock.answers import caches as answer_caches
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.api.completions import ChatCompletions
 from perceptron_mock.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, send_bytes
+from perceptron_mock.exchange import EXCHANGE_KEY, Exchange, exchange_of
 from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.body_limit import BodyLimit
 from perceptron_mock.guards.header_limit import header_bytes, headers_too_large
@@ -36,7 +37,6 @@ from perceptron_mock.api.openapi import install_openapi
 from perceptron_mock.protocol.validation import first_error
 from perceptron_mock.settings import Settings, get_settings
 from perceptron_mock.storage import open_redis, outage, storage_unavailable, uses_redis
-from perceptron_mock.toolkit.faults import RECEIVE_KEY
 from perceptron_mock.toolkit.journal import Recorder, recordable
 from perceptron_mock.toolkit.state import Toolkit
 
@@ -147,19 +147,20 @@ class MockServer:
             # First of all checks, and outside the journal: nothing of an oversized head is kept.
             await self._send_error(send, headers_too_large(self.max_header_bytes), _request_id_headers())
             return
-        scope[RECEIVE_KEY] = receive  # a "reset" fault reaches the socket through the server's own receive
+        scope[EXCHANGE_KEY] = Exchange(receive=receive)
         try:
             if self.recorder is not None and recordable(scope["path"]):
                 await self.recorder(scope, receive, send)
             else:
                 await self._serve(scope, receive, send)
         finally:
-            # The server's receive refers back to the scope: left in it, the pair (and whatever the
-            # request put in the scope) would wait for the cyclic collector instead of going at once.
-            del scope[RECEIVE_KEY]
+            # The exchange's receive refers back to the scope: left in it, the pair (and the body the
+            # exchange may hold) would wait for the cyclic collector instead of going at once.
+            del scope[EXCHANGE_KEY]
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         id_headers = _request_id_headers()
+        exchange = exchange_of(scope)
         started = False
 
         async def send_with_id(message: dict) -> None:
@@ -168,7 +169,7 @@ class MockServer:
                 started = True
                 message["headers"] = [*message.get("headers", ()), *id_headers]
                 if self.limiter is not None:  # on every answer, errors included
-                    message["headers"] += await self.limiter.headers(scope)
+                    message["headers"] += await self.limiter.headers(scope, exchange)
             await send(message)
 
         try:

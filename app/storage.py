@@ -27,7 +27,6 @@ log = logging.getLogger("perceptron_mock")
 MEMORY_SCHEME = "memory://"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 STORAGE_ERRORS = (RedisError, OSError, TimeoutError)  # Redis gone, refused, timed out
-STORAGE_FAILED_KEY = "perceptron_mock.storage_failed"  # set in the scope once a Redis call of this request failed
 STORAGE_TIMEOUT_S = 2
 
 

@@ -32,7 +32,7 @@ from perceptron_mock.answers.hints import Hints
 from perceptron_mock.answers.patterns import Matcher, PatternError
 from perceptron_mock.protocol.errors import APIError, clip
 from perceptron_mock.protocol.requests import ChatCompletionRequest
-from perceptron_mock.toolkit.faults import FaultSpecError, parse as parse_fault
+from perceptron_mock.protocol.faults import FaultSpecError, parse as parse_fault
 
 log = logging.getLogger("perceptron_mock")
 

@@ -40,7 +40,7 @@ from perceptron_mock.protocol.errors import APIError, clip, mask_key, route_not_
 from perceptron_mock.protocol.validation import _json_kind, first_error
 from perceptron_mock.settings import Settings
 from perceptron_mock.toolkit import journal as journal_view
-from perceptron_mock.toolkit.faults import FaultSpecError, parse
+from perceptron_mock.protocol.faults import FaultSpecError, parse
 from perceptron_mock.toolkit.state import Toolkit
 
 

@@ -28,10 +28,10 @@ from typing import Any, Iterable, Protocol
 
 import orjson
 
-from perceptron_mock.asgi import BODY_KEY, ASGIApp, Message, Receive, Scope, Send
+from perceptron_mock.asgi import ASGIApp, Message, Receive, Scope, Send
+from perceptron_mock.exchange import exchange_of
 from perceptron_mock.protocol.json_items import items_over
 from perceptron_mock.protocol.data_urls import Body, data_url_spans, replace_spans
-from perceptron_mock.storage import STORAGE_FAILED_KEY
 
 # Headers that carry credentials never leave the process: not through the admin API, not into Redis.
 SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-key", b"api-key", b"cookie"})
@@ -39,8 +39,6 @@ SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-ke
 # Paths that are about the mock rather than the API: reading the journal must not add to it, and a
 # health probe every few seconds would push real requests out of the ring.
 UNRECORDED_PREFIXES = ("/_admin", "/health")
-
-FAULT_KEY = "perceptron_mock.fault"  # the scope key a fault leaves its spec under, for the journal
 
 _LONG_STRING = 256  # strings longer than this are shortened in an oversized body
 _KEPT_HEAD = 64
@@ -181,14 +179,15 @@ class Recorder:
         answer_headers: list = []  # the response's, where perceptron_mock.main put the x-request-id
         written = False
 
-        scope[BODY_KEY] = b""  # read_body puts the body here (perceptron_mock.asgi)
+        exchange = exchange_of(scope)
+        exchange.wants_body = True  # the endpoint's read keeps the body there: no copy is made here
 
         async def write(complete: bool) -> None:
             nonlocal written
             written = True
-            if self.store.remote and STORAGE_FAILED_KEY in scope:
+            body, exchange.body = exchange.body, b""
+            if self.store.remote and exchange.storage_failed:
                 return  # Redis failed earlier in this request: its one timeout was enough; the entry is lost
-            body = scope.pop(BODY_KEY, b"")
             if len(body) > self.body_limit:  # shortened, which may parse it: off the event loop
                 body, shortened = await asyncio.to_thread(stored_body, body, self.body_limit, self.max_items)
             else:
@@ -210,7 +209,7 @@ class Recorder:
                     "status": status,
                     "complete": complete,
                     "duration_ms": round((time.perf_counter() - began) * 1000, 3),
-                    "fault": scope.get(FAULT_KEY),
+                    "fault": exchange.fault,
                 }
             )
 

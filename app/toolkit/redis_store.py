@@ -26,7 +26,8 @@ from typing import Any
 import orjson
 
 from perceptron_mock.storage import STORAGE_ERRORS, outage
-from perceptron_mock.toolkit.faults import Fault, QueuedFault, parse
+from perceptron_mock.protocol.faults import Fault, parse
+from perceptron_mock.toolkit.faults import QueuedFault
 from perceptron_mock.toolkit.journal import public_headers
 
 log = logging.getLogger("perceptron_mock")
