@@ -37,7 +37,7 @@ from perceptron_mock.answers.fixtures import FixtureFileError, FixtureStore
 from perceptron_mock.guards.auth import bearer_token, matches_any
 from perceptron_mock.guards.cross_site import refuse_cross_site
 from perceptron_mock.protocol.errors import APIError, clip, mask_key, route_not_found, unparseable_json
-from perceptron_mock.protocol.validation import _json_kind, first_error
+from perceptron_mock.protocol.validation import json_kind, first_error
 from perceptron_mock.settings import Settings
 from perceptron_mock.toolkit import journal as journal_view
 from perceptron_mock.protocol.faults import FaultSpecError, parse
@@ -110,7 +110,7 @@ async def _json_object(request: Request) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise unparseable_json(str(exc)) from None
     if not isinstance(data, dict):
-        raise unparseable_json(f"got {_json_kind(data)}, not an object")
+        raise unparseable_json(f"got {json_kind(data)}, not an object")
     return data
 
 

@@ -31,7 +31,7 @@ _TYPE_NAMES = {
 }
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -83,7 +83,7 @@ def _describe(error: dict[str, Any], param: str | None) -> tuple[str, str]:
         return f"Unrecognized request argument supplied: {clip(param or '')}.", "unknown_parameter"
     if kind in _TYPE_NAMES:
         return (
-            f"Invalid type for {name}: expected {_TYPE_NAMES[kind]}, but got {_json_kind(value)}.",
+            f"Invalid type for {name}: expected {_TYPE_NAMES[kind]}, but got {json_kind(value)}.",
             "invalid_type",
         )
     if kind in ("greater_than_equal", "greater_than"):
@@ -106,7 +106,7 @@ def _describe(error: dict[str, Any], param: str | None) -> tuple[str, str]:
         return f"Invalid value for {name}: {_quote(value)}. Supported values are: {ctx.get('expected')}.", "invalid_value"
     if kind in ("invalid_role", "invalid_part_type", "invalid_format_type"):
         if not isinstance(value, dict):
-            return f"Invalid type for {name}: expected an object, but got {_json_kind(value)}.", "invalid_type"
+            return f"Invalid type for {name}: expected an object, but got {json_kind(value)}.", "invalid_type"
         field = "role" if kind == "invalid_role" else "type"
         found = value.get(field)
         if found is None:
@@ -122,7 +122,7 @@ def first_error(errors: list[dict[str, Any]]) -> APIError:
     if errors and errors[0]["type"] == "json_invalid":
         return unparseable_json(str(errors[0].get("ctx", {}).get("error", "invalid JSON")))
     if errors and errors[0]["type"] in ("model_type", "model_attributes_type") and not errors[0]["loc"]:
-        return unparseable_json(f"got {_json_kind(errors[0].get('input'))}, not an object")
+        return unparseable_json(f"got {json_kind(errors[0].get('input'))}, not an object")
     # A value that matches neither member of ``str | list`` produces one error per member; the
     # type error of the first is the one a person needs.
     error = errors[0]
@@ -134,7 +134,7 @@ def first_error(errors: list[dict[str, Any]]) -> APIError:
     if error["type"] in ("string_type", "list_type") and param and param.endswith("content"):
         return invalid(
             f"Invalid type for '{param}': expected a string or an array of content parts, "
-            f"but got {_json_kind(error.get('input'))}.",
+            f"but got {json_kind(error.get('input'))}.",
             param,
             "invalid_type",
         )
