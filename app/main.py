@@ -1,11 +1,7 @@
-"""``create_app()``: the ASGI application, wired once at start-up.
+"""``create_app()``: the composition root, which wires the ASGI application once at start-up.
 
-    client → MockServer (header cap, request id, error envelope)
-           → BodyLimit guard
-           → POST /v1/chat/completions → perceptron_mock.api.completions (the hot path)
-           → anything else            → FastAPI (models, health, admin, OpenAPI)
-
-Every refusal is an ``APIError``; this module is the one place that renders it.
+``MockServer`` gives every request its ``Exchange`` and request id and every refusal its envelope;
+``POST /v1/chat/completions`` is served ahead of FastAPI, which serves the rest.
 """
 
 from __future__ import annotations

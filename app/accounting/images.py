@@ -1,9 +1,7 @@
 """Image parts: URL rules, data-URL decoding and a format check on the real bytes.
 
-http(s) URLs are accepted as they are and never fetched: the mock is offline and must not become a
-way to reach other hosts. Data URLs are decoded and opened with Pillow, which reads the header only;
-a truncated file is caught by checking that the container ends where its format says it must, so a
-20 MB image is never decoded in full.
+http(s) URLs are never fetched (the mock is offline and must not reach other hosts); data URLs are
+opened with Pillow, which reads the header only, so a 20 MB image is never decoded in full.
 """
 
 from __future__ import annotations

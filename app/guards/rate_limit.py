@@ -1,26 +1,7 @@
 """Requests per minute per API key, as a bucket that refills continuously (GCRA).
 
-Each key has a bucket of ``limit`` requests that refills at ``limit`` per minute, a little at a time:
-after a burst that empties it, one more request is allowed every ``60 s / limit`` (200 ms at 300/min),
-not all of them a minute later as with a fixed or moving window. That is how OpenAI-compatible
-services behave (their "Please try again in 20s" at 3 RPM is exactly one refill interval), and it is
-friendlier to bursts. The `limits` library's strategies (fixed window, moving window, sliding window
-counter) all count requests in windows, so none of them can express this; the bucket is a single
-number per key instead, the "theoretical arrival time" (TAT) of GCRA:
-
-    tat = max(stored tat, now); a request is allowed when tat + interval - now <= capacity
-    (capacity = limit x interval), and then stores tat + interval.
-
-From that one number the headers follow exactly: remaining = (capacity - (tat - now)) // interval,
-reset (time until the bucket is full again) = tat - now, and for a refusal retry-after = the time
-until one interval fits. All arithmetic is in whole microseconds, so the counts never drift.
-
-Storage: without a Redis client the buckets live in this process (one budget per worker, at most
-``MemoryStore.MAX_BUCKETS`` of them, however many keys clients make up); with one
-(``perceptron_mock.storage.open_redis``, which ``perceptron_mock.main`` opens once and shares with the journal and the fault
-queue) they live in Redis, updated atomically by a Lua script that reads Redis's own clock, so every
-worker and every replica shares one budget and no two of them disagree about the time. The Redis
-client is asyncio's: a check never blocks the event loop.
+A refilling bucket, not windows, because OpenAI-compatible services behave so (docs: "Limits" gives
+the arithmetic); the buckets live in this process or, shared by every worker, in Redis.
 """
 
 from __future__ import annotations

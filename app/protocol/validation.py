@@ -1,9 +1,7 @@
 """Raw request bytes → a validated ``ChatCompletionRequest``, or one ``APIError`` naming the problem.
 
-Pydantic does the work (``model_validate_json`` straight from the bytes); this module turns its first
-error into the OpenAI envelope: ``param`` as a path like ``messages[1].content[0].image_url.url`` and a
-message a person can act on. Values are quoted at most 60 characters long, so a 10 MB string sent in
-the wrong place never comes back in the error.
+pydantic's first error becomes the OpenAI envelope, ``param`` a path such as
+``messages[1].content[0].image_url.url``; values are quoted at most 60 characters long.
 """
 
 from __future__ import annotations

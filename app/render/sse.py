@@ -1,24 +1,7 @@
 """The streamed answer: ``chat.completion.chunk`` events over SSE, framed as the service frames them.
 
-On the wire (the README's "Streaming" section gives the reason for each choice)::
-
-    data: {"id":"chatcmpl-…","object":"chat.completion.chunk","created":…,"model":…,
-           "choices":[{"index":0,"delta":{"role":"assistant"},"logprobs":null,"finish_reason":null}]}
-    data: {… "delta":{"reasoning_content":" token"} …}      one per token, when reasoning is on
-    data: {… "delta":{"content":" token"} …}                one per token
-    data: {… "delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":{…}}   usage only if asked
-    data: [DONE]
-
-each event ending in ``\\n\\n``, then the body ends. Keep-alives are ``: ping`` comment lines. Events
-due at the same moment (all of them, unpaced) share a write, up to ``events_per_write``: chunk
-boundaries are not part of SSE, and per-event writes cost more than everything else (README).
-
-Two halves, so that each can change without the other:
-
-- ``stream_events()`` turns a ``Completion`` into encoded events: what is said (a pure function).
-- ``CompletionStream`` delivers them through sse-starlette's ``EventSourceResponse``: when and how
-  (pacing, keep-alives, client disconnects, and the ways a ``Delivery`` can interrupt a stream:
-  stop after N events, with or without dropping the connection, or an error event after N events).
+``stream_events`` says what is said (a pure function); ``CompletionStream`` delivers it through
+sse-starlette as its ``Delivery`` asks (docs: "Streaming" shows the wire format and why).
 """
 
 from __future__ import annotations

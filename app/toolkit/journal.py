@@ -1,21 +1,7 @@
-"""The request journal: what clients sent and what they got back, for tests to read.
+"""The request journal: what clients sent and what they got back, for tests to read (``/_admin/requests``).
 
-Every request outside ``/_admin`` and ``/health`` is recorded once its answer is known: method, path,
-query, headers (without credentials), body, status, duration, request id and the fault it got. The
-journal is a bounded ring (``journal_size``): the oldest entries fall out. ``Recorder`` is the ASGI
-wrapper that fills it; ``perceptron_mock.api.admin`` reads it (``GET /_admin/requests``).
-
-The request path pays for a closure and an append. The body is the one the endpoint read: the
-recorder asks for it by putting ``BODY_KEY`` in the scope, ``perceptron_mock.asgi.read_body`` leaves it there and
-the recorder takes it out when it writes the entry, so it keeps no copy while the request runs. A
-request whose body was never read (refused before it: 401, 429, a chunked upload cut off at the cap
-with 413) is recorded with an empty body. It is kept as raw bytes and only parsed when somebody reads the
-journal. A body larger than ``journal_body_bytes`` (data-URL images, mostly) is shortened when it is
-recorded: its long strings keep their head and say how long they were, so the structure a test
-asserts on survives while the ring cannot grow to gigabytes. Data URLs are shortened on the raw bytes
-(``perceptron_mock.protocol.data_urls`` finds them), so a 20 MB image is never parsed for the journal. Headers are
-bounded the same way (``stored_headers``): a long value is clipped, and an entry keeps at most
-``HEADERS_KEPT`` headers and ``HEADER_BYTES_KEPT`` bytes of them.
+A bounded ring; the body is the one the endpoint read (kept by the ``Exchange``, no copy), and large
+bodies and headers are shortened when recorded (docs: "Admin API" gives the bounds).
 """
 
 from __future__ import annotations

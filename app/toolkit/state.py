@@ -1,11 +1,4 @@
-"""The run-time state the testing toolkit keeps: the journal and the queued faults.
-
-``perceptron_mock.main`` builds one ``Toolkit`` per app from the settings; the hot path, the recorder and the admin
-API (``perceptron_mock.api.admin``) all use that same object. The stores live in this process's memory, or in
-Redis when ``rate_limit_storage`` is a Redis URL (``perceptron_mock.toolkit.redis_store``), so that every worker
-and replica sharing the rate-limit budget also shares one journal and one fault queue. They then use
-the process's Redis client, which ``perceptron_mock.main`` opens once for them and the rate limiter, and closes.
-"""
+"""The run-time state of the testing toolkit: the journal and the fault queue, in memory or in Redis."""
 
 from __future__ import annotations
 
