@@ -6,7 +6,6 @@ opened with Pillow, which reads the header only, so a 20 MB image is never decod
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import io
