@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from perceptron_mock import __version__
 from perceptron_mock.api import admin, models
 from perceptron_mock.answers import caches as answer_caches
 from perceptron_mock.answers.fixtures import FixtureStore
@@ -54,7 +55,7 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
 
 
 def build_api(settings: Settings) -> FastAPI:
-    api = FastAPI(title="perceptron-mock", version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=_lifespan)
+    api = FastAPI(title="perceptron-mock", version=__version__, docs_url="/docs", redoc_url=None, lifespan=_lifespan)
     api.state.settings = settings
     api.state.auth = BearerAuth(settings.api_keys)
     api.state.admin_access = admin.AdminAccess(settings)
