@@ -5,6 +5,7 @@ stay short (history and measurements live in the docs)."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,9 @@ def test_no_module_is_over_400_lines(path: Path):
 def test_module_docstrings_say_what_in_a_line_and_why_in_three_more(path: Path):
     docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")), clean=False) or ""
     assert len(docstring.strip().splitlines()) <= MAX_DOCSTRING_LINES, f"{path.relative_to(ROOT)}: move the rest to docs/"
+
+
+def test_the_architecture_page_maps_every_module():
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    mapped = set(re.findall(r"^\| `([\w/]+\.py)` \|", page, re.M))
+    assert mapped == {str(path.relative_to(ROOT / "app")) for path in MODULES if path.stat().st_size or path.name != "__init__.py"}

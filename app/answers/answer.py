@@ -1,4 +1,5 @@
-"""The value every answer rule returns, and the one place where it is cut to the token budget."""
+"""The answer's types (``Answer`` as a rule or fixture says it, ``Pacing``, ``Completion`` once fitted) and ``fit``,
+the one place where an answer is cut to the token budget."""
 
 from __future__ import annotations
 
