@@ -1,9 +1,7 @@
 """Refuse requests a browser sends on behalf of another site: the admin API's guard against CSRF and DNS rebinding.
 
-A page on any site can make a browser POST to 127.0.0.1 (a ``text/plain`` body needs no CORS
-preflight), and a DNS-rebinding page can even read the answers; both show in headers the page
-cannot forge: ``Host`` (the rebinding page's own name), ``Origin`` and ``Sec-Fetch-Site``. Clients
-that are not browsers (curl, the SDKs, ``MockClient``) send none of these, or a loopback ``Host``.
+Such requests show in headers a page cannot forge (``Host``, ``Origin``, ``Sec-Fetch-Site``); clients that
+are not browsers send none of these, or a loopback ``Host``.
 """
 
 from __future__ import annotations
