@@ -1,8 +1,8 @@
 """``POST /v1/chat/completions``: the hot path, as a plain ASGI endpoint.
 
-It only sequences the pipeline — authenticate → read → validate → account → choose → fault → render —
-each step lives in its own module. It is mounted ahead of FastAPI's router (see ``perceptron_mock.main``) because the
-framework's per-request machinery would cost more than everything below put together.
+It only sequences the pipeline (authenticate, read, validate, account, choose, fault, render); each
+step lives in its own module. It is mounted ahead of FastAPI's router because the framework's
+per-request machinery would add about half the pipeline's cost again (docs/architecture.md).
 """
 
 from __future__ import annotations
