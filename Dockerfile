@@ -1,7 +1,7 @@
 # perceptron-mock: a slim image running the mock as a non-root user.
 #   docker build -t perceptron-mock .
 #   docker run -p 8000:8000 -v "$PWD/fixtures:/fixtures:ro" perceptron-mock
-# Settings come from PERCEPTRON_MOCK_* environment variables (see README "Settings").
+# Settings come from PERCEPTRON_MOCK_* environment variables (see docs/settings.md).
 # scripts/containers.sh builds and runs it in CI (hadolint, non-root user, HEALTHCHECK, compose stack).
 
 FROM python:3.11-slim AS build

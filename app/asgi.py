@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 from typing import Any, Awaitable, Callable, MutableMapping
 
 Scope = MutableMapping[str, Any]
@@ -11,12 +13,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
-
-# The journal (``perceptron_mock.testing.journal``) asks for the request body by putting this key in the scope, and
-# ``read_body`` leaves the body there: one copy of a 20 MB body, not one more kept by a recorder wrapped
-# around ``receive``. Without a journal the key is absent and the scope keeps nothing (a scope can live
-# on until the cyclic garbage collector runs: the server's ``receive`` kept in it refers back to it).
-BODY_KEY = "perceptron_mock.body"
 
 
 class ClientDisconnected(Exception):
@@ -30,13 +26,11 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-async def read_body(receive: Receive, scope: Scope | None = None) -> bytes | bytearray:
-    """The whole request body: the one chunk as it came, or the chunks gathered in one bytearray;
-    also left in ``scope`` under ``BODY_KEY`` when the journal asked for it there.
+async def read_body(receive: Receive) -> bytes | bytearray:
+    """The whole request body: the one chunk as it came, or the chunks gathered in one bytearray.
 
-    Gathering into a growing bytearray, not a list joined at the end, holds one copy of a 20 MB
-    body instead of two, and its large buffer goes back to the system when freed (thousands of
-    64 KB chunks would stay in the heap). The JSON parser reads a bytearray as it reads bytes."""
+    A growing bytearray, not a list joined at the end, holds one copy of a 20 MB body instead of two,
+    and its buffer goes back to the system when freed; the JSON parser reads it as it reads bytes."""
     message = await receive()
     if message["type"] == "http.disconnect":
         raise ClientDisconnected
@@ -50,8 +44,6 @@ async def read_body(receive: Receive, scope: Scope | None = None) -> bytes | byt
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
-    if scope is not None and BODY_KEY in scope:
-        scope[BODY_KEY] = body
     return body
 
 
@@ -59,3 +51,24 @@ async def send_bytes(send: Send, status: int, body: bytes, headers: list[tuple[b
     headers = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def until_disconnect(receive: Receive) -> None:
+    """Wait until the client goes away (the body has been read, so the next message is the disconnect)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def reset_connection(server_receive: Receive | None, receive: Receive) -> None:
+    """Abort the connection with a TCP RST (SO_LINGER 0), as a crashed peer or a middlebox would.
+
+    ``server_receive`` is the server's own ``receive`` (``Exchange.receive``): uvicorn's is a bound
+    method of its request cycle, which holds the connection's transport."""
+    transport = getattr(getattr(server_receive, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError("a connection reset needs uvicorn (the server's transport was not found)")
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    await until_disconnect(receive)  # so that the server sees the connection is gone and does not answer it

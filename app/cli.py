@@ -1,9 +1,7 @@
 """``perceptron-mock``: parse flags into ``Settings`` and run uvicorn.
 
-Flags are generated from ``perceptron_mock.settings.Settings`` (one flag per field, help from its description),
-so the CLI, the environment variables and the docs never drift apart. The chosen settings are
-exported as ``PERCEPTRON_MOCK_*`` variables before uvicorn starts, so every worker process builds
-the same app from the same settings.
+The flags are generated from ``Settings``; the chosen settings are exported as ``PERCEPTRON_MOCK_*``
+variables, so every worker process builds the same app.
 """
 
 from __future__ import annotations

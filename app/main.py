@@ -1,11 +1,7 @@
-"""``create_app()``: the ASGI application, wired once at start-up.
+"""``create_app()``: the composition root, which wires the ASGI application once at start-up.
 
-    client → MockServer (header cap, request id, error envelope)
-           → BodyLimit guard
-           → POST /v1/chat/completions → perceptron_mock.api.completions (the hot path)
-           → anything else            → FastAPI (models, health, admin, OpenAPI)
-
-Every refusal is an ``APIError``; this module is the one place that renders it.
+``MockServer`` gives every request its ``Exchange`` and request id and every refusal its envelope;
+``POST /v1/chat/completions`` is served ahead of FastAPI, which serves the rest.
 """
 
 from __future__ import annotations
@@ -21,24 +17,25 @@ from fastapi.responses import Response
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from perceptron_mock import __version__
 from perceptron_mock.api import admin, models
 from perceptron_mock.answers import caches as answer_caches
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.api.completions import ChatCompletions
 from perceptron_mock.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, send_bytes
+from perceptron_mock.exchange import EXCHANGE_KEY, Exchange, exchange_of
 from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.body_limit import BodyLimit
 from perceptron_mock.guards.header_limit import header_bytes, headers_too_large
 from perceptron_mock.guards.rate_limit import build_rate_limiter
 from perceptron_mock.protocol import ids
 from perceptron_mock.protocol.errors import APIError, method_not_allowed, route_not_found, server_error
-from perceptron_mock.protocol.openapi import install_openapi
+from perceptron_mock.api.openapi import install_openapi
 from perceptron_mock.protocol.validation import first_error
 from perceptron_mock.settings import Settings, get_settings
 from perceptron_mock.storage import open_redis, outage, storage_unavailable, uses_redis
-from perceptron_mock.testing.faults import RECEIVE_KEY
-from perceptron_mock.testing.journal import Recorder, recordable
-from perceptron_mock.testing.state import Toolkit
+from perceptron_mock.toolkit.journal import Recorder, recordable
+from perceptron_mock.toolkit.state import Toolkit
 
 log = logging.getLogger("perceptron_mock")
 
@@ -58,7 +55,7 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
 
 
 def build_api(settings: Settings) -> FastAPI:
-    api = FastAPI(title="perceptron-mock", version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=_lifespan)
+    api = FastAPI(title="perceptron-mock", version=__version__, docs_url="/docs", redoc_url=None, lifespan=_lifespan)
     api.state.settings = settings
     api.state.auth = BearerAuth(settings.api_keys)
     api.state.admin_access = admin.AdminAccess(settings)
@@ -147,19 +144,20 @@ class MockServer:
             # First of all checks, and outside the journal: nothing of an oversized head is kept.
             await self._send_error(send, headers_too_large(self.max_header_bytes), _request_id_headers())
             return
-        scope[RECEIVE_KEY] = receive  # a "reset" fault reaches the socket through the server's own receive
+        scope[EXCHANGE_KEY] = Exchange(receive=receive)
         try:
             if self.recorder is not None and recordable(scope["path"]):
                 await self.recorder(scope, receive, send)
             else:
                 await self._serve(scope, receive, send)
         finally:
-            # The server's receive refers back to the scope: left in it, the pair (and whatever the
-            # request put in the scope) would wait for the cyclic collector instead of going at once.
-            del scope[RECEIVE_KEY]
+            # The exchange's receive refers back to the scope: left in it, the pair (and the body the
+            # exchange may hold) would wait for the cyclic collector instead of going at once.
+            del scope[EXCHANGE_KEY]
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         id_headers = _request_id_headers()
+        exchange = exchange_of(scope)
         started = False
 
         async def send_with_id(message: dict) -> None:
@@ -168,7 +166,7 @@ class MockServer:
                 started = True
                 message["headers"] = [*message.get("headers", ()), *id_headers]
                 if self.limiter is not None:  # on every answer, errors included
-                    message["headers"] += await self.limiter.headers(scope)
+                    message["headers"] += await self.limiter.headers(scope, exchange)
             await send(message)
 
         try:

@@ -1,9 +1,6 @@
-"""Two tiny clients that ship with the server, for containers: a healthcheck and a smoke request.
+"""Two standard-library clients for containers: ``perceptron-mock-healthcheck`` and ``perceptron-mock-smoke``.
 
-Standard library only, so the image needs nothing beyond the server's own dependencies.
-
-    perceptron-mock-healthcheck            exit 0 when GET /health answers 200
-    perceptron-mock-smoke [BASE_URL]       one chat completion; prints it, exit 0 when it is well-formed
+Standard library only, so that the image needs nothing beyond the server's own dependencies.
 """
 
 from __future__ import annotations

@@ -1,13 +1,7 @@
 """Where the mock keeps what its processes share: this process's memory, or Redis.
 
-One setting, ``rate_limit_storage``, decides it for the rate limiter (``perceptron_mock.guards.rate_limit``), the
-journal and the fault queue (``perceptron_mock.testing.state``). This module holds what all of them need to know
-about it: whether it is Redis (``uses_redis``, the one list of schemes, which the settings check
-too), the one client a process opens to it (``open_redis``; ``perceptron_mock.main`` opens it and hands it to
-each of them), the errors that mean it is gone, the 503 that says so, the scope marker a failed
-call leaves (``STORAGE_FAILED_KEY``) so that the rest of the same request does not wait on it again,
-and whether it is down right now (``outage``), which the log says once when it starts and once when
-it ends rather than with a traceback per request.
+One client per process (``open_redis``) serves the limiter, the journal and the fault queue; an outage
+is logged once when it starts and once when it ends (``outage``), not per request.
 """
 
 from __future__ import annotations
@@ -27,7 +21,6 @@ log = logging.getLogger("perceptron_mock")
 MEMORY_SCHEME = "memory://"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 STORAGE_ERRORS = (RedisError, OSError, TimeoutError)  # Redis gone, refused, timed out
-STORAGE_FAILED_KEY = "perceptron_mock.storage_failed"  # set in the scope once a Redis call of this request failed
 STORAGE_TIMEOUT_S = 2
 
 
@@ -40,7 +33,7 @@ def open_redis(url: str) -> Any:
     """The process's client for ``url``: one connection pool for the limiter, the journal and the fault queue.
 
     Short timeouts: a Redis that has gone away costs a call one timeout (``STORAGE_TIMEOUT_S``), never
-    a hang, and a request makes one such call at most (the scope marker). A connection error (a
+    a hang, and a request makes one such call at most (``Exchange.storage_failed``). A connection error (a
     pooled socket that a restarted Redis closed or reset, a refused connect) is retried once, at once,
     on a fresh connection, so the first request after Redis returns succeeds; a timeout is never
     retried, so the ceiling stays one timeout. The policy is pinned because redis-py's defaults for it

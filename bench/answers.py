@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from perceptron_mock.protocol.validation import parse_request
 from perceptron_mock.accounting.prompt import account
 from perceptron_mock.answers.choose import choose
-from perceptron_mock.answers import text
+from perceptron_mock.answers import reply
 from perceptron_mock.answers.seed import rng_for
 from perceptron_mock.settings import Settings
 S = Settings()
@@ -21,7 +21,7 @@ def body(system, text_, **f):
     m = ([{"role":"system","content":system}] if system else []) + [{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/a.jpg"}},{"type":"text","text":text_}]}]
     return {"model":"isaac-0.2-2b-preview","messages":m, **f}
 cases = {
- "baseline text.reply": (body(None, "Hello there"), "baseline"),
+ "baseline reply.reply": (body(None, "Hello there"), "baseline"),
  "chat": (body(None, "Hello there"), None),
  "box": (body("<hint>BOX</hint>", "Find every worker wearing PPE."), None),
  "count+think": (body("<hint>BOX THINK</hint>", "Count the safety violations and box each one."), None),
@@ -33,6 +33,6 @@ for name, (b, mode) in cases.items():
     req = parse_request(orjson.dumps(b)); p = account(req, S)
     n = 2000; t = time.perf_counter()
     for _ in range(n):
-        if mode: text.reply(p, rng_for(req, p))
+        if mode: reply.reply(p, rng_for(req, p))
         else: choose(req, p)
     print(f"{name:22s} {(time.perf_counter()-t)/n*1e6:8.1f} µs/answer")

@@ -183,7 +183,7 @@ def _texts() -> dict[str, str]:
     texts = {
         "API reference (English prose)": read(shared, "perceptron-chat-completions.txt"),
         "wire notes (technical English)": read(shared, "openai-wire-notes.md"),
-        "README.md (markdown, tables)": read(ROOT, "README.md"),
+        "docs/limits.md (markdown, tables)": read(ROOT, "docs", "limits.md"),
         "app/main.py (Python code)": read(ROOT, "app", "main.py"),
         "Chinese prose": "视觉语言模型会把图像切成小块，再把每四个小块合成一个标记。" * 40,
         "a short prompt": "What stands out in this scene?",

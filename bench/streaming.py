@@ -232,7 +232,8 @@ def python_cost(events: int, repeat: int = 5, streams: int = 1000) -> list[tuple
 
     from perceptron_mock.accounting import tokens
     from perceptron_mock.answers.answer import Completion
-    from perceptron_mock.render.sse import CompletionStream, Delivery, stream_events
+    from perceptron_mock.render.delivery import Delivery
+    from perceptron_mock.render.sse import CompletionStream, stream_events
 
     text = "".join(tokens.split("The scene shows a workbench under soft, even light; a camera sits near the edge. " * 40)[: events - 3])
     completion = Completion(content=text, reasoning=None, finish_reason="stop", prompt_tokens=10, completion_tokens=events - 3)

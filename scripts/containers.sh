@@ -10,7 +10,7 @@
 # No image registry is reachable here, so the base images the files name (python:3.11-slim,
 # redis:7-alpine) are stand-ins built from Debian's packages with mmdebstrap, under those names, unless
 # real ones are already in podman's storage. They prove the files' logic, not the upstream layers.
-# Why each piece of the set-up is needed: shared/reference/containers.md, summarised in the README.
+# Why each piece of the set-up is needed: shared/reference/containers.md, summarised in docs/containers.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -9,9 +9,14 @@ import asyncio
 import base64
 import io
 import json
+import os
+import re
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
@@ -115,6 +120,29 @@ anchored_patterns = st.builds(
     _patterns,
     st.sampled_from(["", "$", "\\Z"]),
 )
+
+
+# --- documentation ----------------------------------------------------------------------------------
+
+
+def python_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", markdown, re.S)
+
+
+def run_as_a_new_user(code: str, server: Any, workdir: Path) -> None:
+    """Run ``code`` in a fresh interpreter against ``server`` and check it printed what the mock answered."""
+    code = code.replace("http://127.0.0.1:8000", server.url)
+    Image.new("RGB", (640, 480), "teal").save(workdir / "scene.webp", "WEBP")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERCEPTRON_", "OPENAI_")) and k != "FAL_KEY"}
+    # What the docs tell the reader to export for the perceptron helpers.
+    env |= {"PERCEPTRON_BASE_URL": server.base_url, "PERCEPTRON_API_KEY": "any-key"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=workdir, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    # Every block prints what the mock answered: non-empty text on each print.
+    printed = [line for line in done.stdout.splitlines() if line.strip()]
+    assert printed and all(line.strip() != "None" for line in printed), done.stdout
 
 
 # --- clients and servers --------------------------------------------------------------------------

@@ -1,20 +1,7 @@
 """Image tokens from pixel size, by the Isaac image processor's resize rule.
 
-Isaac cuts an image into 16-pixel patches and merges each 2x2 block of patches into one token
-(pixel shuffle), so both sides of the resized image are multiples of 32 and
-tokens = (height / 32) * (width / 32). Before that the image is resized, keeping its aspect ratio:
-
-- each side is rounded up to a multiple of 32 (at least 32);
-- if that gives fewer than 256 patches, the image is scaled up: a bisection over the scale in
-  [1, 100] finds the smallest scale whose rounded-up sides reach 256 patches;
-- if it gives more than 6,144 patches, it is scaled down: a bisection over the scale in
-  [1e-6, 1] finds the largest scale whose rounded-up sides stay within 6,144 patches;
-- otherwise the rounded-up size is used as it is.
-
-This is ``get_image_size_for_max_num_patches`` of the Isaac processor (vLLM's
-``vllm/model_executor/models/isaac.py`` and Perceptron's ``modular_isaac.py``), including its
-bisection tolerance, so sizes near a rounding step come out exactly as the model's. Perceptron's
-tokenization guide gives two checks: 640x480 -> 300 tokens, 1920x1080 -> 1664x928 -> 1,508 tokens.
+The rule is ``get_image_size_for_max_num_patches`` of the Isaac processor, bisection tolerance
+included, so sizes near a rounding step come out exactly as the model's (docs: "Context").
 """
 
 from __future__ import annotations

@@ -1,14 +1,11 @@
 """Image parts: URL rules, data-URL decoding and a format check on the real bytes.
 
-http(s) URLs are accepted as they are and never fetched: the mock is offline and must not become a
-way to reach other hosts. Data URLs are decoded and opened with Pillow, which reads the header only;
-a truncated file is caught by checking that the container ends where its format says it must, so a
-20 MB image is never decoded in full.
+http(s) URLs are never fetched (the mock is offline and must not reach other hosts); data URLs are
+opened with Pillow, which reads the header only, so a 20 MB image is never decoded in full.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import io
@@ -65,7 +62,7 @@ def _sniff(data: bytes) -> str | None:
 
 def _decode_base64(url: str, start: int) -> bytes:
     """The base64 payload of ``url`` from ``start``, decoded strictly (only the alphabet, padding only
-    at the end; ``perceptron_mock.protocol.payloads`` decodes a lifted payload the same way). Slicing the payload
+    at the end; ``perceptron_mock.protocol.data_urls`` decodes a lifted payload the same way). Slicing the payload
     out, encoding it to ASCII and decoding it would each hold one more whole copy; this holds one (the
     ASCII bytes)."""
     return binascii.a2b_base64(memoryview(url.encode("ascii"))[start:], strict_mode=True)

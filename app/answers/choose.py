@@ -1,19 +1,7 @@
-"""The one function that decides what the mock answers.
+"""The one function that decides what the mock answers: a matching fixture, else the first rule that applies.
 
-Order: a matching fixture, then the rules. A fixture with ``content`` answers alone; one without
-(only latency, pacing, usage, reasoning or a finish reason) lets the rules write the text and lays its
-fields over it. The rules, first that applies:
-
-1. ``response_format`` json_schema → JSON valid against the schema (``perceptron_mock.answers.json_schema``);
-2. ``regex`` → a string that fully matches it (``perceptron_mock.answers.regex``);
-3. a spatial hint (BOX, POINT, POLYGON, CLIP) → grounded tags (``perceptron_mock.answers.grounding``), led by a
-   sentence when the prompt counts, asks or captions;
-4. otherwise text shaped by the task: OCR lines, a caption, an answer, a count (``perceptron_mock.answers.tasks``).
-
-Reasoning (THINK, ``reasoning_effort``, ``vision_config.enable_thinking``; see ``perceptron_mock.answers.hints``)
-adds ``reasoning_content`` to any of them. Everything is drawn from the request's seeded RNG, so the
-same request gets the same answer. Refusals (a bad schema or pattern) are raised here, before
-anything is sent; ``fit`` then applies the token budget.
+Rules: json_schema, regex, a spatial hint, else text shaped by the task (docs: "Answers"). Everything
+is drawn from the request's seeded RNG; a bad schema or pattern is refused here, before anything is sent.
 """
 
 from __future__ import annotations
@@ -23,7 +11,7 @@ import re
 from dataclasses import replace
 
 from perceptron_mock.accounting.prompt import Prompt
-from perceptron_mock.answers import grounding, json_schema, reasoning, regex, tasks, text
+from perceptron_mock.answers import grounding, json_schema, reasoning, regex, reply, tasks
 from perceptron_mock.answers.answer import Answer
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.answers.hints import Hints, read_hints, strip_hints
@@ -170,5 +158,5 @@ def _text(reading: tasks.Reading, prompt: Prompt, hints: Hints, rng: random.Rand
     elif kind == "question":
         content = tasks.answer_question(reading.user_text, rng)
     else:
-        content = text.reply(prompt, rng)
+        content = reply.reply(prompt, rng)
     return Answer(content=content, reasoning=_think(hints, kind, rng, mention=mention, annotations=annotations, focus=focus))

@@ -1,15 +1,7 @@
-"""Grounded answers in Perceptron's tag grammar, on the normalised 0–1000 grid.
+"""Grounded answers in Perceptron's tag grammar (point, point_box, polygon, clip) on the 0–1000 grid.
 
-    <point mention="…"> (x,y) </point>
-    <point_box mention="…"> (x1,y1) (x2,y2) </point_box>         x1 < x2, y1 < y2
-    <polygon mention="…"> (x1,y1) (x2,y2) (x3,y3) … </polygon>    simple (no edge crosses another)
-    <clip mention="…" t="S seconds E seconds" />
-
-Annotations are laid out in a grid of cells over the image (or over the FOCUS region), one per cell, so
-boxes of different objects do not pile on each other. With several images every annotation carries
-``asset_idx`` (0-based over the request's images, as the SDK counts them). Mentions are
-HTML-escaped, which the SDK's parser undoes. Every annotation is a top-level leaf: no collections, so
-an answer cut by ``max_completion_tokens`` leaves at worst a dangling tag that parsers read as prose.
+Annotations are laid out one per cell of a grid so that boxes do not pile up, and each is a top-level
+leaf: an answer cut by ``max_completion_tokens`` leaves at worst a dangling tag.
 """
 
 from __future__ import annotations

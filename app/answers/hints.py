@@ -1,17 +1,7 @@
 """What the request asks of the model through ``<hint>…</hint>`` tags and the fields that stand in for them.
 
-Isaac models read hints from system messages only. The ``perceptron`` SDK writes them there as a
-string (``<hint>BOX THINK</hint>``, tokens sorted, one space apart) and, because it merges
-consecutive system entries into one string, often glued to other system text or to a second hint tag
-(``<hint>BOX THINK</hint><hint>BOX</hint>Your goal is to segment out…``). Every tag in every system
-message counts; tokens are split on whitespace or commas and read case-insensitively. A hint in a
-user message is ignored, as the real gateway does (the SDK's own comment on
-``_inject_expectation_hint`` says so).
-
-``vision_config`` is the perceptron-mk1 way to say the same: ``annotation_format`` stands for the
-spatial hint and ``enable_thinking`` for THINK. ``reasoning_effort`` other than ``none`` turns
-reasoning on too; a THINK hint turns it on whatever the effort says (the SDK documents
-``reasoning=True, reasoning_effort="none"`` as still reasoning).
+Hints count in system messages only, as the real gateway reads them; ``vision_config`` and
+``reasoning_effort`` say the same for perceptron-mk1 (docs: "Answers").
 """
 
 from __future__ import annotations

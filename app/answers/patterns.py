@@ -1,9 +1,7 @@
 """Patterns matched in time linear in the text: Python's regex syntax, searched by RE2 (``google-re2``).
 
-Python's backtracking ``re`` takes exponential time on patterns like ``(a+)+$``, and fixtures and JSON
-schemas search text a client sends. A pattern is parsed here with Python's own parser, so it means what
-``re`` says it means, and written out from that parse tree in RE2's syntax (``\\Z``, ``{,n}``, ``(?x)``,
-Unicode ``\\d \\w \\s`` and counts over 1,000 included); what RE2 cannot express is refused by name.
+Fixtures and JSON schemas search text a client sends, where backtracking ``re`` can take exponential
+time; a pattern is parsed by Python's own parser and written out in RE2's syntax, or refused by name.
 """
 
 from __future__ import annotations

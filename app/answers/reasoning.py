@@ -1,9 +1,7 @@
 """``reasoning_content``: the chain of thought a reasoning answer carries before its content.
 
-Its length follows ``reasoning_effort`` (minimal: one sentence … high: several). For counting it walks
-through the objects one by one in words and ends with the total, which is the only number it states,
-so a client can check it against the boxes in the content. With FOCUS it says which region it zoomed
-into (in words and grid coordinates) before looking closer.
+Its length follows ``reasoning_effort``; a count walks the objects and states only the total, so a
+client can check it against the boxes in the content.
 """
 
 from __future__ import annotations

@@ -1,19 +1,7 @@
 """``regex``: content that fully matches a pattern, made by walking the pattern, never by searching.
 
-The pattern is parsed with Python's own regex parser (``re._parser``, the one ``re.compile`` uses) and a
-string is built by walking the parse tree: each repeat picks a count, each alternation a branch, each
-class a member. Nothing backtracks, so the time taken is bounded by the size of the tree and of the
-output, whatever the pattern; the same walk is what a constrained decoder does token by token.
-
-The subset is the regular one that constrained decoding supports (as vLLM's and xgrammar's guided
-decoding do): literals, classes, ``.``, groups, alternation, greedy and lazy repeats, inline flags,
-and the anchors ``^ $ \\A \\Z \\b \\B``. Backreferences, conditionals, lookarounds, atomic groups and
-possessive repeats are refused with 400 naming the construct: they make a language that is not regular,
-and a walk cannot promise to match them. Also refused: patterns longer than ``patterns.MAX_PATTERN_CHARS``,
-nested deeper than the parser allows, or needing more than ``MAX_OUTPUT_CHARS`` characters; and a walk
-that exceeds ``MAX_STEPS`` (``(?:){999999999}``), counted over every attempt (and, through ``Steps``,
-over every pattern of a JSON schema's answer). Anchors and word boundaries are checked as the string
-grows; a walk that breaks one is retried, up to ``ATTEMPTS`` times, then refused as unsatisfiable.
+Nothing backtracks, so the time is bounded by the parse tree and the output whatever the pattern;
+constructs that make a language not regular are refused by name (docs: "Answers", "Limits").
 """
 
 from __future__ import annotations

@@ -1,13 +1,7 @@
 """A reproducible seed per request: same request, same answer; any change to the input, another one.
 
-``stream`` and ``stream_options`` are left out so that a streamed answer equals the JSON answer to
-the same request, and the token limits so that a cut answer is a prefix of the uncut one, as with
-a real model. With ``temperature`` 0 (the service default) the seed is all there is; above 0
-the temperature is part of the seed, so answers vary between temperatures but stay reproducible.
-
-Images enter the seed by the sha256 accounting already computed for them (or their URL), not by
-their base64 text: re-serialising and hashing a 20 MB data URL per request would cost more than the
-rest of the pipeline.
+Stream flags and token limits are left out, so a streamed answer equals the JSON one and a cut answer
+is a prefix of the uncut one; images enter by their sha256, never by their base64 text.
 """
 
 from __future__ import annotations

@@ -1,15 +1,7 @@
-"""Reading a prompt like the model would: what kind of task it is, what it is about, and the plain-text
-answer each kind gets.
+"""Reading a prompt like the model would: its kind of task, what it is about, and the text each kind gets.
 
-Kinds: ``count`` ("how many", "count"), ``detect`` (find, locate, point to, segment…), ``ocr``
-(transcribe, read the text, extract labels and prices…), ``caption`` (caption, describe), ``question``
-(anything ending in "?" or opening like one) and ``chat`` (everything else, answered by ``text.reply``).
-The prompt is the last user text, with the system instructions (hints removed) read after it: the
-SDK's ``ocr()`` and ``detect()`` helpers put the whole instruction in the system message.
-
-Only the first ``READ_CHARS`` characters of each text are read (an instruction comes first; a prompt
-pasted after it is material, not the task), and the gaps inside a pattern are bounded, so a long or
-hostile prompt costs no more than a short one.
+Kinds: count, detect, ocr, caption, question and chat (``reply.reply``). Only the first ``READ_CHARS``
+of each text are read, so a long or hostile prompt costs no more than a short one.
 """
 
 from __future__ import annotations

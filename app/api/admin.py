@@ -1,25 +1,7 @@
-"""``/_admin``: the API the people testing use to look inside the mock and steer it.
+"""``/_admin``: the API the people testing use to look inside the mock and steer it (docs: "Admin API").
 
-    GET    /_admin/requests   the journal (filters: model, status, path, method, request_id, limit)
-    DELETE /_admin/requests   clear it
-    POST   /_admin/faults     queue a fault for the next N requests; GET lists them, DELETE clears them
-    POST   /_admin/fixtures   add a fixture (?first=true: ahead of the rest); GET lists, DELETE removes
-                              those added at run time, DELETE /_admin/fixtures/{name} removes one,
-                              POST /_admin/fixtures/reload re-reads the fixtures directory
-    POST   /_admin/reset      back to a fresh start: journal, fault queue, rate-limit counters,
-                              run-time fixtures and the schema and pattern caches cleared, the fixtures
-                              directory re-read
-    GET    /_admin/config     the settings in force, secrets masked
-
-Request bodies are read and validated here, not by FastAPI: every problem is then a 400 in the
-envelope naming the field that has it (``param``), and no content-type is required, so
-``curl -d '{...}'`` (which sends a form type) works as it does with the real API.
-
-It is kept out of ``/openapi.json`` (which describes the real API only). Who may call it is decided
-once at start-up (``AdminAccess``): with an admin key set, callers send ``Authorization: Bearer <key>``;
-without one it is open while the server listens on loopback only, and off (404, as on the real
-service) when it listens beyond loopback, since anyone who can reach the port could then steer it.
-Requests a browser sends for another site are refused in every mode (``perceptron_mock.guards.cross_site``).
+Bodies are validated here rather than by FastAPI, so that every problem is a 400 naming its field and
+``curl -d`` works; who may call it is decided once at start-up (``AdminAccess``).
 """
 
 from __future__ import annotations
@@ -37,11 +19,11 @@ from perceptron_mock.answers.fixtures import FixtureFileError, FixtureStore
 from perceptron_mock.guards.auth import bearer_token, matches_any
 from perceptron_mock.guards.cross_site import refuse_cross_site
 from perceptron_mock.protocol.errors import APIError, clip, mask_key, route_not_found, unparseable_json
-from perceptron_mock.protocol.validation import _json_kind, first_error
+from perceptron_mock.protocol.validation import json_kind, first_error
 from perceptron_mock.settings import Settings
-from perceptron_mock.testing import journal as journal_view
-from perceptron_mock.testing.faults import FaultSpecError, parse
-from perceptron_mock.testing.state import Toolkit
+from perceptron_mock.toolkit import journal as journal_view
+from perceptron_mock.protocol.faults import FaultSpecError, parse
+from perceptron_mock.toolkit.state import Toolkit
 
 
 def is_loopback(host: str) -> bool:
@@ -110,7 +92,7 @@ async def _json_object(request: Request) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise unparseable_json(str(exc)) from None
     if not isinstance(data, dict):
-        raise unparseable_json(f"got {_json_kind(data)}, not an object")
+        raise unparseable_json(f"got {json_kind(data)}, not an object")
     return data
 
 

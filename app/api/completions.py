@@ -1,8 +1,8 @@
 """``POST /v1/chat/completions``: the hot path, as a plain ASGI endpoint.
 
-It only sequences the pipeline — authenticate → read → validate → account → choose → render — each
-step lives in its own module. It is mounted ahead of FastAPI's router (see ``perceptron_mock.main``) because the
-framework's per-request machinery would cost more than everything below put together.
+It only sequences the pipeline (authenticate, read, validate, account, choose, fault, render); each
+step lives in its own module. It is mounted ahead of FastAPI's router because the framework's
+per-request machinery would add about half the pipeline's cost again (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -11,22 +11,23 @@ import asyncio
 import time
 
 from perceptron_mock.accounting.prompt import Prompt, account
-from perceptron_mock.answers.answer import Pacing, fit
+from perceptron_mock.answers.answer import Answer, Pacing, fit
 from perceptron_mock.answers.choose import choose
 from perceptron_mock.answers.fixtures import FixtureStore
-from perceptron_mock.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_bytes
+from perceptron_mock.asgi import Receive, Scope, Send
+from perceptron_mock.exchange import exchange_of
 from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.rate_limit import RateLimiter
 from perceptron_mock.protocol import ids
+from perceptron_mock.protocol.data_urls import Body
 from perceptron_mock.protocol.errors import model_not_found
-from perceptron_mock.protocol.payloads import Body
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 from perceptron_mock.protocol.validation import parse_request_lifting
+from perceptron_mock.render.delivery import Delivery, before_answer, send_completion
 from perceptron_mock.render.json import render_completion
-from perceptron_mock.render.sse import CompletionStream, Delivery, stream_events
+from perceptron_mock.render.sse import CompletionStream, stream_events
 from perceptron_mock.settings import Settings
-from perceptron_mock.testing import faults as inject
-from perceptron_mock.testing.faults import Faults
+from perceptron_mock.toolkit.faults import Faults
 
 
 # Bodies larger than this are validated and accounted for in a worker thread. Smaller ones take at most
@@ -64,10 +65,11 @@ class ChatCompletions:
         return request, account(request, self.settings, payloads)  # images and context: an invalid request keeps its 4xx
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exchange = exchange_of(scope)
         key = self.auth.check(scope)
         if self.limiter is not None:
-            await self.limiter.admit(scope, key)  # before the body is read: a 429 costs no upload
-        body = await read_body(receive, scope)
+            await self.limiter.admit(exchange, key)  # before the body is read: a 429 costs no upload
+        body = await exchange.read_body(receive)
         if len(body) > THREAD_ABOVE:
             # Off the event loop: bounded (JSON items, context) but up to a few hundred ms. pydantic and
             # base64 hold the GIL for stretches of at most a few tens of ms; the tokenizer, not at all.
@@ -75,22 +77,11 @@ class ChatCompletions:
         else:
             request, prompt = self.understand(body)
         del body
-        fault = await self.faults.pick(scope, stream=bool(request.stream), model=request.model)
-        if fault is not None:  # the fault step comes first among answers; perceptron_mock.testing.faults says what each does
-            await inject.begin(fault, scope, receive)
-        if _searches_or_builds(request, self.fixtures):
-            # Checking a schema (meta-schema, RE2 compiles) and building its answer may take up to ~a second
-            # of pure Python for the largest accepted: in a worker thread, the event loop keeps serving.
-            answer = await asyncio.to_thread(choose, request, prompt, self.fixtures)
-        else:
-            answer = choose(request, prompt, self.fixtures)
-        if answer.latency_ms:  # a fixture's latency, then its error, fault or answer
-            await asyncio.sleep(answer.latency_ms / 1000)
-        if answer.error is not None:
-            raise answer.error
-        if fault is None and answer.fault is not None:
-            fault = answer.fault
-            await inject.begin(fault, scope, receive)
+        answer = await self.choose(request, prompt)  # a bad schema or regex is refused here, using up no fault
+        # The request's own header or queued fault wins over a fixture's.
+        fault = await self.faults.pick(scope, exchange, stream=bool(request.stream), model=request.model) or answer.fault
+        await before_answer(fault, answer, exchange, receive)
+        delivery = Delivery.of(fault, pacing=answer.pacing or self.pacing, events_per_write=self.events_per_write)
         completion = fit(answer, budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens)
         completion_id, created = ids.completion_id(), int(time.time())
         if request.stream:
@@ -99,16 +90,17 @@ class ChatCompletions:
             events = stream_events(
                 completion, id=completion_id, created=created, model=request.model, include_usage=include_usage
             )
-            delivery = Delivery(pacing=answer.pacing or self.pacing, events_per_write=self.events_per_write)
-            if fault is not None:
-                events, delivery = inject.stream_events(fault, events), inject.stream_delivery(fault, delivery)
-            stream = CompletionStream(events, delivery=delivery, keepalive=self.keepalive)
-            await (inject.stream_app(fault, stream) if fault is not None else stream)(scope, receive, send)
+            await CompletionStream(events, delivery=delivery, keepalive=self.keepalive, exchange=exchange)(scope, receive, send)
             return
         body = render_completion(completion, id=completion_id, created=created, model=request.model)
-        if fault is not None:
-            send = inject.answer_send(fault, scope, receive, send)
-        await send_bytes(send, 200, body, JSON_HEADERS)
+        await send_completion(body, delivery, exchange, receive, send)
+
+    async def choose(self, request: ChatCompletionRequest, prompt: Prompt) -> Answer:
+        if _searches_or_builds(request, self.fixtures):
+            # Checking a schema (meta-schema, RE2 compiles) and building its answer may take up to ~a second
+            # of pure Python for the largest accepted: in a worker thread, the event loop keeps serving.
+            return await asyncio.to_thread(choose, request, prompt, self.fixtures)
+        return choose(request, prompt, self.fixtures)
 
 
 def _searches_or_builds(request, fixtures: FixtureStore) -> bool:

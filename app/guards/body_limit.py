@@ -1,9 +1,7 @@
-"""The request-body cap, as an ASGI guard in front of the whole app.
+"""The request-body cap (413), as an ASGI guard in front of the whole app.
 
-A declared ``Content-Length`` over the cap is refused before a byte of the body is read; a chunked
-body is counted as it arrives and refused as soon as it passes the cap. Both raise an ``APIError``
-413, which ``perceptron_mock.main`` renders in the error envelope (Starlette's own limit answers in plain text,
-which clients cannot parse).
+A declared ``Content-Length`` over the cap is refused before a byte is read, a chunked body as soon as
+it passes the cap; in the error envelope, which Starlette's own plain-text limit is not.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Refuse requests a browser sends on behalf of another site: the admin API's guard against CSRF and DNS rebinding.
 
-A page on any site can make a browser POST to 127.0.0.1 (a ``text/plain`` body needs no CORS
-preflight), and a DNS-rebinding page can even read the answers; both show in headers the page
-cannot forge: ``Host`` (the rebinding page's own name), ``Origin`` and ``Sec-Fetch-Site``. Clients
-that are not browsers (curl, the SDKs, ``MockClient``) send none of these, or a loopback ``Host``.
+Such requests show in headers a page cannot forge (``Host``, ``Origin``, ``Sec-Fetch-Site``); clients that
+are not browsers send none of these, or a loopback ``Host``.
 """
 
 from __future__ import annotations
@@ -65,7 +63,7 @@ def _refusal(what: str) -> APIError:
     return APIError(
         403,
         f"The admin API refuses cross-site requests: {what}. Call it from a test, curl or a script at "
-        "http://127.0.0.1:<port> or http://localhost:<port> (see the README's 'Admin API').",
+        "http://127.0.0.1:<port> or http://localhost:<port> (see docs/admin-api.md).",
         code="cross_site_request",
     )
 

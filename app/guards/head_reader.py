@@ -1,10 +1,7 @@
-"""uvicorn's httptools protocol with a bound on the request head while it is still arriving.
+"""uvicorn's httptools protocol with a bound on the request head while it is still arriving (431).
 
-httptools gathers a header value by concatenating each piece that arrives, so a head of N bytes
-costs O(N²) copying before the app sees it: a 100 MB header held one core for 10 s and stalled
-``/health`` for seconds, and ``max_header_bytes`` (checked by ``perceptron_mock.main`` once the head is
-complete) could only refuse it afterwards. This protocol counts the head's bytes as they arrive
-and answers the same 431 once they pass ``max_header_bytes`` plus ``REQUEST_LINE_BYTES``.
+httptools copies a header value on every piece that arrives (O(N²) for a head of N bytes), so an
+oversized head must be refused while it arrives, not once it is complete (docs: "Limits").
 """
 
 from __future__ import annotations

@@ -1,26 +1,7 @@
 """Requests per minute per API key, as a bucket that refills continuously (GCRA).
 
-Each key has a bucket of ``limit`` requests that refills at ``limit`` per minute, a little at a time:
-after a burst that empties it, one more request is allowed every ``60 s / limit`` (200 ms at 300/min),
-not all of them a minute later as with a fixed or moving window. That is how OpenAI-compatible
-services behave (their "Please try again in 20s" at 3 RPM is exactly one refill interval), and it is
-friendlier to bursts. The `limits` library's strategies (fixed window, moving window, sliding window
-counter) all count requests in windows, so none of them can express this; the bucket is a single
-number per key instead, the "theoretical arrival time" (TAT) of GCRA:
-
-    tat = max(stored tat, now); a request is allowed when tat + interval - now <= capacity
-    (capacity = limit x interval), and then stores tat + interval.
-
-From that one number the headers follow exactly: remaining = (capacity - (tat - now)) // interval,
-reset (time until the bucket is full again) = tat - now, and for a refusal retry-after = the time
-until one interval fits. All arithmetic is in whole microseconds, so the counts never drift.
-
-Storage: without a Redis client the buckets live in this process (one budget per worker, at most
-``MemoryStore.MAX_BUCKETS`` of them, however many keys clients make up); with one
-(``perceptron_mock.storage.open_redis``, which ``perceptron_mock.main`` opens once and shares with the journal and the fault
-queue) they live in Redis, updated atomically by a Lua script that reads Redis's own clock, so every
-worker and every replica shares one budget and no two of them disagree about the time. The Redis
-client is asyncio's: a check never blocks the event loop.
+A refilling bucket, not windows, because OpenAI-compatible services behave so (docs: "Limits" gives
+the arithmetic); the buckets live in this process or, shared by every worker, in Redis.
 """
 
 from __future__ import annotations
@@ -28,52 +9,21 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
-import math
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from perceptron_mock.asgi import Scope
+from perceptron_mock.exchange import Exchange
 from perceptron_mock.guards.auth import bearer_token
 from perceptron_mock.protocol.errors import APIError
-from perceptron_mock.storage import STORAGE_ERRORS, STORAGE_FAILED_KEY, outage, storage_unavailable
+from perceptron_mock.protocol.retry import go_duration, retry_headers
+from perceptron_mock.storage import STORAGE_ERRORS, outage, storage_unavailable
 
 log = logging.getLogger("perceptron_mock")
 
-QUOTA_KEY = "perceptron_mock.quota"  # where admit() leaves the caller's quota in the ASGI scope
 REDIS_PREFIX = "perceptron-mock:ratelimit:"
 _MICROS = 1_000_000
-
-
-def go_duration(seconds: float) -> str:
-    """A duration as Go prints it, to the millisecond (rounded up): ``0s``, ``200ms``, ``1.5s``,
-    ``1m0s``, ``1h2m3.004s`` — the format of OpenAI's ``x-ratelimit-reset-*`` headers."""
-    ms = max(0, math.ceil(seconds * 1000 - 1e-6))
-    if ms == 0:
-        return "0s"
-    if ms < 1000:
-        return f"{ms}ms"
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    whole, frac = divmod(rest, 1000)
-    text = f"{whole}.{frac:03d}".rstrip("0").rstrip(".") + "s"
-    if hours:
-        return f"{hours}h{minutes}m{text}"
-    if minutes:
-        return f"{minutes}m{text}"
-    return text
-
-
-def retry_headers(wait_ms: float) -> list[tuple[str, str]]:
-    """``Retry-After`` and ``retry-after-ms`` for a wait of ``wait_ms``: the rule of every 429/503 the
-    mock sends, the limiter's refusals and injected faults alike.
-
-    Retry-After is whole seconds (RFC 9110 allows no fraction), rounded up so that it is never too
-    early; retry-after-ms, which the openai SDK prefers, carries the exact wait. Neither is ever less
-    than 1: the openai SDK ignores a wait of 0 and falls back to its own back-off (0.5 s and up), while
-    it honours 1 ms, so "retry at once" is sent as 1 ms."""
-    ms = max(1, math.ceil(round(wait_ms, 6)))  # rounded first: 0.29 s is 290 ms, not 291
-    return [("retry-after", str(math.ceil(ms / 1000))), ("retry-after-ms", str(ms))]
 
 
 @dataclass(frozen=True)
@@ -278,37 +228,37 @@ class RateLimiter:
     def _quota(self, remaining: int, reset_us: int, retry_us: int | None = None) -> Quota:
         return Quota(self.limit, max(0, remaining), reset_us, retry_us, self.period_s)
 
-    async def admit(self, scope: Scope, key: str) -> Quota:
+    async def admit(self, exchange: Exchange, key: str) -> Quota:
         try:
             quota = self._quota(*await self.store.take(key))
         except STORAGE_ERRORS:  # logged once per outage (perceptron_mock.storage.Outage)
-            scope[STORAGE_FAILED_KEY] = True
+            exchange.storage_failed = True
             raise storage_unavailable() from None
-        scope[QUOTA_KEY] = quota
+        exchange.quota = quota
         if not quota.allowed:
             raise quota.refusal()
         return quota
 
-    async def quota(self, scope: Scope) -> Quota | None:
+    async def quota(self, scope: Scope, exchange: Exchange) -> Quota | None:
         """The quota to report on this answer: the one ``admit`` left, else the caller's bucket as it
         stands (a request that was not counted spends nothing); None if the storage cannot say, or has
         already failed once in this request (its one timeout is all a request waits for Redis)."""
-        quota = scope.get(QUOTA_KEY)
+        quota = exchange.quota
         if quota is not None:
             return quota
         key = caller_key(scope)
         if key is None:
             return self._full
-        if STORAGE_FAILED_KEY in scope:
+        if exchange.storage_failed:
             return None
         try:
             return self._quota(*await self.store.look(key))
         except STORAGE_ERRORS:  # answered without x-ratelimit headers; logged once per outage
-            scope[STORAGE_FAILED_KEY] = True
+            exchange.storage_failed = True
             return None
 
-    async def headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
-        quota = await self.quota(scope)
+    async def headers(self, scope: Scope, exchange: Exchange) -> list[tuple[bytes, bytes]]:
+        quota = await self.quota(scope, exchange)
         return [] if quota is None else quota.headers()
 
     async def reset(self, key: str | None = None) -> None:

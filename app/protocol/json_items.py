@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from perceptron_mock.protocol.payloads import Body
+from perceptron_mock.protocol.data_urls import Body
 
 _QUOTE = ord('"')
 _STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)  # a string's contents up to its closing quote

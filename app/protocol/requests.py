@@ -1,9 +1,7 @@
 """The request body of ``POST /v1/chat/completions`` as pydantic models.
 
-Strict types (a number is never read from a string), ranges from the API reference, and tagged
-unions for message roles and content parts, so that an error names the exact path. Tags are
-spelled ``role:…`` and ``part:…`` because they show up in pydantic's error locations, where
-``perceptron_mock.protocol.validation`` recognises and drops them.
+Strict types, ranges from the API reference and tagged unions, so that an error names the exact path;
+tags are spelled ``role:…`` and ``part:…`` so that ``validation`` can drop them from locations.
 """
 
 from __future__ import annotations

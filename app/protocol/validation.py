@@ -1,9 +1,7 @@
 """Raw request bytes → a validated ``ChatCompletionRequest``, or one ``APIError`` naming the problem.
 
-Pydantic does the work (``model_validate_json`` straight from the bytes); this module turns its first
-error into the OpenAI envelope: ``param`` as a path like ``messages[1].content[0].image_url.url`` and a
-message a person can act on. Values are quoted at most 60 characters long, so a 10 MB string sent in
-the wrong place never comes back in the error.
+pydantic's first error becomes the OpenAI envelope, ``param`` a path such as
+``messages[1].content[0].image_url.url``; values are quoted at most 60 characters long.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from pydantic import ValidationError
 
 from perceptron_mock.protocol.errors import APIError, clip, invalid, unparseable_json
 from perceptron_mock.protocol.json_items import items_over
-from perceptron_mock.protocol.payloads import LIFT_ABOVE, Body, Lifted, lift
+from perceptron_mock.protocol.data_urls import LIFT_ABOVE, Body, Lifted, lift
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 
 _TYPE_NAMES = {
@@ -31,7 +29,7 @@ _TYPE_NAMES = {
 }
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -83,7 +81,7 @@ def _describe(error: dict[str, Any], param: str | None) -> tuple[str, str]:
         return f"Unrecognized request argument supplied: {clip(param or '')}.", "unknown_parameter"
     if kind in _TYPE_NAMES:
         return (
-            f"Invalid type for {name}: expected {_TYPE_NAMES[kind]}, but got {_json_kind(value)}.",
+            f"Invalid type for {name}: expected {_TYPE_NAMES[kind]}, but got {json_kind(value)}.",
             "invalid_type",
         )
     if kind in ("greater_than_equal", "greater_than"):
@@ -106,7 +104,7 @@ def _describe(error: dict[str, Any], param: str | None) -> tuple[str, str]:
         return f"Invalid value for {name}: {_quote(value)}. Supported values are: {ctx.get('expected')}.", "invalid_value"
     if kind in ("invalid_role", "invalid_part_type", "invalid_format_type"):
         if not isinstance(value, dict):
-            return f"Invalid type for {name}: expected an object, but got {_json_kind(value)}.", "invalid_type"
+            return f"Invalid type for {name}: expected an object, but got {json_kind(value)}.", "invalid_type"
         field = "role" if kind == "invalid_role" else "type"
         found = value.get(field)
         if found is None:
@@ -122,7 +120,7 @@ def first_error(errors: list[dict[str, Any]]) -> APIError:
     if errors and errors[0]["type"] == "json_invalid":
         return unparseable_json(str(errors[0].get("ctx", {}).get("error", "invalid JSON")))
     if errors and errors[0]["type"] in ("model_type", "model_attributes_type") and not errors[0]["loc"]:
-        return unparseable_json(f"got {_json_kind(errors[0].get('input'))}, not an object")
+        return unparseable_json(f"got {json_kind(errors[0].get('input'))}, not an object")
     # A value that matches neither member of ``str | list`` produces one error per member; the
     # type error of the first is the one a person needs.
     error = errors[0]
@@ -134,7 +132,7 @@ def first_error(errors: list[dict[str, Any]]) -> APIError:
     if error["type"] in ("string_type", "list_type") and param and param.endswith("content"):
         return invalid(
             f"Invalid type for '{param}': expected a string or an array of content parts, "
-            f"but got {_json_kind(error.get('input'))}.",
+            f"but got {json_kind(error.get('input'))}.",
             param,
             "invalid_type",
         )
@@ -169,7 +167,7 @@ def parse_request_lifting(
     body: Body, *, reject_unknown: bool = True, max_items: int | None = None
 ) -> tuple[ChatCompletionRequest, dict[str, bytes]]:
     """``parse_request`` for a body that may carry large data-URL images: their base64 payloads are
-    lifted out and decoded before pydantic reads the body (``perceptron_mock.protocol.payloads`` says why) and the
+    lifted out and decoded before pydantic reads the body (``perceptron_mock.protocol.data_urls`` says why) and the
     images returned beside the request, keyed by the placeholder URL that stands for each in it;
     ``perceptron_mock.accounting.prompt`` reads them from there. Whenever the lifted body does not validate, or a
     placeholder is not exactly one image part's URL, the whole body is parsed as ``parse_request``

@@ -1,24 +1,7 @@
 """The streamed answer: ``chat.completion.chunk`` events over SSE, framed as the service frames them.
 
-On the wire (the README's "Streaming" section gives the reason for each choice)::
-
-    data: {"id":"chatcmpl-…","object":"chat.completion.chunk","created":…,"model":…,
-           "choices":[{"index":0,"delta":{"role":"assistant"},"logprobs":null,"finish_reason":null}]}
-    data: {… "delta":{"reasoning_content":" token"} …}      one per token, when reasoning is on
-    data: {… "delta":{"content":" token"} …}                one per token
-    data: {… "delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":{…}}   usage only if asked
-    data: [DONE]
-
-each event ending in ``\\n\\n``, then the body ends. Keep-alives are ``: ping`` comment lines. Events
-due at the same moment (all of them, unpaced) share a write, up to ``events_per_write``: chunk
-boundaries are not part of SSE, and per-event writes cost more than everything else (README).
-
-Two halves, so that each can change without the other:
-
-- ``stream_events()`` turns a ``Completion`` into encoded events: what is said (a pure function).
-- ``CompletionStream`` delivers them through sse-starlette's ``EventSourceResponse``: when and how
-  (pacing, keep-alives, client disconnects, and the ways a ``Delivery`` can interrupt a stream:
-  stop after N events, with or without dropping the connection, or an error event after N events).
+``stream_events`` says what is said (a pure function); ``CompletionStream`` delivers it through
+sse-starlette as its ``Delivery`` asks (docs: "Streaming" shows the wire format and why).
 """
 
 from __future__ import annotations
@@ -27,16 +10,18 @@ import asyncio
 import itertools
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import AsyncIterator, Iterable, Iterator
 
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from perceptron_mock.accounting import tokens
-from perceptron_mock.answers.answer import Completion, Pacing
-from perceptron_mock.asgi import Receive, Scope, Send
+from perceptron_mock.answers.answer import Completion
+from perceptron_mock.asgi import Receive, Scope, Send, reset_connection
+from perceptron_mock.exchange import Exchange
 from perceptron_mock.protocol.errors import APIError, server_error
+from perceptron_mock.render.delivery import Delivery
 from perceptron_mock.render.json import usage_of
 
 log = logging.getLogger("perceptron_mock")
@@ -122,20 +107,19 @@ def stream_events(completion: Completion, *, id: str, created: int, model: str, 
 # --- how it is delivered ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """How one stream reaches the client: its pacing, and where (if anywhere) it is interrupted.
+def _cut_json(event: bytes) -> bytes:
+    payload = event[len(b"data: ") : -2]
+    return b"data: " + payload[: len(payload) // 2] + b"\n\n"
 
-    Event counts are data events, ``[DONE]`` included and keep-alives not: ``stop_after=0`` sends
-    headers and nothing else; ``stop_after`` one less than the stream's length leaves out ``[DONE]``.
-    """
 
-    pacing: Pacing = Pacing()
-    events_per_write: int = 64  # most events due at the same moment that go out in one write
-    stop_after: int | None = None  # send this many events, then stop
-    drop_connection: bool = False  # on stop, close the connection mid-body instead of ending the body
-    error_after: int | None = None  # send this many events, then ``error`` as an error event, then end
-    error: APIError | None = None  # default: the service's generic server error
+def _malformed(events: StreamEvents) -> StreamEvents:
+    """The first event after the role chunk (a token, or the finish chunk when there is none) with its
+    JSON cut in half; the SSE framing stays intact, so that it is the client's JSON parser that chokes."""
+    tokens = iter(events.tokens)
+    first = next(tokens, None)
+    if first is None:
+        return replace(events, tail=(_cut_json(events.tail[0]), *events.tail[1:]))
+    return replace(events, tokens=itertools.chain((_cut_json(first),), tokens))
 
 
 class StreamDropped(Exception):
@@ -153,7 +137,11 @@ class CompletionStream(EventSourceResponse):
         delivery: Delivery = Delivery(),
         keepalive: float = 15.0,
         headers: Iterable[tuple[bytes, bytes]] = (),
+        exchange: Exchange | None = None,  # given, a dropped connection is reset through its server receive
     ) -> None:
+        if delivery.malformed:
+            events = _malformed(events)
+        self.exchange = exchange
         paced = delivery.pacing.first_token_ms or delivery.pacing.tokens_per_second
         super().__init__(
             self._deliver(events, delivery),
@@ -179,8 +167,10 @@ class CompletionStream(EventSourceResponse):
         try:
             await super().__call__(scope, receive, send)
         except StreamDropped:
-            # Returning without ending the body makes the server close the connection mid-body.
-            return
+            # A reset (RST), so that the server does not take the unfinished response for a bug of its
+            # own; without the exchange, returning without ending the body makes it close the connection.
+            if self.exchange is not None:
+                await reset_connection(self.exchange.receive, receive)
 
     @staticmethod
     async def _deliver(events: StreamEvents, delivery: Delivery) -> AsyncIterator[bytes]:

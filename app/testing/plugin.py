@@ -1,22 +1,7 @@
-"""The pytest plugin (entry point ``pytest11``): a ``perceptron_mock`` fixture.
+"""The pytest plugin (entry point ``pytest11``): the ``perceptron_mock`` fixture (docs: "pytest fixture").
 
-    def test_retries(perceptron_mock):
-        perceptron_mock.fail_next("503", count=2)
-        client = perceptron_mock.openai_client(max_retries=2)
-        assert client.chat.completions.create(model="isaac-0.1", messages=[...]).choices
-        assert [r.status for r in perceptron_mock.requests()] == [503, 503, 200]
-
-The server is the real app under uvicorn, in a background thread of the test process, on a port the
-OS picked (the listening socket is bound before the server starts, so parallel test processes never
-race for a port: safe under pytest-xdist, where each worker has its own server). One server per
-worker is shared by the tests that take the defaults, and reset before each of them (journal,
-faults, rate-limit counters, run-time fixtures): tests are isolated without paying for a start-up
-each. ``@pytest.mark.perceptron_mock(api_keys=["k"], rate_limit_per_minute=5, ...)`` gives a test its
-own server with those settings. The server ignores ``PERCEPTRON_MOCK_*`` environment variables, so a
-test sees the same mock on every machine.
-
-Importing this module costs nothing: the app and uvicorn are imported when a test first asks for the
-fixture, so the plugin does not slow down the test runs of projects that never use it.
+The real app under uvicorn in a thread, on a port bound before it starts (safe under xdist); importing
+this module costs nothing, since pytest imports it in every project that has the mock installed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A large data-URL image (its payload lifted out of the body before parsing, perceptron_mock.protocol.payloads)
+"""A large data-URL image (its payload lifted out of the body before parsing, perceptron_mock.protocol.data_urls)
 is counted and answered exactly as the full parse would, and a broken one is refused exactly as a
 small one is."""
 
@@ -16,7 +16,7 @@ from PIL import Image
 from perceptron_mock.accounting import tokens
 from perceptron_mock.accounting.image_tokens import image_tokens
 from perceptron_mock.accounting.prompt import account
-from perceptron_mock.protocol.payloads import lift
+from perceptron_mock.protocol.data_urls import lift
 from perceptron_mock.protocol.validation import parse_request_lifting
 from tests.answers.helpers import SETTINGS, completion_for
 from tests.helpers import MODEL, OVERHEAD, data_url

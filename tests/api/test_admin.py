@@ -125,7 +125,7 @@ def test_a_body_that_is_not_a_json_object_is_invalid_json_with_no_param(mock, ro
 
 
 def test_curl_d_without_a_content_type_works(mock):
-    """The README's example: ``curl -d`` sends application/x-www-form-urlencoded."""
+    """The admin API page's example (docs/admin-api.md): ``curl -d`` sends application/x-www-form-urlencoded."""
     form = {"content-type": "application/x-www-form-urlencoded"}
     admin = httpx.Client(base_url=mock.url + "/_admin")
     admin.post("/reset")

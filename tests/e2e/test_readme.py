@@ -1,26 +1,25 @@
-"""The README's one-minute tour works as printed: each of its Python blocks, run as a new user would run
-it (a fresh interpreter, a ``scene.webp`` in the working directory, the environment the README says to
-export), gets an answer from a real mock. Only the address is changed, to the test server's port."""
+"""The README works as printed: each Python block of its one-minute tour, run as a new user would run it
+(a fresh interpreter, a ``scene.webp`` in the working directory, the environment the README says to
+export), gets an answer from a real mock; only the address is changed, to the test server's port. It
+stays short (the reference lives in docs/), and every link in it leads to a file that exists."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
+from tests.helpers import python_blocks, run_as_a_new_user
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+MOST_LINES = 250
 
 
 def tour_blocks() -> list[str]:
-    text = README.read_text(encoding="utf-8")
-    tour = text.split("## A one-minute tour", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", tour, re.S)
+    tour = README.read_text(encoding="utf-8").split("## A one-minute tour", 1)[1].split("\n## ", 1)[0]
+    return python_blocks(tour)
 
 
 def test_the_tour_has_a_block_for_each_sdk() -> None:
@@ -31,26 +30,17 @@ def test_the_tour_has_a_block_for_each_sdk() -> None:
 
 @pytest.mark.parametrize("index", range(len(tour_blocks())), ids=lambda i: f"block{i}")
 def test_tour_block_runs_against_the_mock(index: int, perceptron_mock, tmp_path: Path) -> None:
-    code = tour_blocks()[index].replace("http://127.0.0.1:8000", perceptron_mock.url)
-    Image.new("RGB", (640, 480), "teal").save(tmp_path / "scene.webp", "WEBP")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERCEPTRON_", "OPENAI_"))}
-    # What the README tells the reader to export for the perceptron helpers.
-    env |= {"PERCEPTRON_BASE_URL": perceptron_mock.base_url, "PERCEPTRON_API_KEY": "any-key"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    # Every block prints what the mock answered: non-empty text on each print.
-    printed = [line for line in done.stdout.splitlines() if line.strip()]
-    assert printed and all(line.strip() != "None" for line in printed), done.stdout
+    run_as_a_new_user(tour_blocks()[index], perceptron_mock, tmp_path)
 
 
-def test_the_settings_table_has_one_row_per_setting_flag() -> None:
-    """Every ``Settings`` field is a CLI flag, and the README's settings table lists exactly those flags."""
-    from perceptron_mock.cli import _flag
-    from perceptron_mock.settings import Settings
+def test_the_readme_is_at_most_250_lines() -> None:
+    lines = README.read_text(encoding="utf-8").count("\n")
+    assert lines <= MOST_LINES, f"README.md has {lines} lines; move reference material to docs/"
 
-    table = README.read_text(encoding="utf-8").split("| flag | environment |", 1)[1].split("\n\n", 1)[0]
-    first_cells = [row.split("|")[1] for row in table.splitlines()[2:]]  # past the header's end and |---|
-    listed = [flag for cell in first_cells for flag in re.findall(r"`(--[a-z-]+)`", cell)]
-    assert sorted(listed) == sorted(_flag(name) for name in Settings.model_fields)
+
+def test_every_link_in_the_readme_leads_to_a_file_that_exists() -> None:
+    links = re.findall(r"\]\(([^)\s]+)\)", README.read_text(encoding="utf-8"))
+    local = [link.split("#", 1)[0] for link in links if "://" not in link]
+    assert local, "the README links to no documentation page"
+    missing = [link for link in local if not (ROOT / link).is_file()]
+    assert not missing, f"README.md links to files that do not exist: {missing}"

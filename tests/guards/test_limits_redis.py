@@ -15,12 +15,13 @@ import httpx
 import pytest
 import redis as sync_redis
 
+from perceptron_mock.exchange import Exchange
 from perceptron_mock.guards.rate_limit import RateLimiter
 from perceptron_mock.main import create_app
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.settings import Settings
 from perceptron_mock.storage import open_redis
-from perceptron_mock.testing.faults import parse
+from perceptron_mock.protocol.faults import parse
 from tests.helpers import chat, threaded_mock
 from tests.redis_server import ForgetfulHop, redis_server, run_redis
 from tests.server import free_port, run_server
@@ -81,17 +82,17 @@ def test_redis_and_memory_buckets_agree_and_reset(redis_url):
             await limiter.reset()
             outcomes = []
             for key in ("a", "a", "b", "a", "a"):
-                scope: dict = {}
+                exchange = Exchange()
                 try:
-                    quota = await limiter.admit(scope, key)
+                    quota = await limiter.admit(exchange, key)
                     outcomes.append((True, quota.remaining))
                 except APIError:
-                    outcomes.append((False, scope["perceptron_mock.quota"].remaining))
+                    outcomes.append((False, exchange.quota.remaining))
             await limiter.reset("a")  # one key's counters...
-            outcomes.append((True, (await limiter.admit({}, "a")).remaining))
-            outcomes.append((True, (await limiter.admit({}, "b")).remaining))
+            outcomes.append((True, (await limiter.admit(Exchange(), "a")).remaining))
+            outcomes.append((True, (await limiter.admit(Exchange(), "b")).remaining))
             await limiter.reset()  # ...or all of them
-            outcomes.append((True, (await limiter.admit({}, "b")).remaining))
+            outcomes.append((True, (await limiter.admit(Exchange(), "b")).remaining))
             return outcomes
         finally:
             if client is not None:
@@ -136,7 +137,7 @@ def test_limiter_journal_and_fault_queue_share_one_connection_that_shutdown_clos
         async def scenario() -> tuple[int, int]:
             server = create_app(Settings(rate_limit_storage=url, rate_limit_per_minute=10))
             limiter, toolkit = server.limiter, server.toolkit
-            await limiter.admit({}, "key")
+            await limiter.admit(Exchange(), "key")
             await toolkit.journal.add(
                 {"request_id": None, "time": 0.0, "method": "POST", "path": "/v1/chat/completions", "query": "",
                  "headers": [], "body": b"{}", "body_shortened": False, "status": 200, "complete": True,

@@ -16,7 +16,8 @@ import pytest
 from perceptron_mock.answers.answer import Completion
 from perceptron_mock.asgi import read_body
 from perceptron_mock.protocol.errors import APIError
-from perceptron_mock.render.sse import CompletionStream, Delivery, stream_events
+from perceptron_mock.render.delivery import Delivery
+from perceptron_mock.render.sse import CompletionStream, stream_events
 from tests.helpers import MODEL, ThreadedServer
 
 ANSWER = Completion(

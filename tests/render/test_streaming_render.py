@@ -17,7 +17,8 @@ from perceptron_mock.answers.answer import Completion, Pacing
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.render import sse
 from perceptron_mock.render.json import completion_object
-from perceptron_mock.render.sse import CompletionStream, Delivery, stream_events
+from perceptron_mock.render.delivery import Delivery
+from perceptron_mock.render.sse import CompletionStream, stream_events
 
 ID, CREATED, MODEL = "chatcmpl-" + "a" * 29, 1_790_000_000, "isaac-0.2-2b-preview"
 

@@ -9,19 +9,22 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+# The example test files users copy: the pytest page's complete one, and the README's short one.
+EXAMPLES = {"docs/pytest.md": "## A complete test file", "README.md": "## Testing your client"}
 
 
-def readme_example() -> str:
-    """The complete example test file from the README's "pytest fixture" section."""
-    section = README.read_text().split("## pytest fixture", 1)[1]
+def example_test_file(path: str) -> str:
+    """The example test file (a ```python block starting ``# test_``) in ``path``'s section."""
+    section = (ROOT / path).read_text(encoding="utf-8").split(EXAMPLES[path], 1)[1].split("\n## ", 1)[0]
     match = re.search(r"```python\n(# test_.*?)```", section, re.S)
-    assert match, "the README's pytest fixture section has no example test file"
+    assert match, f"{path}: the section {EXAMPLES[path]!r} has no example test file"
     return match.group(1)
 
 
-def test_the_readme_example_passes(pytester: pytest.Pytester):
-    example = readme_example()
+@pytest.mark.parametrize("path", EXAMPLES)
+def test_the_documented_example_passes(pytester: pytest.Pytester, path: str):
+    example = example_test_file(path)
     pytester.makepyfile(test_example=example)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(passed=example.count("\ndef test_"))

@@ -12,7 +12,7 @@ import pytest
 from perceptron import errors as perr
 
 from perceptron_mock.guards.rate_limit import Quota
-from perceptron_mock.testing.faults import FaultSpecError, parse
+from perceptron_mock.protocol.faults import FaultSpecError, parse
 from tests.helpers import MODEL, chat
 
 MESSAGES = [{"role": "user", "content": "Describe the scene."}]
@@ -118,6 +118,9 @@ def test_a_request_with_its_own_fault_header_leaves_the_queue_alone(perceptron_m
         {"top_p": 7},  # refused by validation
         {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,aGk="}}]}]},
         {"max_completion_tokens": 10**6},  # refused by the context check
+        # Refused while the answer is chosen, which comes before the fault step.
+        {"response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"not": {}}}}},
+        {"extra_body": {"regex": "(unclosed"}},
     ],
 )
 def test_invalid_requests_keep_their_400_and_do_not_use_up_a_fault(perceptron_mock, fields):
@@ -138,15 +141,17 @@ def test_latency_delays_a_normal_answer(perceptron_mock, monkeypatch):
     # How long: on a recorded sleep, not a clock (the timer may fire a fraction of a ms early).
     import asyncio
 
-    from perceptron_mock.testing import faults
+    from perceptron_mock.answers.answer import Answer
+    from perceptron_mock.exchange import Exchange
+    from perceptron_mock.render import delivery
 
     slept: list[float] = []
 
     async def recorded_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(faults.asyncio, "sleep", recorded_sleep)
-    asyncio.run(faults.begin(faults.parse("latency=250"), {}, None))
+    monkeypatch.setattr(delivery.asyncio, "sleep", recorded_sleep)
+    asyncio.run(delivery.before_answer(parse("latency=250"), Answer(content=""), Exchange(), None))
     assert slept == [0.25]
 
 

@@ -1,20 +1,7 @@
 """The journal and the fault queue in Redis, so that every worker and replica shares one of each.
 
-Used when ``--rate-limit-storage`` is a Redis URL (``perceptron_mock.testing.state``): the deployment that shares
-its rate-limit budget through Redis shares what tests look at and steer through it too. Without it,
-``--workers 4`` would give four journals, and "the next 2 requests get 503" would mean the next 2
-that happen to reach the worker that took the admin call.
-
-Each operation is one round trip: the journal append (id, push, trim) and the fault take (find the
-first queued fault that matches, count it down, drop it at zero) are Lua scripts, so concurrent
-workers never lose an entry or spend one use of a fault twice. Both stores use the process's client
-(``perceptron_mock.storage.open_redis``), which the rate limiter shares: one connection pool per process.
-
-A storage error is not translated here: the admin API, which is what reads, queues and clears, answers
-any ``RedisError`` with 503 ``storage_unavailable`` (``perceptron_mock.main.build_api``). The two calls on the
-request path decide for themselves: ``add`` drops the entry, ``take``'s error goes up to
-``Faults.pick``, which answers without a fault. Both report to the client's ``perceptron_mock.storage.outage``,
-which logs an outage once.
+Each operation is one Lua script, so concurrent workers never lose an entry or spend one use of a
+fault twice.
 """
 
 from __future__ import annotations
@@ -26,8 +13,9 @@ from typing import Any
 import orjson
 
 from perceptron_mock.storage import STORAGE_ERRORS, outage
-from perceptron_mock.testing.faults import Fault, QueuedFault, parse
-from perceptron_mock.testing.journal import public_headers
+from perceptron_mock.protocol.faults import Fault, parse
+from perceptron_mock.toolkit.faults import QueuedFault
+from perceptron_mock.toolkit.journal import public_headers
 
 log = logging.getLogger("perceptron_mock")
 

@@ -1,11 +1,4 @@
-"""The run-time state the testing toolkit keeps: the journal and the queued faults.
-
-``perceptron_mock.main`` builds one ``Toolkit`` per app from the settings; the hot path, the recorder and the admin
-API (``perceptron_mock.api.admin``) all use that same object. The stores live in this process's memory, or in
-Redis when ``rate_limit_storage`` is a Redis URL (``perceptron_mock.testing.redis_store``), so that every worker
-and replica sharing the rate-limit budget also shares one journal and one fault queue. They then use
-the process's Redis client, which ``perceptron_mock.main`` opens once for them and the rate limiter, and closes.
-"""
+"""The run-time state of the testing toolkit: the journal and the fault queue, in memory or in Redis."""
 
 from __future__ import annotations
 
@@ -13,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from perceptron_mock.settings import Settings
-from perceptron_mock.testing.faults import Faults, FaultStore, MemoryFaults
-from perceptron_mock.testing.journal import JournalStore, MemoryJournal
+from perceptron_mock.toolkit.faults import Faults, FaultStore, MemoryFaults
+from perceptron_mock.toolkit.journal import JournalStore, MemoryJournal
 
 
 @dataclass(frozen=True)
@@ -29,7 +22,7 @@ class Toolkit:
         journal: JournalStore | None
         store: FaultStore
         if redis is not None:
-            from perceptron_mock.testing.redis_store import RedisFaults, RedisJournal
+            from perceptron_mock.toolkit.redis_store import RedisFaults, RedisJournal
 
             journal = RedisJournal(redis, settings.journal_size) if settings.journal_size else None
             store = RedisFaults(redis)

@@ -1,20 +1,7 @@
 """Large data-URL payloads, lifted out of a request body before the JSON parser reads it.
 
-pydantic's ``model_validate_json`` holds about three times what it parses (its own buffer, then a
-Python string for each value), so a 20 MB body carrying one image cost 60 MB before the image was
-even decoded. Nearly all of such a body is one base64 string that only the image decoder needs.
-``lift`` finds those strings on the raw bytes (``bytes.find``: C speed, no copy) and returns a small
-body in which each payload is replaced by a placeholder, with the payloads decoded (straight from
-the original bytes: no string, no copy of the base64). The caller validates the small body and checks that every placeholder landed where an image
-URL belongs (``Lifted.placed_in``); when anything is off it parses the original body instead, so the
-shortcut never gives an answer the full parse would not.
-
-A string is lifted only when it is certainly one whole JSON string without escapes: the value of a
-``"url"`` key, opening with ``"data:``, with no backslash before its closing quote, and a payload that
-decodes as strict base64 — so nothing in it (a raw control character, a byte that is not UTF-8) could
-have made the full parse refuse the body. A payload that does not decode stays in the body, and the
-full parse names the error. The journal uses
-the same finder to shorten such strings without parsing them (``perceptron_mock.testing.journal``).
+pydantic holds about three times what it parses, and nearly all of such a body is one base64 string
+only the image decoder needs; a lift that could change the outcome is never made (docs: "Limits").
 """
 
 from __future__ import annotations

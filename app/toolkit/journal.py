@@ -1,21 +1,7 @@
-"""The request journal: what clients sent and what they got back, for tests to read.
+"""The request journal: what clients sent and what they got back, for tests to read (``/_admin/requests``).
 
-Every request outside ``/_admin`` and ``/health`` is recorded once its answer is known: method, path,
-query, headers (without credentials), body, status, duration, request id and the fault it got. The
-journal is a bounded ring (``journal_size``): the oldest entries fall out. ``Recorder`` is the ASGI
-wrapper that fills it; ``perceptron_mock.api.admin`` reads it (``GET /_admin/requests``).
-
-The request path pays for a closure and an append. The body is the one the endpoint read: the
-recorder asks for it by putting ``BODY_KEY`` in the scope, ``perceptron_mock.asgi.read_body`` leaves it there and
-the recorder takes it out when it writes the entry, so it keeps no copy while the request runs. A
-request whose body was never read (refused before it: 401, 429, a chunked upload cut off at the cap
-with 413) is recorded with an empty body. It is kept as raw bytes and only parsed when somebody reads the
-journal. A body larger than ``journal_body_bytes`` (data-URL images, mostly) is shortened when it is
-recorded: its long strings keep their head and say how long they were, so the structure a test
-asserts on survives while the ring cannot grow to gigabytes. Data URLs are shortened on the raw bytes
-(``perceptron_mock.protocol.payloads`` finds them), so a 20 MB image is never parsed for the journal. Headers are
-bounded the same way (``stored_headers``): a long value is clipped, and an entry keeps at most
-``HEADERS_KEPT`` headers and ``HEADER_BYTES_KEPT`` bytes of them.
+A bounded ring; the body is the one the endpoint read (kept by the ``Exchange``, no copy), and large
+bodies and headers are shortened when recorded (docs: "Admin API" gives the bounds).
 """
 
 from __future__ import annotations
@@ -28,10 +14,10 @@ from typing import Any, Iterable, Protocol
 
 import orjson
 
-from perceptron_mock.asgi import BODY_KEY, ASGIApp, Message, Receive, Scope, Send
+from perceptron_mock.asgi import ASGIApp, Message, Receive, Scope, Send
+from perceptron_mock.exchange import exchange_of
 from perceptron_mock.protocol.json_items import items_over
-from perceptron_mock.protocol.payloads import Body, data_url_spans, replace_spans
-from perceptron_mock.storage import STORAGE_FAILED_KEY
+from perceptron_mock.protocol.data_urls import Body, data_url_spans, replace_spans
 
 # Headers that carry credentials never leave the process: not through the admin API, not into Redis.
 SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-key", b"api-key", b"cookie"})
@@ -39,8 +25,6 @@ SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-ke
 # Paths that are about the mock rather than the API: reading the journal must not add to it, and a
 # health probe every few seconds would push real requests out of the ring.
 UNRECORDED_PREFIXES = ("/_admin", "/health")
-
-FAULT_KEY = "perceptron_mock.fault"  # the scope key a fault leaves its spec under, for the journal
 
 _LONG_STRING = 256  # strings longer than this are shortened in an oversized body
 _KEPT_HEAD = 64
@@ -57,7 +41,7 @@ def recordable(path: str) -> bool:
 
 
 class JournalStore(Protocol):
-    """Where entries live: this process's memory, or Redis (``perceptron_mock.testing.redis_store``) so that every
+    """Where entries live: this process's memory, or Redis (``perceptron_mock.toolkit.redis_store``) so that every
     worker and replica shares one journal."""
 
     # True when ``add`` goes to Redis: the recorder skips it for a request in which Redis already failed.
@@ -181,14 +165,15 @@ class Recorder:
         answer_headers: list = []  # the response's, where perceptron_mock.main put the x-request-id
         written = False
 
-        scope[BODY_KEY] = b""  # read_body puts the body here (perceptron_mock.asgi)
+        exchange = exchange_of(scope)
+        exchange.wants_body = True  # the endpoint's read keeps the body there: no copy is made here
 
         async def write(complete: bool) -> None:
             nonlocal written
             written = True
-            if self.store.remote and STORAGE_FAILED_KEY in scope:
+            body, exchange.body = exchange.body, b""
+            if self.store.remote and exchange.storage_failed:
                 return  # Redis failed earlier in this request: its one timeout was enough; the entry is lost
-            body = scope.pop(BODY_KEY, b"")
             if len(body) > self.body_limit:  # shortened, which may parse it: off the event loop
                 body, shortened = await asyncio.to_thread(stored_body, body, self.body_limit, self.max_items)
             else:
@@ -210,7 +195,7 @@ class Recorder:
                     "status": status,
                     "complete": complete,
                     "duration_ms": round((time.perf_counter() - began) * 1000, 3),
-                    "fault": scope.get(FAULT_KEY),
+                    "fault": exchange.fault,
                 }
             )
 

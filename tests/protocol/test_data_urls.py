@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from perceptron_mock.accounting.prompt import account
 from perceptron_mock.protocol.errors import APIError
-from perceptron_mock.protocol.payloads import LIFT_ABOVE, MIN_PAYLOAD, data_url_spans, lift
+from perceptron_mock.protocol.data_urls import LIFT_ABOVE, MIN_PAYLOAD, data_url_spans, lift
 from perceptron_mock.protocol import validation
 from perceptron_mock.protocol.validation import parse_request, parse_request_lifting
 from perceptron_mock.settings import Settings
@@ -207,7 +207,7 @@ def test_the_unmutated_seed_bodies_take_the_lifted_path(monkeypatch_module):
 def monkeypatch_module():
     """Small thresholds, so that every image of a short body is lifted and the search stays fast."""
     with pytest.MonkeyPatch.context() as patch:
-        import perceptron_mock.protocol.payloads as payloads
+        import perceptron_mock.protocol.data_urls as payloads
 
         patch.setattr(validation, "LIFT_ABOVE", 0)
         patch.setattr(payloads, "MIN_PAYLOAD", 16)
