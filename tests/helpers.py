@@ -79,10 +79,18 @@ def data_url(data: bytes, mime: str = "image/png") -> str:
 # --- server-sent events ---------------------------------------------------------------------------
 
 
-def sse_events(body: bytes) -> list[bytes]:
-    """The body cut at the blank lines that end events; asserts nothing is left over."""
+def sse_frames(body: bytes) -> list[bytes]:
+    """The body's events, each with the blank line that ends it (as the renderer yields them); asserts
+    nothing is left over. An empty body has none."""
+    if not body:
+        return []
     assert body.endswith(b"\n\n"), body[-200:]
-    return [block for block in body[:-2].split(b"\n\n")]
+    return [block + b"\n\n" for block in body[:-2].split(b"\n\n")]
+
+
+def sse_events(body: bytes) -> list[bytes]:
+    """The body's events without the blank lines that end them."""
+    return [frame[:-2] for frame in sse_frames(body)]
 
 
 def sse_data(events: list[bytes]) -> list[dict]:
