@@ -14,7 +14,6 @@ from perceptron_mock.settings import Settings
 SETTINGS = Settings()
 
 
-
 def answer_for(body: dict, fixtures: FixtureStore | None = None) -> Answer:
     request = parse_request(orjson.dumps(body))
     return choose(request, account(request, SETTINGS), fixtures)
