@@ -8,7 +8,6 @@ through the generous watchdogs.
 
 from __future__ import annotations
 
-import base64
 import io
 import threading
 
