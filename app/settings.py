@@ -2,7 +2,7 @@
 
 Values come, in order of precedence, from CLI flags (see ``perceptron_mock.cli``), from ``PERCEPTRON_MOCK_*``
 environment variables, and from the defaults below. The CLI builds its flags from this class, so a
-field added here is a flag, an environment variable and a README row at once.
+field added here is a flag, an environment variable and a row of docs/settings.md at once (a test checks the table).
 """
 
 from __future__ import annotations

@@ -157,7 +157,7 @@ class CompletionStream(EventSourceResponse):
 
     async def _send_with_timeout(self, send: Send, message: dict) -> None:
         # sse-starlette wraps every send in an anyio cancel scope even with no timeout set; that
-        # scope was the largest per-event cost in the profile (README, "Streaming").
+        # scope was the largest per-event cost in the profile (docs/streaming.md, performance).
         if self.send_timeout is None:
             await send(message)
         else:

@@ -41,7 +41,7 @@ class RecordedRequest:
     path: str
     query: str
     headers: dict[str, str]  # lower-case names; credentials are never recorded
-    headers_shortened: bool  # long values clipped or headers left out (see the README's journal bounds)
+    headers_shortened: bool  # long values clipped or headers left out (docs/admin-api.md, the journal)
     body: Any  # the JSON body, or None when it was empty or not JSON
     body_text: str | None  # the body when it was not JSON
     body_shortened: bool  # long strings were shortened (the body was over journal_body_bytes)

@@ -15,7 +15,7 @@ MAX_STRING = 2_000
 MAX_CHARS = 500_000  # far past what fits in a completion budget (8K tokens on the real service)
 MAX_ITEMS = 500
 ATTEMPTS = 6
-# What a schema may be, checked before anything else (see README "Limits"). Checking a subschema against
+# What a schema may be, checked before anything else (docs/limits.md). Checking a subschema against
 # the 2020-12 meta-schema costs ~0.2 ms, so 5,000 (OpenAI's Structured Outputs allow 5,000 properties in
 # all) are about a second, in a worker thread.
 MAX_SCHEMA_BYTES = 1024 * 1024
