@@ -71,3 +71,32 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+class ModelReasoning(BaseModel):
+    supported: bool
+    always_enabled: bool
+
+
+class ModelObject(BaseModel):
+    """A model: OpenAI's four fields, and with ``?extended=true`` the catalog's fields after them."""
+
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+    name: str | None = None
+    capabilities: list[str] | None = None
+    modalities: list[str] | None = None
+    output_formats: list[str] | None = None
+    sampling_parameters: list[str] | None = None
+    reasoning: ModelReasoning | None = None
+    max_context_tokens: int | None = None
+    max_output_tokens: int | None = None
+    description: str | None = None
+    early_access: bool | None = None
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelObject]

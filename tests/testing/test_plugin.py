@@ -72,7 +72,7 @@ def test_a_marker_gives_a_test_its_own_server_and_settings(pytester: pytest.Pyte
 
         def test_default_server_is_untouched(perceptron_mock, perceptron_mock_server):
             assert perceptron_mock is perceptron_mock_server
-            assert len(perceptron_mock.openai_client().models.list().data) == 4
+            assert len(perceptron_mock.openai_client().models.list().data) == 6
         """
     )
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
