@@ -232,3 +232,10 @@ def test_a_model_outside_the_catalog_stops_start_up():
     with pytest.raises(RuntimeError, match="model 'my-model' \\(--model\\) is not in the model catalog"):
         with run_server("--model", "my-model"):
             pass
+
+
+@pytest.mark.parametrize("raw_id", ["x" * 50_000, "%00%ff", "a%2F..%2F..%2Fhealth", "%E2%80%AE"])
+def test_a_hostile_id_is_a_short_model_not_found(client, raw_id):
+    response = client.get("/v1/models/" + raw_id, params={"extended": "true"})
+    assert response.status_code == 404 and response.json()["error"]["code"] == "model_not_found"
+    assert len(response.content) < 1000
