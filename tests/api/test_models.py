@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from perceptron_mock.protocol.catalog import Catalog
+from tests.conftest import image_bytes, point_perceptron_at
 from tests.server import RunningServer, run_server
 
 SDK_MODELS = ["isaac-0.1", "isaac-0.2-1b", "isaac-0.2-2b-preview", "isaac-0.3-fast", "perceptron-mk1", "perceptron-mk1.5"]
@@ -163,9 +164,11 @@ def test_models_need_a_key_like_completions(path):
         assert httpx.get(running.url + path, headers={"authorization": "Bearer the-key"}).status_code == 200
 
 
-def test_the_sdks_default_model_is_served_out_of_the_box(openai_client):
-    completion = openai_client.chat.completions.create(model="perceptron-mk1.5", messages=[{"role": "user", "content": "hi"}])
-    assert completion.model == "perceptron-mk1.5" and completion.choices[0].message.content
+def test_the_sdks_default_model_is_served_out_of_the_box(server, monkeypatch):
+    """The issue's first try: a helper with no model named sends perceptron-mk1.5, which must be served."""
+    point_perceptron_at(server, monkeypatch)
+    result = perceptron.question(perceptron.image(image_bytes()), "What stands out?")
+    assert result.model == "perceptron-mk1.5" and result.text and not result.errors
 
 
 def write_models(tmp_path: Path, *entries: dict) -> Path:
