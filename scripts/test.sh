@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Install the mock with its test dependencies into .venv and run the whole test suite.
+# Install the mock with its test dependencies into .venv and run the unit and integration tests, in
+# parallel (pytest-xdist, one worker per core; arguments go to pytest, e.g. `-n 0` or a test file).
+# The heavier checks are steps of their own in .ci/run: scripts/contract.sh, scripts/containers.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The shared-limit tests start their own redis-server (Debian's package) on a free port.
@@ -11,8 +13,8 @@ fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -e '.[test]'
-# The contract check (schemathesis against /openapi.json) runs with the whole suite, not with a selection.
-if [ "$#" -eq 0 ]; then
-    PYTHON=.venv/bin/python ./scripts/contract.sh
-fi
-.venv/bin/python -m pytest "$@"
+start=$SECONDS
+status=0
+.venv/bin/python -m pytest -n auto "$@" || status=$?
+echo "tests: $((SECONDS - start)) s"
+exit "$status"

@@ -1,71 +1,45 @@
-from __future__ import annotations
+"""Fixtures only (what tests import comes from tests/helpers.py). The server is the project's own:
+the pytest plugin's ``perceptron_mock`` fixture, reset before each test, or its marker for a test's
+own settings; subprocess servers (tests/server.py) are for tests about the process itself."""
 
-import base64
-import io
+from __future__ import annotations
 
 import httpx
 import pytest
-from PIL import Image
 
-from tests.server import RunningServer, run_server
-
-MODEL = "isaac-0.2-2b-preview"
-# The prompt tokens a one-message request adds to its content: the message's chat template (5) and the
-# generation prompt (3). Written out, not read from perceptron_mock.accounting.tokens, so that a change there shows.
-OVERHEAD = 5 + 3
-
-
-@pytest.fixture(scope="session")
-def server() -> RunningServer:
-    """One mock on default settings, shared by the tests that need nothing special. Its rate limit is
-    raised so far that the whole suite, sharing one key, never meets it (the x-ratelimit headers stay);
-    tests/test_limits_rate*.py start their own servers for the limit itself."""
-    with run_server("--rate-limit-per-minute", "1000000") as running:
-        yield running
+from tests.helpers import point_perceptron_at
+from tests.redis_server import run_redis
 
 
 @pytest.fixture
-def client(server: RunningServer) -> httpx.Client:
-    with httpx.Client(base_url=server.url, headers={"authorization": "Bearer test-key"}, timeout=30) as http:
+def client(perceptron_mock) -> httpx.Client:
+    """httpx on the mock, with its key."""
+    with httpx.Client(base_url=perceptron_mock.url, headers={"authorization": f"Bearer {perceptron_mock.api_key}"}, timeout=30) as http:
         yield http
 
 
 @pytest.fixture
-def openai_client(server: RunningServer):
-    import openai
-
-    return openai.OpenAI(base_url=server.base_url, api_key="test-key", max_retries=0)
-
-
-def point_perceptron_at(server: RunningServer, monkeypatch: pytest.MonkeyPatch, api_key: str = "test-key") -> None:
-    """Point the perceptron SDK's module-level helpers (``perceptron.detect``, ``question``, …) at
-    ``server``: they read PERCEPTRON_BASE_URL and PERCEPTRON_API_KEY, and a FAL_KEY in the environment
-    could send them to fal.ai instead."""
-    monkeypatch.setenv("PERCEPTRON_BASE_URL", server.base_url)
-    monkeypatch.setenv("PERCEPTRON_API_KEY", api_key)
-    monkeypatch.delenv("FAL_KEY", raising=False)
+def openai_client(perceptron_mock):
+    return perceptron_mock.openai_client(max_retries=0)
 
 
 @pytest.fixture
-def perceptron_sdk(server: RunningServer, monkeypatch: pytest.MonkeyPatch):
-    """The perceptron SDK's client for ``server``, its module-level helpers pointed there too."""
-    import perceptron
-
-    point_perceptron_at(server, monkeypatch)
-    with perceptron.Client(base_url=server.base_url, api_key="test-key") as client:
+def perceptron_sdk(perceptron_mock, monkeypatch: pytest.MonkeyPatch):
+    """The perceptron SDK's client for the mock, its module-level helpers pointed there too."""
+    point_perceptron_at(perceptron_mock, monkeypatch, perceptron_mock.api_key)
+    with perceptron_mock.perceptron_client() as client:
         yield client
 
 
-def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48), color: str = "red") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, fmt)
-    return buffer.getvalue()
+@pytest.fixture
+def admin(perceptron_mock) -> httpx.Client:
+    """httpx on the mock's ``/_admin``, for what the tests check on the wire (MockClient is the Python way)."""
+    with httpx.Client(base_url=perceptron_mock.url + "/_admin", timeout=10) as http:
+        yield http
 
 
-def data_url(data: bytes, mime: str = "image/png") -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
-
-
-def chat(text: str = "Hello", **fields) -> dict:
-    """A minimal valid request body, with ``fields`` merged in."""
-    return {"model": MODEL, "messages": [{"role": "user", "content": text}], **fields}
+@pytest.fixture(scope="module")
+def redis_url():
+    """A real redis-server of this module's own, on a free port."""
+    with run_redis() as url:
+        yield url

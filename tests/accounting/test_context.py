@@ -17,7 +17,7 @@ from perceptron_mock.accounting.prompt import account, completion_budget, contex
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 from perceptron_mock.settings import Settings
-from tests.conftest import MODEL, OVERHEAD, chat, data_url, image_bytes
+from tests.helpers import MODEL, OVERHEAD, chat, data_url, image_bytes
 
 WINDOW = 8192
 

@@ -19,7 +19,7 @@ from perceptron_mock.accounting.prompt import account
 from perceptron_mock.protocol.data_urls import lift
 from perceptron_mock.protocol.validation import parse_request_lifting
 from tests.answers.helpers import SETTINGS, completion_for
-from tests.conftest import MODEL, OVERHEAD, data_url
+from tests.helpers import MODEL, OVERHEAD, data_url
 
 LARGE = (1000, 700)  # random pixels: a PNG of ~2 MB, ~2.8 MB as base64
 LARGE_JPEG = (1400, 1000)  # ~1.6 MB, so that two thirds of it still make a body over 1 MB

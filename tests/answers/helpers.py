@@ -12,11 +12,6 @@ from perceptron_mock.protocol.validation import parse_request
 from perceptron_mock.settings import Settings
 
 SETTINGS = Settings()
-MODEL = "isaac-0.2-2b-preview"
-STUDIO_URL = (
-    "https://raw.githubusercontent.com/perceptron-ai-inc/perceptron/main/cookbook/_shared/assets/capabilities/qna/"
-    "studio_scene.webp"
-)
 
 
 def answer_for(body: dict, fixtures: FixtureStore | None = None) -> Answer:
@@ -28,17 +23,3 @@ def completion_for(body: dict):
     request = parse_request(orjson.dumps(body))
     prompt = account(request, SETTINGS)
     return fit(choose(request, prompt), budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens)
-
-
-def request_body(user_text: str, *, system: str | list | None = None, images: list[str] = (), **fields) -> dict:
-    """A chat body: an optional system message (a string or text parts), then the images and the text."""
-    messages: list[dict] = []
-    if system is not None:
-        messages.append({"role": "system", "content": system})
-    parts = [{"type": "image_url", "image_url": {"url": url}} for url in images]
-    if parts:
-        parts.append({"type": "text", "text": user_text})
-        messages.append({"role": "user", "content": parts})
-    else:
-        messages.append({"role": "user", "content": user_text})
-    return {"model": MODEL, "messages": messages, **fields}

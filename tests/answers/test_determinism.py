@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.answers.helpers import answer_for, completion_for, request_body
-from tests.conftest import data_url, image_bytes
+from tests.answers.helpers import answer_for, completion_for
+from tests.helpers import chat, data_url, image_bytes
 
 RED = data_url(image_bytes(color="red"))
 BLUE = data_url(image_bytes(color="blue"))
@@ -31,17 +31,17 @@ HINTS = [None, "<hint>BOX</hint>", "<hint>POINT THINK</hint>", "<hint>POLYGON FO
 )
 def test_the_same_request_gets_the_same_answer(text, hint, temperature, image):
     fields = {} if temperature is None else {"temperature": temperature}
-    body = request_body(text, system=hint, images=[image], **fields)
+    body = chat(text, system=hint, images=[image], **fields)
     assert answer_for(body) == answer_for(body)
 
 
 def test_temperature_zero_is_the_default():
-    body = request_body("Describe the image.", images=[RED])
+    body = chat("Describe the image.", images=[RED])
     assert answer_for(body) == answer_for({**body, "temperature": 0})
 
 
 def test_temperature_varies_the_answer_reproducibly():
-    body = request_body("Find every cup.", system="<hint>BOX</hint>", images=[RED])
+    body = chat("Find every cup.", system="<hint>BOX</hint>", images=[RED])
     answers = {answer_for({**body, "temperature": t}).content for t in (0.2, 0.7, 1.0, 1.5)}
     assert len(answers) > 1
     assert answer_for({**body, "temperature": 0.7}) == answer_for({**body, "temperature": 0.7})
@@ -49,7 +49,7 @@ def test_temperature_varies_the_answer_reproducibly():
 
 def test_image_bytes_and_urls_change_the_answer():
     contents = {
-        answer_for(request_body("Find every cup.", system="<hint>BOX</hint>", images=[image])).content
+        answer_for(chat("Find every cup.", system="<hint>BOX</hint>", images=[image])).content
         for image in (RED, BLUE, "https://example.com/a.png", "https://example.com/b.png")
     }
     assert len(contents) == 4
@@ -79,7 +79,7 @@ KINDS = {
 @given(hint=st.sampled_from(HINTS), data=st.data())
 def test_max_completion_tokens_cuts_every_kind_of_answer(kind, hint, data):
     text, fields = KINDS[kind]
-    body = request_body(text, system=hint, images=[RED], **fields)
+    body = chat(text, system=hint, images=[RED], **fields)
     full = completion_for(body)
     limit = data.draw(st.integers(0, full.completion_tokens + 2), label="limit")
     cut = completion_for({**body, "max_completion_tokens": limit})
@@ -115,14 +115,14 @@ def _answers_in_a_process(bodies: list[dict], hash_seed: str) -> list:
 
 def _varied_bodies() -> list[dict]:
     """Bodies whose answers go through sets and dicts: several hints, several mentions, several images."""
-    bodies = [request_body(text, system=hint, images=[RED], **fields) for text, fields in KINDS.values() for hint in HINTS]
+    bodies = [chat(text, system=hint, images=[RED], **fields) for text, fields in KINDS.values() for hint in HINTS]
     several = "<hint>BOX THINK FOCUS</hint>Your goal is to segment out the following categories: cat, dog, traffic light, red cup"
     bodies += [
-        request_body("Find the cats, the dogs and the forklifts.", system="<hint>POINT</hint>", images=[RED, BLUE, "https://example.com/x.png"]),
-        request_body("", system=several, images=[BLUE]),
-        request_body("Count the ladders and cones", system="<hint>think, polygon,focus box</hint>", images=[RED], temperature=1.3),
-        request_body("Is there a fire exit?", images=[RED, BLUE], reasoning_effort="high", temperature=0.4),
-        request_body("Find every cone.", images=[BLUE], vision_config={"annotation_format": "polygon", "enable_thinking": True}),
+        chat("Find the cats, the dogs and the forklifts.", system="<hint>POINT</hint>", images=[RED, BLUE, "https://example.com/x.png"]),
+        chat("", system=several, images=[BLUE]),
+        chat("Count the ladders and cones", system="<hint>think, polygon,focus box</hint>", images=[RED], temperature=1.3),
+        chat("Is there a fire exit?", images=[RED, BLUE], reasoning_effort="high", temperature=0.4),
+        chat("Find every cone.", images=[BLUE], vision_config={"annotation_format": "polygon", "enable_thinking": True}),
     ]
     return bodies
 
@@ -136,11 +136,11 @@ def test_answers_do_not_depend_on_the_process_hash_seed():
 
 
 def test_task_shapes():
-    ocr = answer_for(request_body("Extract each produce label along with its listed price.", images=[RED])).content
+    ocr = answer_for(chat("Extract each produce label along with its listed price.", images=[RED])).content
     assert len(ocr.splitlines()) >= 3 and all(re.search(r"\$\d+\.\d\d", line) for line in ocr.splitlines())
-    caption = answer_for(request_body("Provide a concise, human-friendly caption for the upcoming image.", images=[RED]))
+    caption = answer_for(chat("Provide a concise, human-friendly caption for the upcoming image.", images=[RED]))
     assert caption.content.endswith(".") and "<" not in caption.content
-    yes_no = answer_for(request_body("Is there a ladder?", images=[RED])).content
+    yes_no = answer_for(chat("Is there a ladder?", images=[RED])).content
     assert yes_no.startswith(("Yes", "No"))
-    count = answer_for(request_body("How many forklifts are there?", images=[RED])).content
+    count = answer_for(chat("How many forklifts are there?", images=[RED])).content
     assert re.fullmatch(r"There (is|are) \d+ forklifts?\.", count)

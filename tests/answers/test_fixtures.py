@@ -7,14 +7,13 @@ import hashlib
 import json
 import re
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from perceptron_mock.answers.fixtures import FixtureFileError, FixtureStore
-from tests.answers.helpers import answer_for, request_body
-from tests.conftest import data_url, image_bytes
+from tests.answers.helpers import answer_for
+from tests.helpers import chat, data_url, image_bytes, threaded_mock
 from tests.server import run_server
 
 PNG = image_bytes(color="purple")
@@ -29,11 +28,11 @@ def _store(match: dict, respond: dict | None = None) -> FixtureStore:
 
 
 REQUESTS = {
-    "plain": request_body("Find every worker wearing PPE.", images=[URL]),
-    "box": request_body("Find every worker wearing PPE.", system="<hint>BOX</hint>", images=[URL]),
-    "box_think": request_body("Count the boxes", system="<hint>THINK BOX</hint>", images=[URL]),
-    "png": request_body("What is this?", images=[data_url(PNG)]),
-    "mk1": {**request_body("Hello"), "model": "perceptron-mk1", "temperature": 0.5},
+    "plain": chat("Find every worker wearing PPE.", images=[URL]),
+    "box": chat("Find every worker wearing PPE.", system="<hint>BOX</hint>", images=[URL]),
+    "box_think": chat("Count the boxes", system="<hint>THINK BOX</hint>", images=[URL]),
+    "png": chat("What is this?", images=[data_url(PNG)]),
+    "mk1": {**chat("Hello"), "model": "perceptron-mk1", "temperature": 0.5},
 }
 
 # (match, request name, matches?)
@@ -131,7 +130,7 @@ def test_duplicate_names_across_files_are_refused(tmp_path):
         FixtureStore.load(tmp_path)
 
 
-def test_the_server_does_not_start_on_a_bad_fixture_file(tmp_path):
+def test_the_server_does_not_start_on_a_bad_fixture_file(tmp_path):  # the CLI process exits, saying why
     (tmp_path / "broken.yaml").write_text("match: {model: 5}\nrespond: {content: x}\n")
     with pytest.raises(RuntimeError) as caught:
         with run_server("--fixtures", str(tmp_path)):
@@ -162,8 +161,8 @@ def test_fixtures_answer_over_http_and_reload_without_restart(tmp_path):
     ]
     (tmp_path / "a.json").write_text(json.dumps(fixture))
     (tmp_path / "b.yaml").write_text(json.dumps({"fixtures": errors}))  # JSON is YAML too
-    with run_server("--fixtures", str(tmp_path), "--fixtures-reload-seconds", "0.2") as server:
-        body = request_body("script me")
+    with threaded_mock(fixtures_dir=tmp_path, fixtures_reload_seconds=0.2) as server:
+        body = chat("script me")
         data = _post(server.url, body).json()
         assert data["choices"][0]["message"] == {"role": "assistant", "content": "first version", "reasoning_content": "because"}
         assert data["usage"] == {"prompt_tokens": 11, "completion_tokens": 22, "total_tokens": 33}
@@ -173,10 +172,10 @@ def test_fixtures_answer_over_http_and_reload_without_restart(tmp_path):
         pieces = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
         assert "".join(p["choices"][0]["delta"].get("content") or "" for p in pieces if p["choices"]) == "first version"
 
-        refused = _post(server.url, request_body("fail me"))
+        refused = _post(server.url, chat("fail me"))
         assert refused.status_code == 429 and refused.headers["retry-after"] == "0"
         assert refused.json() == {"error": {"message": "slow down", "type": "rate_limit_exceeded", "param": None, "code": "rate_limit"}}
-        assert _post(server.url, request_body("fault me")).status_code == 503
+        assert _post(server.url, chat("fault me")).status_code == 503
 
         fixture["respond"]["content"] = "second version"
         (tmp_path / "a.json").write_text(json.dumps(fixture))
@@ -193,26 +192,24 @@ def test_fixtures_answer_over_http_and_reload_without_restart(tmp_path):
 WATCHDOG = 10.0  # seconds: re's backtracking took ~25 s for (a+)+$ against 26 characters
 
 
-def test_a_catastrophic_user_text_pattern_is_searched_in_linear_time_over_http():
-    with run_server() as server:
-        admin = httpx.post(
-            server.url + "/_admin/fixtures", json={"name": "trap", "match": {"user_text": "(a+)+$"}, "respond": {"content": "all a"}}, timeout=WATCHDOG
-        )
-        assert admin.status_code == 201, admin.text
-        missed = _post(server.url, request_body("a" * 30_000 + "!"), timeout=WATCHDOG)  # no match: the rules answer
-        assert missed.status_code == 200 and missed.json()["choices"][0]["message"]["content"] != "all a"
-        hit = _post(server.url, request_body("b" + "a" * 30_000), timeout=WATCHDOG)
-        assert hit.json()["choices"][0]["message"]["content"] == "all a"
+def test_a_catastrophic_user_text_pattern_is_searched_in_linear_time_over_http(perceptron_mock):
+    admin = httpx.post(
+        perceptron_mock.url + "/_admin/fixtures", json={"name": "trap", "match": {"user_text": "(a+)+$"}, "respond": {"content": "all a"}}, timeout=WATCHDOG
+    )
+    assert admin.status_code == 201, admin.text
+    missed = _post(perceptron_mock.url, chat("a" * 30_000 + "!"), timeout=WATCHDOG)  # no match: the rules answer
+    assert missed.status_code == 200 and missed.json()["choices"][0]["message"]["content"] != "all a"
+    hit = _post(perceptron_mock.url, chat("b" + "a" * 30_000), timeout=WATCHDOG)
+    assert hit.json()["choices"][0]["message"]["content"] == "all a"
 
 
-def test_a_fixture_pattern_re2_cannot_search_is_refused_by_the_admin_api_naming_the_field():
-    with run_server() as server:
-        refused = httpx.post(
-            server.url + "/_admin/fixtures", json={"match": {"system_text": "(?=.*BOX)THINK"}, "respond": {"content": "x"}}, timeout=WATCHDOG
-        )
-        assert refused.status_code == 400
-        error = refused.json()["error"]
-        assert error["code"] == "invalid_fixture" and "system_text" in error["message"] and "lookaround" in error["message"]
+def test_a_fixture_pattern_re2_cannot_search_is_refused_by_the_admin_api_naming_the_field(perceptron_mock):
+    refused = httpx.post(
+        perceptron_mock.url + "/_admin/fixtures", json={"match": {"system_text": "(?=.*BOX)THINK"}, "respond": {"content": "x"}}, timeout=WATCHDOG
+    )
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_fixture" and "system_text" in error["message"] and "lookaround" in error["message"]
 
 
 @pytest.mark.parametrize(
@@ -228,5 +225,5 @@ def test_a_fixture_pattern_re2_cannot_search_is_refused_by_the_admin_api_naming_
 )
 def test_fixture_patterns_mean_what_python_means(pattern, text, expected):
     assert bool(re.search(pattern, text)) is expected
-    answer = answer_for(request_body(text), _store({"user_text": pattern}))
+    answer = answer_for(chat(text), _store({"user_text": pattern}))
     assert (answer.content == "SCRIPTED") is expected

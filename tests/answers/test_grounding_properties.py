@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from perceptron.pointing.parser import collect_annotations, parse_text
 
 from perceptron_mock.answers.grounding import Annotation, is_simple
-from tests.answers.helpers import answer_for, request_body
-from tests.conftest import data_url, image_bytes
+from tests.answers.helpers import answer_for
+from tests.helpers import chat, data_url, image_bytes
 
 IMAGES = [
     data_url(image_bytes("PNG", (64, 48), "red")),
@@ -143,7 +143,7 @@ def test_grounded_answers_parse_with_the_sdks_strict_parser(text, spatial, extra
     hint = f"<hint>{' '.join(tokens)}</hint>"
     system = [{"type": "text", "text": hint}] if as_parts else hint
     fields = {"temperature": temp} if temp is not None else {}
-    answer = answer_for(request_body(text, system=system, images=urls, **fields))
+    answer = answer_for(chat(text, system=system, images=urls, **fields))
     parse_text(answer.content)  # raises ParseError on malformed markup
     parsed = collect_annotations(answer.content, strict=True)
     kind = {"BOX": parsed.boxes, "POINT": parsed.points, "POLYGON": parsed.polygons}[spatial]
@@ -166,7 +166,7 @@ COUNT_TEMPLATES = ["How many {} are there?", "Count the {} and box each one. Exp
 def test_counting_reasoning_states_the_number_of_tags(template, thing, spatial, urls, focus, effort):
     hint = f"<hint>{spatial} THINK{' FOCUS' if focus else ''}</hint>"
     fields = {"reasoning_effort": effort} if effort else {}
-    answer = answer_for(request_body(template.format(thing), system=hint, images=urls, **fields))
+    answer = answer_for(chat(template.format(thing), system=hint, images=urls, **fields))
     parsed = collect_annotations(answer.content, strict=True)
     tags = parsed.boxes if spatial == "BOX" else parsed.points
     stated = int(re.findall(r"\d+", answer.reasoning)[-1])  # the reasoning ends on its count
@@ -175,26 +175,26 @@ def test_counting_reasoning_states_the_number_of_tags(template, thing, spatial, 
 
 
 def test_the_mention_names_what_the_prompt_asks_for():
-    answer = answer_for(request_body("Find every worker wearing PPE.", system="<hint>BOX</hint>", images=IMAGES[:1]))
+    answer = answer_for(chat("Find every worker wearing PPE.", system="<hint>BOX</hint>", images=IMAGES[:1]))
     boxes = collect_annotations(answer.content, strict=True).boxes
     assert {box.mention for box in boxes} == {"worker wearing PPE"}
 
 
 def test_the_sdk_detect_prompt_names_its_categories():
     system = "<hint>BOX</hint>Your goal is to segment out the following categories: cat, traffic light"
-    answer = answer_for(request_body("", system=system, images=IMAGES[:1]))
+    answer = answer_for(chat("", system=system, images=IMAGES[:1]))
     assert {b.mention for b in collect_annotations(answer.content, strict=True).boxes} == {"cat", "traffic light"}
 
 
 def test_a_named_image_gets_the_annotations():
-    body = request_body("Point to the dogs in the second image.", system="<hint>POINT</hint>", images=IMAGES[:3])
+    body = chat("Point to the dogs in the second image.", system="<hint>POINT</hint>", images=IMAGES[:3])
     points = collect_annotations(answer_for(body).content, strict=True).points
     assert points and {p.asset_idx for p in points} == {1}
 
 
 def test_mentions_with_markup_characters_round_trip():
     # The prompt reader drops < > " ' from mentions; "&" is the one markup character a prompt carries through.
-    answer = answer_for(request_body("Find every R&D badge.", system="<hint>BOX</hint>", images=IMAGES[:1]))
+    answer = answer_for(chat("Find every R&D badge.", system="<hint>BOX</hint>", images=IMAGES[:1]))
     assert "&amp;" in answer.content
     boxes = collect_annotations(answer.content, strict=True).boxes
     assert boxes and {b.mention for b in boxes} == {"R&D badge"}

@@ -9,7 +9,8 @@ import pytest
 from perceptron.pointing.parser import collect_annotations
 
 from perceptron_mock.answers.hints import hint_tokens, strip_hints
-from tests.answers.helpers import answer_for, request_body
+from tests.answers.helpers import answer_for
+from tests.helpers import chat
 
 IMAGE = "https://example.com/site.jpg"
 
@@ -26,14 +27,14 @@ IMAGE = "https://example.com/site.jpg"
     ],
 )
 def test_box_hint_in_any_system_form_gives_boxes(system):
-    answer = answer_for(request_body("Find every forklift.", system=system, images=[IMAGE]))
+    answer = answer_for(chat("Find every forklift.", system=system, images=[IMAGE]))
     boxes = collect_annotations(answer.content, strict=True).boxes
     assert boxes and all(box.mention == "forklift" for box in boxes)
 
 
 def test_a_hint_in_the_user_message_is_not_read():
     # The gateway honours hints in system messages only (the SDK's own comment says so).
-    answer = answer_for(request_body("<hint>BOX</hint> Find every forklift.", images=[IMAGE]))
+    answer = answer_for(chat("<hint>BOX</hint> Find every forklift.", images=[IMAGE]))
     assert "<point_box" not in answer.content
 
 
@@ -41,7 +42,7 @@ def test_a_hint_in_the_user_message_is_not_read():
     ("hint", "bucket"), [("POINT", "points"), ("POLYGON", "polygons"), ("BOX", "boxes"), ("CLIP", "clips")]
 )
 def test_each_spatial_hint_gives_its_own_tag(hint, bucket):
-    answer = answer_for(request_body("Locate the ladders.", system=f"<hint>{hint}</hint>", images=[IMAGE]))
+    answer = answer_for(chat("Locate the ladders.", system=f"<hint>{hint}</hint>", images=[IMAGE]))
     parsed = collect_annotations(answer.content, strict=True)
     assert getattr(parsed, bucket)
     others = {"points", "boxes", "polygons", "clips"} - {bucket}
@@ -62,7 +63,7 @@ def test_each_spatial_hint_gives_its_own_tag(hint, bucket):
 )
 def test_reasoning_follows_think_and_reasoning_effort(system, effort, reasons):
     fields = {"reasoning_effort": effort} if effort else {}
-    answer = answer_for(request_body("What is on the shelf?", system=system, images=[IMAGE], **fields))
+    answer = answer_for(chat("What is on the shelf?", system=system, images=[IMAGE], **fields))
     assert (answer.reasoning is not None) is reasons
     if reasons:
         assert answer.reasoning.strip()
@@ -70,14 +71,14 @@ def test_reasoning_follows_think_and_reasoning_effort(system, effort, reasons):
 
 def test_reasoning_effort_sets_how_long_the_reasoning_is():
     lengths = {
-        effort: len(answer_for(request_body("Describe the room.", images=[IMAGE], reasoning_effort=effort)).reasoning)
+        effort: len(answer_for(chat("Describe the room.", images=[IMAGE], reasoning_effort=effort)).reasoning)
         for effort in ("minimal", "high")
     }
     assert lengths["minimal"] < lengths["high"]
 
 
 def test_vision_config_stands_in_for_hints():
-    body = request_body(
+    body = chat(
         "Find every cone.", images=[IMAGE], vision_config={"annotation_format": "point", "enable_thinking": True}
     )
     answer = answer_for(body)
@@ -86,7 +87,7 @@ def test_vision_config_stands_in_for_hints():
 
 
 def test_focus_keeps_annotations_inside_the_region_it_reports():
-    answer = answer_for(request_body("Find every cone.", system="<hint>BOX THINK FOCUS</hint>", images=[IMAGE]))
+    answer = answer_for(chat("Find every cone.", system="<hint>BOX THINK FOCUS</hint>", images=[IMAGE]))
     x1, y1, x2, y2 = map(int, re.search(r"from \((\d+),(\d+)\) to \((\d+),(\d+)\)", answer.reasoning).groups())
     boxes = collect_annotations(answer.content, strict=True).boxes
     assert boxes

@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from perceptron_mock.answers import json_schema
 from perceptron_mock.protocol.errors import APIError
-from tests.answers.helpers import answer_for, request_body
+from tests.answers.helpers import answer_for
+from tests.helpers import chat
 
 FORMATS = ["date", "date-time", "time", "email", "uri", "uuid", "ipv4", "ipv6", "hostname", "duration"]
 NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=10)
@@ -197,7 +198,7 @@ class Detection(BaseModel):
 
 def test_pydantic_schemas_with_defs_and_recursion_are_answered():
     schema = Detection.model_json_schema()
-    body = request_body(
+    body = chat(
         "Report on the site.",
         response_format={"type": "json_schema", "json_schema": {"name": "detection", "schema": schema, "strict": True}},
     )
@@ -275,7 +276,7 @@ def test_schemas_the_mock_cannot_honour_get_400_naming_the_keyword(schema, code,
 
 
 def test_the_refusal_reaches_the_client_as_a_400(client):
-    body = request_body("x", response_format={"type": "json_schema", "json_schema": {"name": "n", "schema": {"not": {}}}})
+    body = chat("x", response_format={"type": "json_schema", "json_schema": {"name": "n", "schema": {"not": {}}}})
     response = client.post("/v1/chat/completions", json=body)
     assert response.status_code == 400
     error = response.json()["error"]
@@ -345,6 +346,6 @@ def test_properties_come_out_in_schema_order():
 
 def test_pydantic_fields_come_out_in_declaration_order():
     answer = answer_for(
-        request_body("Report.", response_format={"type": "json_schema", "json_schema": {"name": "box", "schema": Box.model_json_schema()}})
+        chat("Report.", response_format={"type": "json_schema", "json_schema": {"name": "box", "schema": Box.model_json_schema()}})
     )
     assert list(json.loads(answer.content)) == ["label", "x1", "confidence"]

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perceptron_mock.answers.patterns import PatternError, Matcher
-from tests.answers.test_regex import anchored
+from tests.helpers import anchored_patterns
 
 texts = st.text(alphabet="abcXYZ019 -_@.\né中\tß", max_size=12)
 
@@ -19,13 +19,13 @@ def _python_pattern(pattern: str) -> str:
 
 
 @settings(max_examples=600, deadline=None, derandomize=True, database=None)
-@given(pattern=anchored.map(_python_pattern), text=texts)
+@given(pattern=anchored_patterns.map(_python_pattern), text=texts)
 def test_a_matcher_finds_what_re_search_finds(pattern, text):
     assert Matcher(pattern).search(text) == bool(re.search(pattern, text)), (pattern, text)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True, database=None)
-@given(pattern=anchored.map(_python_pattern), text=texts)
+@given(pattern=anchored_patterns.map(_python_pattern), text=texts)
 def test_an_ascii_matcher_finds_what_re_search_finds_with_the_ascii_flag(pattern, text):
     assert Matcher(pattern, ascii_only=True).search(text) == bool(re.search(pattern, text, re.ASCII)), (pattern, text)
 

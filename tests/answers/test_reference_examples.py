@@ -12,9 +12,7 @@ import perceptron
 import pytest
 from PIL import Image
 
-from tests.answers.helpers import MODEL, STUDIO_URL
-from tests.conftest import data_url, image_bytes, point_perceptron_at
-from tests.server import run_server
+from tests.helpers import MODEL, STUDIO_URL, data_url, image_bytes, point_perceptron_at, threaded_mock
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 SITE = data_url(image_bytes("PNG", (320, 240), "orange"))
@@ -36,10 +34,8 @@ def _messages(name: str) -> list[dict]:
 
 @pytest.fixture(scope="module", params=["rules", "fixtures"])
 def mock(request):
-    args: list[str] = []
-    if request.param == "fixtures":
-        args += ["--fixtures", str(FIXTURES)]
-    with run_server(*args) as server:
+    settings = {"fixtures_dir": FIXTURES} if request.param == "fixtures" else {}
+    with threaded_mock(**settings) as server:
         yield request.param, server
 
 

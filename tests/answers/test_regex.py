@@ -11,38 +11,11 @@ from hypothesis import strategies as st
 
 from perceptron_mock.answers import regex
 from perceptron_mock.protocol.errors import APIError
-from tests.answers.helpers import answer_for, completion_for, request_body
-
-literals = st.sampled_from(list("abcXYZ019 -_@.") + ["\\.", "\\-", "\\(", "\\)", "\\$", "\\\\", "é", "中"])
-classes = st.sampled_from(
-    ["[a-z]", "[A-Z0-9]", "[^a-z]", "[^\\d\\s]", "\\d", "\\w", "\\s", "\\D", "\\W", "\\S", ".", "[._-]", "[\\w.+-]", "[^\"]"]
-)
-
-
-def _extend(inner):
-    quantified = st.builds(
-        lambda atom, q: f"(?:{atom}){q}",
-        inner,
-        st.sampled_from(["*", "+", "?", "{2}", "{1,3}", "{0,2}", "*?", "+?", "{2,}"]),
-    )
-    sequence = st.lists(inner, min_size=2, max_size=4).map("".join)
-    alternation = st.lists(inner, min_size=2, max_size=3).map(lambda xs: "(" + "|".join(xs) + ")")
-    group = inner.map(lambda atom: f"({atom})")
-    return st.one_of(quantified, sequence, alternation, group)
-
-
-patterns = st.recursive(st.one_of(literals, classes), _extend, max_leaves=8)
-anchored = st.builds(
-    lambda flags, start, body, end: f"{flags}{start}{body}{end}",
-    st.sampled_from(["", "(?i)", "(?s)", "(?x)", "(?m)"]),
-    st.sampled_from(["", "^", "\\A"]),
-    patterns,
-    st.sampled_from(["", "$", "\\Z"]),
-)
-
+from tests.answers.helpers import answer_for, completion_for
+from tests.helpers import anchored_patterns, chat
 
 @settings(max_examples=500, deadline=None)
-@given(pattern=anchored, seed=st.integers(0, 2**32))
+@given(pattern=anchored_patterns, seed=st.integers(0, 2**32))
 def test_answers_fully_match_generated_patterns(pattern, seed):
     if "(?x)" in pattern:
         pattern = pattern.replace(" ", "\\ ")  # verbose mode would drop literal spaces, which is another pattern
@@ -201,7 +174,7 @@ def test_unsupported_constructs_are_named():
 
 
 def test_regex_answer_and_its_cut(client):
-    body = request_body("Give me a code", regex=r"[A-Z]{3}-\d{4}")
+    body = chat("Give me a code", regex=r"[A-Z]{3}-\d{4}")
     response = client.post("/v1/chat/completions", json=body)
     assert response.status_code == 200
     assert re.fullmatch(r"[A-Z]{3}-\d{4}", response.json()["choices"][0]["message"]["content"])
@@ -210,11 +183,11 @@ def test_regex_answer_and_its_cut(client):
 
 
 def test_a_pathological_regex_gets_400_over_http(client):
-    response = client.post("/v1/chat/completions", json=request_body("x", regex=r"(a)\1"))
+    response = client.post("/v1/chat/completions", json=chat("x", regex=r"(a)\1"))
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "regex"
 
 
 def test_regex_with_think_reasons_and_matches():
-    answer = answer_for(request_body("Pick one", system="<hint>THINK</hint>", regex=r"(red|green|blue)"))
+    answer = answer_for(chat("Pick one", system="<hint>THINK</hint>", regex=r"(red|green|blue)"))
     assert answer.reasoning and re.fullmatch(r"(red|green|blue)", answer.content)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from perceptron_mock.answers import tasks
-from tests.answers.helpers import answer_for, request_body
+from tests.answers.helpers import answer_for
+from tests.helpers import chat
 
 
 @pytest.mark.parametrize(
@@ -49,7 +50,7 @@ def test_hostile_prompts_are_read(prompt, kind):
 
 @pytest.mark.timeout(20)
 def test_a_64_kb_extract_prompt_is_answered():
-    answer = answer_for(request_body("extract " * 8000))
+    answer = answer_for(chat("extract " * 8000))
     assert answer.content
 
 
@@ -69,15 +70,15 @@ def test_json_schema_and_regex_answers_do_not_read_the_prompt(monkeypatch):
     monkeypatch.setattr(tasks, "mentions", unread)
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
     fmt = {"type": "json_schema", "json_schema": {"name": "n", "schema": schema}}
-    assert answer_for(request_body("extract the numbers", response_format=fmt)).content.startswith("{")
-    assert answer_for(request_body("extract the code", regex=r"[A-Z]{3}")).content.isupper()
+    assert answer_for(chat("extract the numbers", response_format=fmt)).content.startswith("{")
+    assert answer_for(chat("extract the code", regex=r"[A-Z]{3}")).content.isupper()
 
 
 def test_mentions_are_worked_out_only_when_an_answer_names_them(monkeypatch):
     calls = []
     real = tasks.mentions
     monkeypatch.setattr(tasks, "mentions", lambda *args: calls.append(args) or real(*args))
-    answer_for(request_body("Describe the scene in detail"))
+    answer_for(chat("Describe the scene in detail"))
     assert calls == []
-    assert "forklift" in answer_for(request_body("Count the forklifts")).content
+    assert "forklift" in answer_for(chat("Count the forklifts")).content
     assert calls

@@ -1,4 +1,5 @@
-"""/_admin: who may use it, what it shows, and that the public API document does not mention it."""
+"""/_admin: who may use it, what it shows, and that the public API document does not mention it (its
+cross-site refusals: tests/guards/test_cross_site.py)."""
 
 from __future__ import annotations
 
@@ -12,20 +13,27 @@ from starlette.requests import Request
 
 from perceptron_mock.api.admin import AdminAccess, is_loopback
 from perceptron_mock.guards.auth import BearerAuth, bearer_token
-from perceptron_mock.guards.cross_site import is_loopback_host
 from perceptron_mock.guards.rate_limit import caller_key
 from perceptron_mock.main import create_app
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.settings import Settings
 from perceptron_mock.testing.client import MockClient
-from tests.conftest import chat
-from tests.server import run_server
+from tests.helpers import chat, threaded_mock
 
 
 @pytest.fixture(scope="module")
-def mock():
-    with run_server("--api-key", "sk-live-abcdefghijklmnop") as running:
-        yield running
+def keyed():
+    """A mock of the plugin's kind with an API key, shared by this module's tests: the admin API answers
+    without the API's key."""
+    with threaded_mock(api_keys=["sk-live-abcdefghijklmnop"]) as server:
+        yield server
+
+
+@pytest.fixture
+def mock(keyed):
+    """``keyed``, reset before each test as the plugin's own fixture is."""
+    keyed.reset()
+    return keyed
 
 
 def test_admin_api_is_not_in_the_public_openapi_document(mock):
@@ -162,14 +170,14 @@ def test_the_key_check_the_rate_limit_and_the_admin_api_read_the_bearer_header_a
     assert accepted(lambda: AdminAccess(Settings(admin_key="k1")).check(Request(scope))) is (token == b"k1")
 
 
-def test_an_admin_key_is_required_once_set():
-    with run_server("--admin-key", "admin-secret-1") as keyed:
-        url = keyed.url + "/_admin/requests"
-        assert httpx.get(url).status_code == 401
-        assert httpx.get(url, headers={"authorization": "Bearer wrong"}).json()["error"]["code"] == "invalid_admin_key"
-        assert httpx.get(url, headers={"authorization": "Bearer admin-secret-1"}).status_code == 200
-        config = httpx.get(keyed.url + "/_admin/config", headers={"authorization": "Bearer admin-secret-1"}).json()
-        assert config["admin_access"] == "key" and config["settings"]["admin_key"] == "adm*******et-1"
+@pytest.mark.perceptron_mock(admin_key="admin-secret-1")
+def test_an_admin_key_is_required_once_set(perceptron_mock):
+    url = perceptron_mock.url + "/_admin/requests"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers={"authorization": "Bearer wrong"}).json()["error"]["code"] == "invalid_admin_key"
+    assert httpx.get(url, headers={"authorization": "Bearer admin-secret-1"}).status_code == 200
+    config = httpx.get(perceptron_mock.url + "/_admin/config", headers={"authorization": "Bearer admin-secret-1"}).json()
+    assert config["admin_access"] == "key" and config["settings"]["admin_key"] == "adm*******et-1"
 
 
 def test_admin_is_off_beyond_loopback_without_a_key():
@@ -249,19 +257,19 @@ def test_a_fixture_fault_is_applied_and_journaled(mock):
     assert entry["status"] == 502 and entry["fault"] == "502"
 
 
-def test_reset_refills_the_rate_limit():
-    with run_server("--rate-limit-per-minute", "2") as limited:
-        send = lambda: httpx.post(limited.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer k"})
-        assert [send().status_code for _ in range(3)] == [200, 200, 429]
-        assert httpx.post(limited.url + "/_admin/reset").json()["rate_limits"] is True
-        assert send().status_code == 200
+@pytest.mark.perceptron_mock(rate_limit_per_minute=2)
+def test_reset_refills_the_rate_limit(perceptron_mock):
+    send = lambda: httpx.post(perceptron_mock.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer k"})
+    assert [send().status_code for _ in range(3)] == [200, 200, 429]
+    assert httpx.post(perceptron_mock.url + "/_admin/reset").json()["rate_limits"] is True
+    assert send().status_code == 200
 
 
 def test_reset_brings_back_a_directory_fixture_removed_by_name(tmp_path):
     (tmp_path / "greeting.yaml").write_text(
         "name: from-the-directory\nmatch:\n  user_text: (?i)hello\nrespond:\n  content: Hi from the directory.\n"
     )
-    with run_server("--fixtures", str(tmp_path), "--fixtures-reload-seconds", "0") as served:
+    with threaded_mock(fixtures_dir=tmp_path, fixtures_reload_seconds=0) as served:
         admin = httpx.Client(base_url=served.url + "/_admin")
         ask = lambda: httpx.post(served.base_url + "/chat/completions", json=chat("Hello"), headers={"authorization": "Bearer k"})
         assert ask().json()["choices"][0]["message"]["content"] == "Hi from the directory."
@@ -273,128 +281,6 @@ def test_reset_brings_back_a_directory_fixture_removed_by_name(tmp_path):
 
         assert [f["name"] for f in admin.get("/fixtures").json()["data"]] == ["from-the-directory"]
         assert ask().json()["choices"][0]["message"]["content"] == "Hi from the directory."
-
-
-# --- cross-site requests (a browser page of another site, DNS rebinding) ----------------------------------
-
-
-def port_of(running) -> int:
-    return int(running.url.rsplit(":", 1)[1])
-
-
-def assert_cross_site_refusal(response: httpx.Response, says: str) -> None:
-    assert response.status_code == 403, response.text
-    error = response.json()["error"]
-    assert error["code"] == "cross_site_request" and error["type"] == "invalid_request_error" and error["param"] is None
-    assert says in error["message"]
-
-
-@pytest.mark.parametrize("host", ["evil.example:{port}", "evil.example", "0.0.0.0:{port}", "192.168.1.4:{port}",
-                                  "localhost.evil.example:{port}", "127.0.0.1.nip.io:{port}"])
-def test_a_foreign_host_is_refused_as_dns_rebinding(mock, host):
-    response = httpx.get(mock.url + "/_admin/requests", headers={"host": host.format(port=port_of(mock))})
-    assert_cross_site_refusal(response, "is not a loopback name or address")
-
-
-@pytest.mark.parametrize("origin", ["https://evil.example", "http://evil.example:{port}", "null", "http://192.168.1.4:{port}"])
-def test_an_origin_of_another_site_is_refused(mock, origin):
-    response = httpx.get(mock.url + "/_admin/config", headers={"origin": origin.format(port=port_of(mock))})
-    assert_cross_site_refusal(response, "is another site")
-
-
-@pytest.mark.parametrize("site", ["cross-site", "same-site", "Cross-Site"])
-def test_sec_fetch_site_cross_site_or_same_site_is_refused(mock, site):
-    response = httpx.get(mock.url + "/_admin/requests", headers={"sec-fetch-site": site})
-    assert_cross_site_refusal(response, "Sec-Fetch-Site")
-
-
-def test_a_cross_site_form_post_queues_no_fault(mock):
-    # What a page on another site can make a browser send without a CORS preflight: a text/plain POST.
-    admin = httpx.Client(base_url=mock.url + "/_admin")
-    admin.post("/reset")
-    page = {"origin": "https://evil.example", "sec-fetch-site": "cross-site", "content-type": "text/plain"}
-    response = admin.post("/faults", content=b'{"fault": "503", "count": 100}', headers=page)
-    assert_cross_site_refusal(response, "is another site")
-    assert admin.get("/faults").json()["data"] == []
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {"host": "localhost:{port}"},
-        {"host": "LOCALHOST"},
-        {"host": "ui.localhost:{port}"},
-        {"host": "127.0.0.1:{port}"},
-        {"host": "127.8.9.10:{port}"},
-        {"host": "[::1]:{port}"},
-        {"origin": "http://127.0.0.1:{port}", "sec-fetch-site": "same-origin"},
-        {"origin": "http://localhost:3000"},
-        {"sec-fetch-site": "none"},  # typed into the address bar
-    ],
-)
-def test_loopback_hosts_and_origins_are_served(mock, headers):
-    sent = {name: value.format(port=port_of(mock)) for name, value in headers.items()}
-    response = httpx.get(mock.url + "/_admin/config", headers=sent)
-    assert response.status_code == 200, response.text
-
-
-@pytest.mark.parametrize("form", [False, True])
-def test_curl_keeps_working_with_and_without_d(mock, form):
-    args = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"]
-    if form:
-        args += ["-X", "POST", "-d", '{"fault": "503", "count": 1}', mock.url + "/_admin/faults"]
-    else:
-        args += [mock.url + "/_admin/requests?limit=1"]
-    httpx.post(mock.url + "/_admin/reset")
-    status = subprocess.run(args, capture_output=True, text=True, timeout=30, check=True).stdout
-    assert status == ("201" if form else "200")
-    httpx.post(mock.url + "/_admin/reset")
-
-
-def test_mock_client_keeps_working(mock):
-    client = MockClient(mock.url, api_key="sk-live-abcdefghijklmnop")
-    client.reset()
-    client.fail_next("503")
-    assert [fault["fault"] for fault in client.faults()] == ["503"]
-    client.add_fixture(name="hello", respond={"content": "hi"})
-    assert client.requests() == [] and client.config()["admin_access"] == "open"
-    client.reset()
-
-
-def test_the_api_itself_is_not_checked_for_cross_site_requests(mock):
-    # The API answers browsers of any site, as the real one does (with a key): only /_admin is guarded.
-    response = httpx.post(
-        mock.base_url + "/chat/completions",
-        json=chat(),
-        headers={"authorization": "Bearer sk-live-abcdefghijklmnop", "host": "api.example", "origin": "https://evil.example",
-                 "sec-fetch-site": "cross-site"},
-    )
-    assert response.status_code == 200
-
-
-def test_with_an_admin_key_any_host_is_served_but_other_sites_are_refused():
-    with run_server("--admin-key", "admin-secret-2") as keyed:
-        key = {"authorization": "Bearer admin-secret-2"}
-        url = keyed.url + "/_admin/requests"
-        # A docker-compose service name: the key, not the name, is what protects a keyed mock.
-        assert httpx.get(url, headers={**key, "host": "mock:8000"}).status_code == 200
-        assert httpx.get(url, headers={**key, "host": "mock:8000", "origin": "http://mock:8000"}).status_code == 200
-        assert_cross_site_refusal(httpx.get(url, headers={**key, "origin": "https://evil.example"}), "is another site")
-        assert_cross_site_refusal(httpx.get(url, headers={**key, "sec-fetch-site": "cross-site"}), "Sec-Fetch-Site")
-
-
-@pytest.mark.parametrize(
-    "value, loopback",
-    [
-        ("localhost", True), ("localhost:8000", True), ("LocalHost.:80", True), ("a.b.localhost:1", True),
-        ("127.0.0.1", True), ("127.255.0.1:9", True), ("[::1]", True), ("[::1]:8000", True), ("[::ffff:127.0.0.1]:1", True),
-        ("localhost.example", False), ("notlocalhost", False), ("0.0.0.0:8000", False), ("[::]:8000", False),
-        ("::1", False), ("127.0.0.1:80:80", False), ("127.0.0.1:", False), ("127.0.0.1:x", False), ("[::1", False),
-        ("", False), ("10.0.0.1", False), ("127.1", False),
-    ],
-)
-def test_which_host_headers_are_loopback(value, loopback):
-    assert is_loopback_host(value) is loopback
 
 
 # --- fixtures are checked when added, and removed by any name ----------------------------------------------

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from perceptron_mock.protocol.catalog import Catalog
-from tests.conftest import image_bytes, point_perceptron_at
-from tests.server import RunningServer, run_server
+from tests.helpers import image_bytes, point_perceptron_at, threaded_mock
+from tests.server import run_server
 
 SDK_MODELS = ["isaac-0.1", "isaac-0.2-1b", "isaac-0.2-2b-preview", "isaac-0.3-fast", "perceptron-mk1", "perceptron-mk1.5"]
 # perceptron-ai-inc/perceptron tests/test_models.py's EXTENDED fixture, without the names only it has
@@ -45,8 +45,8 @@ NEW_MODEL = {
 
 
 @pytest.fixture
-def sdk(server: RunningServer):
-    with perceptron.Client(base_url=server.base_url, api_key="test-key") as client:
+def sdk(perceptron_mock):
+    with perceptron_mock.perceptron_client() as client:
         yield client
 
 
@@ -88,9 +88,9 @@ def test_retrieve_plain_and_extended(sdk):
     assert info.raw == MK1_5
 
 
-def test_the_async_client_lists_and_retrieves_the_same(server: RunningServer):
+def test_the_async_client_lists_and_retrieves_the_same(perceptron_mock):
     async def calls():
-        async with perceptron.AsyncClient(base_url=server.base_url, api_key="test-key") as client:
+        async with perceptron.AsyncClient(base_url=perceptron_mock.base_url, api_key=perceptron_mock.api_key) as client:
             return (
                 await client.models.list(),
                 await client.models.list(extended=True),
@@ -155,18 +155,18 @@ def test_extended_is_true_or_false_and_anything_else_is_a_400(client, value):
     }
 
 
+@pytest.mark.perceptron_mock(api_keys=["the-key"])
 @pytest.mark.parametrize("path", ["/v1/models", "/v1/models/isaac-0.1", "/v1/models?extended=true"])
-def test_models_need_a_key_like_completions(path):
-    with run_server("--api-key", "the-key") as running:
-        assert httpx.get(running.url + path).status_code == 401
-        refused = httpx.get(running.url + path, headers={"authorization": "Bearer other"})
-        assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
-        assert httpx.get(running.url + path, headers={"authorization": "Bearer the-key"}).status_code == 200
+def test_models_need_a_key_like_completions(perceptron_mock, path):
+    assert httpx.get(perceptron_mock.url + path).status_code == 401
+    refused = httpx.get(perceptron_mock.url + path, headers={"authorization": "Bearer other"})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+    assert httpx.get(perceptron_mock.url + path, headers={"authorization": "Bearer the-key"}).status_code == 200
 
 
-def test_the_sdks_default_model_is_served_out_of_the_box(server, monkeypatch):
+def test_the_sdks_default_model_is_served_out_of_the_box(perceptron_mock, monkeypatch):
     """The issue's first try: a helper with no model named sends perceptron-mk1.5, which must be served."""
-    point_perceptron_at(server, monkeypatch)
+    point_perceptron_at(perceptron_mock, monkeypatch, perceptron_mock.api_key)
     result = perceptron.question(perceptron.image(image_bytes()), "What stands out?")
     assert result.model == "perceptron-mk1.5" and result.text and not result.errors
 
@@ -180,15 +180,15 @@ def write_models(tmp_path: Path, *entries: dict) -> Path:
 def test_a_models_file_adds_a_model_that_is_listed_and_answers_chat(tmp_path: Path):
     override = {**Catalog.load().get("isaac-0.1").model_dump(mode="json"), "name": "Isaac 0.1 (local)"}
     path = write_models(tmp_path, NEW_MODEL, override)
-    with run_server("--models-file", str(path)) as running:
-        with perceptron.Client(base_url=running.base_url, api_key="k") as sdk:
+    with threaded_mock(models_file=path) as running:
+        with running.perceptron_client() as sdk:
             infos = {info.id: info for info in sdk.models.list(extended=True)}
         assert list(infos) == [*SDK_MODELS, "isaac-9-tomorrow"]  # an override keeps its place; a new id comes last
         assert infos["isaac-0.1"].name == "Isaac 0.1 (local)"
         new = infos["isaac-9-tomorrow"]
         assert (new.max_context_tokens, new.max_output_tokens, new.capabilities, new.owned_by) == (4096, 1024, ["regex"], "perceptron")
         assert new.reasoning.to_dict() == {"supported": False, "always_enabled": False}
-        client = openai.OpenAI(base_url=running.base_url, api_key="k", max_retries=0)
+        client = running.openai_client(max_retries=0)
         answer = client.chat.completions.create(model="isaac-9-tomorrow", messages=[{"role": "user", "content": "hi"}])
         assert answer.model == "isaac-9-tomorrow"
 
@@ -220,15 +220,15 @@ def test_a_models_file_that_is_not_a_list_of_models_is_refused(tmp_path: Path):
             pass
 
 
-def test_model_narrows_what_is_served_in_its_order():
-    with run_server("--model", "perceptron-mk1.5", "--model", "isaac-0.1") as running:
-        client = openai.OpenAI(base_url=running.base_url, api_key="k", max_retries=0)
-        assert [m.id for m in client.models.list()] == ["perceptron-mk1.5", "isaac-0.1"]
-        assert client.chat.completions.create(model="isaac-0.1", messages=[{"role": "user", "content": "x"}]).model == "isaac-0.1"
-        for refused in (lambda: client.models.retrieve("perceptron-mk1"),
-                        lambda: client.chat.completions.create(model="perceptron-mk1", messages=[{"role": "user", "content": "x"}])):
-            with pytest.raises(openai.NotFoundError):
-                refused()
+@pytest.mark.perceptron_mock(models=["perceptron-mk1.5", "isaac-0.1"])
+def test_model_narrows_what_is_served_in_its_order(perceptron_mock):
+    client = perceptron_mock.openai_client(max_retries=0)
+    assert [m.id for m in client.models.list()] == ["perceptron-mk1.5", "isaac-0.1"]
+    assert client.chat.completions.create(model="isaac-0.1", messages=[{"role": "user", "content": "x"}]).model == "isaac-0.1"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("perceptron-mk1")
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="perceptron-mk1", messages=[{"role": "user", "content": "x"}])
 
 
 def test_a_model_outside_the_catalog_stops_start_up():

@@ -17,7 +17,7 @@ from perceptron_mock.protocol.data_urls import LIFT_ABOVE, MIN_PAYLOAD, data_url
 from perceptron_mock.protocol import validation
 from perceptron_mock.protocol.validation import parse_request, parse_request_lifting
 from perceptron_mock.settings import Settings
-from tests.conftest import MODEL, data_url, image_bytes
+from tests.helpers import MODEL, data_url, image_bytes
 
 BIG = base64.b64encode(random.Random(5).randbytes(LIFT_ABOVE)).decode()  # 1.33 MB of base64
 URL = "data:image/png;base64," + BIG

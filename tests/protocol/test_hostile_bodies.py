@@ -8,13 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import MODEL
+from tests.helpers import MODEL, post
 
 GOOD = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
-
-
-def _post(client, body: bytes):
-    return client.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
 
 
 def _assert_envelope(response, status: int) -> dict:
@@ -44,7 +40,7 @@ def _assert_envelope(response, status: int) -> dict:
     ],
 )
 def test_bodies_that_are_not_a_json_object_get_400_invalid_json(client, body, words):
-    error = _assert_envelope(_post(client, body), 400)
+    error = _assert_envelope(post(client, body), 400)
     assert error["code"] == "invalid_json" and error["param"] is None
     assert words in error["message"]
 
@@ -60,13 +56,13 @@ def test_bodies_that_are_not_a_json_object_get_400_invalid_json(client, body, wo
 def test_deep_nesting_is_refused(client, depth, code, words):
     nested = b'{"a":' * depth + b"1" + b"}" * depth
     body = b'{"model":"isaac-0.1","messages":[{"role":"user","content":"x"}],"vision_config":' + nested + b"}"
-    error = _assert_envelope(_post(client, body), 400)
+    error = _assert_envelope(post(client, body), 400)
     assert error["code"] == code and words in error["message"]
 
 
 def test_deeply_nested_arrays_in_content_are_refused(client):
     body = b'{"model":"isaac-0.1","messages":[{"role":"user","content":' + b"[" * 5000 + b"]" * 5000 + b"}]}"
-    _assert_envelope(_post(client, body), 400)
+    _assert_envelope(post(client, body), 400)
 
 
 def test_huge_strings_in_unexpected_places_are_not_echoed(client):
@@ -79,7 +75,7 @@ def test_huge_strings_in_unexpected_places_are_not_echoed(client):
         {**GOOD, "messages": [{"role": "user", "content": [{"type": huge}]}]},
         {**GOOD, "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": huge}}]}]},
     ):
-        response = _post(client, json.dumps(body).encode())
+        response = post(client, json.dumps(body).encode())
         assert 400 <= response.status_code < 500, response.text[:300]
         assert len(response.content) < 2000
         _assert_envelope(response, response.status_code)
@@ -87,7 +83,7 @@ def test_huge_strings_in_unexpected_places_are_not_echoed(client):
 
 def test_a_huge_valid_text_prompt_is_refused_for_context_not_crashed(client):
     body = {**GOOD, "messages": [{"role": "user", "content": "word " * 1_000_000}]}
-    error = _assert_envelope(_post(client, json.dumps(body).encode()), 400)
+    error = _assert_envelope(post(client, json.dumps(body).encode()), 400)
     assert error["code"] == "context_length_exceeded"
 
 
@@ -106,7 +102,7 @@ FIELDS = [
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(FIELDS), value=json_values)
 def test_wrong_types_everywhere_never_produce_a_5xx(client, field, value):
-    response = _post(client, json.dumps({**GOOD, field: value}).encode())
+    response = post(client, json.dumps({**GOOD, field: value}).encode())
     assert response.status_code < 500, response.text[:500]
     if response.status_code != 200:
         _assert_envelope(response, response.status_code)
@@ -115,7 +111,7 @@ def test_wrong_types_everywhere_never_produce_a_5xx(client, field, value):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(message=st.dictionaries(st.sampled_from(["role", "content", "name", "reasoning_content", "x"]), json_values, max_size=4))
 def test_arbitrary_messages_never_produce_a_5xx(client, message):
-    response = _post(client, json.dumps({**GOOD, "messages": [message]}).encode())
+    response = post(client, json.dumps({**GOOD, "messages": [message]}).encode())
     assert response.status_code < 500, response.text[:500]
     if response.status_code != 200:
         _assert_envelope(response, response.status_code)
@@ -124,7 +120,7 @@ def test_arbitrary_messages_never_produce_a_5xx(client, message):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.binary(max_size=200))
 def test_arbitrary_bytes_never_produce_a_5xx(client, raw):
-    response = _post(client, raw)
+    response = post(client, raw)
     assert 400 <= response.status_code < 500 or response.status_code == 200, response.text[:500]
     if response.status_code != 200:
         _assert_envelope(response, response.status_code)

@@ -8,7 +8,6 @@ through the generous watchdogs.
 
 from __future__ import annotations
 
-import base64
 import io
 import threading
 
@@ -19,7 +18,7 @@ from PIL import Image
 
 from perceptron_mock.accounting import tokens
 from perceptron_mock.accounting.image_tokens import image_tokens
-from tests.conftest import MODEL, OVERHEAD, data_url
+from tests.helpers import MODEL, OVERHEAD, data_url, post
 
 MB = 1024 * 1024
 NEAR_CAP = 20 * MB - 100 * 1024
@@ -43,10 +42,6 @@ def _near_cap(make) -> bytes:
     return body
 
 
-def _post(client: httpx.Client, body: bytes) -> httpx.Response:
-    return client.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"}, timeout=30)
-
-
 def _error(response: httpx.Response, status: int = 400) -> dict:
     assert response.status_code == status, response.text[:300]
     error = response.json()["error"]
@@ -68,7 +63,7 @@ MANY_ITEMS = {
 
 @pytest.mark.parametrize("make", MANY_ITEMS.values(), ids=MANY_ITEMS.keys())
 def test_a_body_of_millions_of_items_is_refused_before_it_is_parsed(client, make):
-    error = _error(_post(client, _near_cap(make)))
+    error = _error(post(client, _near_cap(make)))
     assert (error["code"], error["param"], error["message"]) == ("request_too_complex", None, TOO_COMPLEX)
 
 
@@ -85,15 +80,15 @@ def _tool_with(keys: int) -> dict:
 
 def test_the_item_cap_is_exact_a_body_of_25000_items_is_parsed_and_one_more_is_not(client):
     assert 14 + 2 * 12_493 == ITEMS
-    assert _post(client, orjson.dumps(_tool_with(12_493))).status_code == 200
-    error = _error(_post(client, orjson.dumps(_tool_with(12_494))))
+    assert post(client, orjson.dumps(_tool_with(12_493))).status_code == 200
+    error = _error(post(client, orjson.dumps(_tool_with(12_494))))
     assert error["code"] == "request_too_complex"
 
 
 def test_under_the_cap_every_refusal_is_the_parser_s_own(client):
-    keys = _error(_post(client, orjson.dumps(MANY_ITEMS["unknown-keys"](ITEMS - 20))))
+    keys = _error(post(client, orjson.dumps(MANY_ITEMS["unknown-keys"](ITEMS - 20))))
     assert (keys["code"], keys["param"]) == ("unknown_parameter", "vision_config.k0000000")
-    ints = _error(_post(client, orjson.dumps(MANY_ITEMS["ints-as-parts"](ITEMS - 20))))
+    ints = _error(post(client, orjson.dumps(MANY_ITEMS["ints-as-parts"](ITEMS - 20))))
     assert (ints["code"], ints["param"]) == ("invalid_type", "messages[0].content[0]")
     assert ints["message"] == "Invalid type for 'messages[0].content[0]': expected an object, but got an integer."
 
@@ -103,7 +98,7 @@ def test_many_small_images_are_refused_for_context_once_past_twice_the_window(cl
     Image.new("RGB", (100, 100), "teal").save(buffer, "PNG", compress_level=0)  # 30 KB: not lifted
     part = {"type": "image_url", "image_url": {"url": data_url(buffer.getvalue())}}
     body = _near_cap(lambda n: _request([{"role": "user", "content": [part] * n}]))
-    error = _error(_post(client, body))
+    error = _error(post(client, body))
     assert error["code"] == "context_length_exceeded" and "more than 16384 tokens" in error["message"]
 
 
@@ -126,7 +121,7 @@ def test_a_data_url_image_just_under_the_cap_is_accepted_and_counted(client, fmt
     parts = [{"type": "image_url", "image_url": {"url": data_url(data, mime)}}, {"type": "text", "text": "Describe it."}]
     body = orjson.dumps(_request([{"role": "user", "content": parts}]))
     assert 18 * MB < len(body) <= NEAR_CAP
-    response = _post(client, body)
+    response = post(client, body)
     assert response.status_code == 200, response.text[:300]
     assert response.json()["usage"]["prompt_tokens"] == image_tokens(*size) + tokens.count("Describe it.") + OVERHEAD
 
@@ -139,7 +134,7 @@ LARGE_BODIES = {
 
 
 @pytest.mark.parametrize("make", LARGE_BODIES.values(), ids=LARGE_BODIES.keys())
-def test_health_and_a_small_completion_are_answered_while_a_large_body_is_worked_on(server, make):
+def test_health_and_a_small_completion_are_answered_while_a_large_body_is_worked_on(perceptron_mock, make):
     """Before, these bodies held the event loop for 0.7 s, 6.6 s and over two minutes: every other
     client waited. A probe that waits more than its watchdog (5 s) fails the test."""
     body = make()
@@ -147,12 +142,12 @@ def test_health_and_a_small_completion_are_answered_while_a_large_body_is_worked
     answered: list[httpx.Response] = []
 
     def send_large() -> None:
-        with httpx.Client(base_url=server.url, headers=headers, timeout=60) as large:
-            answered.append(_post(large, body))
+        with httpx.Client(base_url=perceptron_mock.url, headers=headers, timeout=60) as large:
+            answered.append(post(large, body))
 
     sender = threading.Thread(target=send_large)
     probes = []
-    with httpx.Client(base_url=server.url, headers=headers, timeout=5) as other:
+    with httpx.Client(base_url=perceptron_mock.url, headers=headers, timeout=5) as other:
         sender.start()
         while sender.is_alive() or not probes:
             probes.append(other.get("/health").status_code)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import MODEL, chat, data_url, image_bytes
+from tests.helpers import MODEL, chat, data_url, image_bytes
 
 USER_IMAGE = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}
 
@@ -232,18 +232,10 @@ def test_same_request_same_answer_other_prompt_other_answer(client):
     assert other["choices"][0]["message"]["content"] != first["choices"][0]["message"]["content"]
 
 
-def test_unknown_fields_can_be_ignored_by_setting():
-    from tests.server import run_server
-
-    import httpx
-
-    with run_server("--unknown-fields", "ignore") as server:
-        response = httpx.post(
-            server.url + "/v1/chat/completions",
-            json=chat(seed=4, user="me"),
-            headers={"authorization": "Bearer k"},
-        )
-        assert response.status_code == 200, response.text
+@pytest.mark.perceptron_mock(unknown_fields="ignore")
+def test_unknown_fields_can_be_ignored_by_setting(client):
+    response = client.post("/v1/chat/completions", json=chat(seed=4, user="me"))
+    assert response.status_code == 200, response.text
 
 
 def test_of_several_bad_content_parts_the_first_is_named(client):

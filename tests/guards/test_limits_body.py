@@ -14,7 +14,7 @@ from PIL import Image
 
 from perceptron_mock.accounting import tokens
 from perceptron_mock.accounting.image_tokens import image_tokens
-from tests.conftest import MODEL, OVERHEAD, chat
+from tests.helpers import MODEL, OVERHEAD, chat
 from tests.server import declared_body
 
 CAP = 20 * 1024 * 1024
@@ -28,9 +28,9 @@ def assert_413_envelope(status: int, body: bytes) -> None:
     assert str(CAP) in error["message"]
 
 
-def test_a_declared_length_over_the_cap_is_refused_before_the_body_is_sent(server):
+def test_a_declared_length_over_the_cap_is_refused_before_the_body_is_sent(perceptron_mock):
     # 500 MB declared, not one byte of it sent: the answer comes anyway.
-    with declared_body(server.url, 500 * 1024 * 1024, authorization="Bearer body-key") as sock:
+    with declared_body(perceptron_mock.url, 500 * 1024 * 1024, authorization="Bearer body-key") as sock:
         response = b""
         while chunk := sock.recv(65536):  # the server closes the connection after its answer
             response += chunk
@@ -51,7 +51,7 @@ def test_one_byte_over_the_cap_is_refused_and_the_cap_itself_is_not(client):
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "context_length_exceeded"
 
 
-def test_a_chunked_upload_is_cut_off_once_it_passes_the_cap(server):
+def test_a_chunked_upload_is_cut_off_once_it_passes_the_cap(perceptron_mock):
     sent = 0
 
     def hundred_megabytes():
@@ -60,7 +60,7 @@ def test_a_chunked_upload_is_cut_off_once_it_passes_the_cap(server):
             sent += 1024 * 1024
             yield b"x" * (1024 * 1024)
 
-    with httpx.Client(base_url=server.url, headers=KEY, timeout=60) as http:
+    with httpx.Client(base_url=perceptron_mock.url, headers=KEY, timeout=60) as http:
         response = http.post("/v1/chat/completions", content=hundred_megabytes())
     assert response.request.headers.get("transfer-encoding") == "chunked"
     assert_413_envelope(response.status_code, response.content)
@@ -69,8 +69,8 @@ def test_a_chunked_upload_is_cut_off_once_it_passes_the_cap(server):
     assert sent < 60 * 1024 * 1024
 
 
-def test_the_openai_sdk_gets_the_413_as_an_api_status_error(server):
-    client = openai.OpenAI(base_url=server.base_url, api_key="body-key", max_retries=0)
+def test_the_openai_sdk_gets_the_413_as_an_api_status_error(perceptron_mock):
+    client = openai.OpenAI(base_url=perceptron_mock.base_url, api_key="body-key", max_retries=0)
     with pytest.raises(openai.APIStatusError) as caught:
         client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "a" * (CAP + 10)}])
     assert caught.value.status_code == 413 and caught.value.code == "request_too_large"

@@ -16,7 +16,7 @@ import yaml
 
 from perceptron_mock.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETTING_VARS = {f"PERCEPTRON_MOCK_{name.upper()}" for name in Settings.model_fields}
 
 

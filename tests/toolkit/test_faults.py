@@ -4,7 +4,6 @@ error classes), against a real server."""
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import openai
@@ -14,32 +13,18 @@ from perceptron import errors as perr
 
 from perceptron_mock.guards.rate_limit import Quota
 from perceptron_mock.protocol.faults import FaultSpecError, parse
-from tests.conftest import MODEL, chat
-from tests.testing.conftest import journal
+from tests.helpers import MODEL, chat
 
 MESSAGES = [{"role": "user", "content": "Describe the scene."}]
 
 
-def queue(admin: httpx.Client, fault: str, count: int = 1, **match) -> dict:
-    response = admin.post("/faults", json={"fault": fault, "count": count, **match})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def wait_for_entries(admin: httpx.Client, count: int) -> list[dict]:
-    """Entries of requests the client abandoned are written when the server notices; give it a moment."""
-    deadline = time.monotonic() + 10
-    while len(entries := journal(admin)) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return entries
-
-
 def oai(mock, **options) -> openai.OpenAI:
-    return openai.OpenAI(base_url=mock.base_url, api_key="test-key", **{"max_retries": 0, **options})
+    """The openai SDK on ``mock``, with no retries unless asked for."""
+    return mock.openai_client(**{"max_retries": 0, **options})
 
 
 def sdk(mock) -> perceptron.Client:
-    return perceptron.Client(base_url=mock.base_url, api_key="test-key")
+    return mock.perceptron_client()
 
 
 def stream_text(stream) -> str:
@@ -49,50 +34,50 @@ def stream_text(stream) -> str:
 # --- statuses and the openai SDK's retries -------------------------------------------------------
 
 
-def test_header_fault_gives_the_status_and_its_envelope(mock, admin):
+def test_header_fault_gives_the_status_and_its_envelope(perceptron_mock):
     with pytest.raises(openai.InternalServerError) as caught:
-        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "503"})
+        oai(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "503"})
     error = caught.value
     assert error.status_code == 503
     assert error.code == "server_is_overloaded" and error.type == "service_unavailable_error"
     assert error.request_id and error.request_id.startswith("req_")
-    [entry] = journal(admin)
-    assert entry["status"] == 503 and entry["fault"] == "503"
+    [entry] = perceptron_mock.requests()
+    assert entry.status == 503 and entry.fault == "503"
 
 
-def test_openai_retries_through_two_queued_503s_and_succeeds(mock, admin):
-    queue(admin, "503; retry_after=0.05", count=2)
-    completion = oai(mock, max_retries=2).chat.completions.create(model=MODEL, messages=MESSAGES)
+def test_openai_retries_through_two_queued_503s_and_succeeds(perceptron_mock):
+    perceptron_mock.fail_next("503; retry_after=0.05", count=2)
+    completion = oai(perceptron_mock, max_retries=2).chat.completions.create(model=MODEL, messages=MESSAGES)
     assert completion.choices[0].message.content
-    entries = journal(admin)
-    assert [e["status"] for e in entries] == [503, 503, 200]
-    assert [e["headers"]["x-stainless-retry-count"] for e in entries] == ["0", "1", "2"]
-    assert admin.get("/faults").json()["data"] == []
+    entries = perceptron_mock.requests()
+    assert [e.status for e in entries] == [503, 503, 200]
+    assert [e.headers["x-stainless-retry-count"] for e in entries] == ["0", "1", "2"]
+    assert perceptron_mock.faults() == []
 
 
-def test_openai_gives_up_when_failures_outlast_its_retries(mock, admin):
-    queue(admin, "429; retry_after=0.05", count=3)
+def test_openai_gives_up_when_failures_outlast_its_retries(perceptron_mock):
+    perceptron_mock.fail_next("429; retry_after=0.05", count=3)
     with pytest.raises(openai.RateLimitError) as caught:
-        oai(mock, max_retries=2).chat.completions.create(model=MODEL, messages=MESSAGES)
+        oai(perceptron_mock, max_retries=2).chat.completions.create(model=MODEL, messages=MESSAGES)
     assert caught.value.code == "rate_limit_exceeded"
-    assert [e["status"] for e in journal(admin)] == [429, 429, 429]
+    assert [e.status for e in perceptron_mock.requests()] == [429, 429, 429]
     # the queue is used up: the next request is answered normally
-    assert oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES).choices
+    assert oai(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES).choices
 
 
-def test_openai_does_not_retry_a_400(mock, admin):
-    queue(admin, "400", count=2)
+def test_openai_does_not_retry_a_400(perceptron_mock):
+    perceptron_mock.fail_next("400", count=2)
     with pytest.raises(openai.BadRequestError):
-        oai(mock, max_retries=2).chat.completions.create(model=MODEL, messages=MESSAGES)
-    assert len(journal(admin)) == 1
-    assert [q["remaining"] for q in admin.get("/faults").json()["data"]] == [1]
+        oai(perceptron_mock, max_retries=2).chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert len(perceptron_mock.requests()) == 1
+    assert [q["remaining"] for q in perceptron_mock.faults()] == [1]
 
 
-def test_perceptron_sdk_error_classes_for_injected_statuses(mock, admin):
-    queue(admin, "429; retry_after=2")
-    queue(admin, "503")
-    queue(admin, "500")
-    client = sdk(mock)
+def test_perceptron_sdk_error_classes_for_injected_statuses(perceptron_mock):
+    perceptron_mock.fail_next("429; retry_after=2")
+    perceptron_mock.fail_next("503")
+    perceptron_mock.fail_next("500")
+    client = sdk(perceptron_mock)
     with pytest.raises(perr.RateLimitError) as limited:
         client.chat.completions.create(model=MODEL, messages=MESSAGES)
     assert limited.value.retry_after == 2 and limited.value.status_code == 429
@@ -104,27 +89,27 @@ def test_perceptron_sdk_error_classes_for_injected_statuses(mock, admin):
     assert crashed.value.status_code == 500 and crashed.value.error_type == "server_error"
 
 
-def test_perceptron_sdk_gets_a_bad_request_for_an_injected_400(mock, admin):
-    queue(admin, "400")
+def test_perceptron_sdk_gets_a_bad_request_for_an_injected_400(perceptron_mock):
+    perceptron_mock.fail_next("400")
     with pytest.raises(perr.BadRequestError) as caught:
-        sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES)
+        sdk(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES)
     assert caught.value.status_code == 400
 
 
-def test_a_queued_fault_only_takes_the_model_it_names(mock, admin):
-    queue(admin, "503", model="isaac-0.1")
-    client = oai(mock)
+def test_a_queued_fault_only_takes_the_model_it_names(perceptron_mock):
+    perceptron_mock.fail_next("503", model="isaac-0.1")
+    client = oai(perceptron_mock)
     assert client.chat.completions.create(model=MODEL, messages=MESSAGES).choices
     with pytest.raises(openai.InternalServerError):
         client.chat.completions.create(model="isaac-0.1", messages=MESSAGES)
 
 
-def test_a_request_with_its_own_fault_header_leaves_the_queue_alone(mock, admin):
-    queue(admin, "503")
+def test_a_request_with_its_own_fault_header_leaves_the_queue_alone(perceptron_mock):
+    perceptron_mock.fail_next("503")
     with pytest.raises(openai.InternalServerError) as caught:
-        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "502"})
+        oai(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "502"})
     assert caught.value.status_code == 502
-    assert [q["fault"] for q in admin.get("/faults").json()["data"]] == ["503"]
+    assert [q["fault"] for q in perceptron_mock.faults()] == ["503"]
 
 
 @pytest.mark.parametrize(
@@ -138,21 +123,21 @@ def test_a_request_with_its_own_fault_header_leaves_the_queue_alone(mock, admin)
         {"extra_body": {"regex": "(unclosed"}},
     ],
 )
-def test_invalid_requests_keep_their_400_and_do_not_use_up_a_fault(mock, admin, fields):
-    queue(admin, "503")
+def test_invalid_requests_keep_their_400_and_do_not_use_up_a_fault(perceptron_mock, fields):
+    perceptron_mock.fail_next("503")
     with pytest.raises(openai.BadRequestError):
-        oai(mock).chat.completions.create(**{"model": MODEL, "messages": MESSAGES, **fields})
-    assert admin.get("/faults").json()["data"][0]["remaining"] == 1
+        oai(perceptron_mock).chat.completions.create(**{"model": MODEL, "messages": MESSAGES, **fields})
+    assert perceptron_mock.faults()[0]["remaining"] == 1
 
 
 # --- latency, hang, reset ----------------------------------------------------------------------------
 
 
-def test_latency_delays_a_normal_answer(mock, admin, monkeypatch):
-    completion = oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "latency=250"})
+def test_latency_delays_a_normal_answer(perceptron_mock, monkeypatch):
+    completion = oai(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "latency=250"})
     assert completion.choices[0].message.content
-    [entry] = journal(admin)
-    assert entry["status"] == 200 and entry["fault"] == "latency=250"
+    [entry] = perceptron_mock.requests()
+    assert entry.status == 200 and entry.fault == "latency=250"
     # How long: on a recorded sleep, not a clock (the timer may fire a fraction of a ms early).
     import asyncio
 
@@ -170,40 +155,40 @@ def test_latency_delays_a_normal_answer(mock, admin, monkeypatch):
     assert slept == [0.25]
 
 
-def test_hang_lasts_until_the_client_gives_up(mock, admin):
+def test_hang_lasts_until_the_client_gives_up(perceptron_mock):
     with pytest.raises(openai.APITimeoutError):
-        oai(mock, timeout=0.5).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "hang"})
-    [entry] = wait_for_entries(admin, 1)
-    assert entry["status"] is None and entry["complete"] is False and entry["fault"] == "hang"
+        oai(perceptron_mock, timeout=0.5).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "hang"})
+    [entry] = perceptron_mock.wait_for_requests(1, timeout=10)
+    assert entry.status is None and entry.complete is False and entry.fault == "hang"
 
 
-def test_perceptron_sdk_times_out_on_a_hang(mock, admin):
-    queue(admin, "hang")
+def test_perceptron_sdk_times_out_on_a_hang(perceptron_mock):
+    perceptron_mock.fail_next("hang")
     with pytest.raises(perr.TimeoutError):
-        sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES, timeout=0.5)
+        sdk(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, timeout=0.5)
 
 
-def test_reset_is_a_connection_error_that_openai_retries(mock, admin):
+def test_reset_is_a_connection_error_that_openai_retries(perceptron_mock):
     with pytest.raises(openai.APIConnectionError):
-        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "reset"})
-    queue(admin, "reset")
-    admin.delete("/requests")
-    assert oai(mock, max_retries=1).chat.completions.create(model=MODEL, messages=MESSAGES).choices
-    assert [e["status"] for e in wait_for_entries(admin, 2)] == [None, 200]
+        oai(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "reset"})
+    perceptron_mock.fail_next("reset")
+    perceptron_mock.clear_requests()
+    assert oai(perceptron_mock, max_retries=1).chat.completions.create(model=MODEL, messages=MESSAGES).choices
+    assert [e.status for e in perceptron_mock.wait_for_requests(2, timeout=10)] == [None, 200]
 
 
-def test_reset_is_a_transport_error_for_the_perceptron_sdk(mock, admin):
-    queue(admin, "reset")
+def test_reset_is_a_transport_error_for_the_perceptron_sdk(perceptron_mock):
+    perceptron_mock.fail_next("reset")
     with pytest.raises(perr.TransportError):
-        sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES)
+        sdk(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES)
 
 
 # --- broken answers ------------------------------------------------------------------------------------
 
 
-def test_malformed_json_is_200_with_a_body_that_does_not_parse(mock, admin):
+def test_malformed_json_is_200_with_a_body_that_does_not_parse(perceptron_mock):
     response = httpx.post(
-        mock.base_url + "/chat/completions",
+        perceptron_mock.base_url + "/chat/completions",
         json=chat(),
         headers={"authorization": "Bearer k", "x-mock-fault": "malformed"},
     )
@@ -213,31 +198,31 @@ def test_malformed_json_is_200_with_a_body_that_does_not_parse(mock, admin):
         response.json()
 
 
-def test_malformed_json_through_both_sdks(mock, admin):
+def test_malformed_json_through_both_sdks(perceptron_mock):
     # the openai SDK does not wrap a body that is not JSON: json.JSONDecodeError reaches the caller
     with pytest.raises(json.JSONDecodeError):
-        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "malformed"})
-    queue(admin, "malformed")
+        oai(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "malformed"})
+    perceptron_mock.fail_next("malformed")
     with pytest.raises(perr.ServerError) as caught:
-        sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES)
+        sdk(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES)
     assert caught.value.code == "invalid_response"
 
 
-def test_a_cut_body_is_a_connection_error(mock, admin):
+def test_a_cut_body_is_a_connection_error(perceptron_mock):
     with pytest.raises(openai.APIConnectionError):
-        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "cut"})
-    queue(admin, "cut")
+        oai(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "cut"})
+    perceptron_mock.fail_next("cut")
     with pytest.raises(perr.TransportError):
-        sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES)
-    entries = wait_for_entries(admin, 2)
-    assert [(e["status"], e["complete"]) for e in entries] == [(200, False), (200, False)]
+        sdk(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES)
+    entries = perceptron_mock.wait_for_requests(2, timeout=10)
+    assert [(e.status, e.complete) for e in entries] == [(200, False), (200, False)]
 
 
 # --- streams -------------------------------------------------------------------------------------------
 
 
-def test_a_stream_cut_after_three_events(mock, admin):
-    stream = oai(mock).chat.completions.create(
+def test_a_stream_cut_after_three_events(perceptron_mock):
+    stream = oai(perceptron_mock).chat.completions.create(
         model=MODEL, messages=MESSAGES, stream=True, extra_headers={"X-Mock-Fault": "cut=3"}
     )
     received = []
@@ -245,14 +230,14 @@ def test_a_stream_cut_after_three_events(mock, admin):
         for chunk in stream:
             received.append(chunk)
     assert len(received) == 3
-    queue(admin, "cut=3")
+    perceptron_mock.fail_next("cut=3")
     with pytest.raises(perr.IncompleteStreamError) as caught:
-        list(sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+        list(sdk(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
     assert caught.value.code == "stream_truncated"
 
 
-def test_an_sse_error_event_mid_stream(mock, admin):
-    stream = oai(mock).chat.completions.create(
+def test_an_sse_error_event_mid_stream(perceptron_mock):
+    stream = oai(perceptron_mock).chat.completions.create(
         model=MODEL, messages=MESSAGES, stream=True, extra_headers={"X-Mock-Fault": "sse_error=2"}
     )
     received = []
@@ -261,23 +246,23 @@ def test_an_sse_error_event_mid_stream(mock, admin):
             received.append(chunk)
     assert len(received) == 2
     assert "The server had an error" in caught.value.message
-    queue(admin, "sse_error=2; 503")
+    perceptron_mock.fail_next("sse_error=2; 503")
     with pytest.raises(perr.ServerError) as failed:
-        list(sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+        list(sdk(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
     assert failed.value.code == "server_is_overloaded"
 
 
-def test_a_malformed_stream_event(mock, admin):
-    queue(admin, "malformed", count=2)
+def test_a_malformed_stream_event(perceptron_mock):
+    perceptron_mock.fail_next("malformed", count=2)
     with pytest.raises(json.JSONDecodeError):
-        list(oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+        list(oai(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
     with pytest.raises(perr.ServerError) as caught:
-        list(sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+        list(sdk(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
     assert caught.value.code == "invalid_stream_chunk"
 
 
-def test_a_slow_drip_delivers_the_same_answer(mock, admin):
-    client = oai(mock)
+def test_a_slow_drip_delivers_the_same_answer(perceptron_mock):
+    client = oai(perceptron_mock)
     plain = stream_text(client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, max_tokens=5))
     dripped = stream_text(
         client.chat.completions.create(
@@ -285,69 +270,69 @@ def test_a_slow_drip_delivers_the_same_answer(mock, admin):
         )
     )
     assert dripped == plain
-    entries = journal(admin)
-    assert entries[1]["fault"] == "drip=60"
+    entries = perceptron_mock.requests()
+    assert entries[1].fault == "drip=60"
 
 
-def test_a_slow_drip_trips_a_read_timeout(mock, admin):
-    client = oai(mock, timeout=httpx.Timeout(10, read=0.3))
+def test_a_slow_drip_trips_a_read_timeout(perceptron_mock):
+    client = oai(perceptron_mock, timeout=httpx.Timeout(10, read=0.3))
     with pytest.raises((openai.APITimeoutError, httpx.ReadTimeout)):
         list(client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, extra_headers={"X-Mock-Fault": "drip=1500"}))
 
 
-def test_a_slow_drip_times_out_the_perceptron_sdk(mock, admin):
-    queue(admin, "drip=1500")
+def test_a_slow_drip_times_out_the_perceptron_sdk(perceptron_mock):
+    perceptron_mock.fail_next("drip=1500")
     with pytest.raises(perr.TimeoutError):
-        list(sdk(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, timeout=0.3))
+        list(sdk(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, timeout=0.3))
 
 
-def test_stream_faults_wait_in_the_queue_for_a_streamed_request(mock, admin):
-    queue(admin, "sse_error=1")
-    assert oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES).choices
-    assert len(admin.get("/faults").json()["data"]) == 1  # the plain request left it queued
+def test_stream_faults_wait_in_the_queue_for_a_streamed_request(perceptron_mock):
+    perceptron_mock.fail_next("sse_error=1")
+    assert oai(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES).choices
+    assert len(perceptron_mock.faults()) == 1  # the plain request left it queued
     received = []
     with pytest.raises(openai.APIError) as caught:
-        for chunk in oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True):
+        for chunk in oai(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True):
             received.append(chunk)
     # The SSE error event itself: one chunk, then the error's envelope (not a dropped connection or a
     # timeout, which are APIError subclasses).
     assert type(caught.value) is openai.APIError
     assert len(received) == 1
     assert "The server had an error" in caught.value.message
-    assert admin.get("/faults").json()["data"] == []
-    assert [e["fault"] for e in journal(admin)] == [None, "sse_error=1"]
+    assert perceptron_mock.faults() == []
+    assert [e.fault for e in perceptron_mock.requests()] == [None, "sse_error=1"]
 
 
-def test_a_stream_fault_in_the_header_of_a_plain_request_is_refused(mock, admin):
+def test_a_stream_fault_in_the_header_of_a_plain_request_is_refused(perceptron_mock):
     with pytest.raises(openai.BadRequestError) as caught:
-        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "drip=10"})
+        oai(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-Mock-Fault": "drip=10"})
     assert caught.value.code == "invalid_fault"
 
 
-def test_a_status_fault_on_a_stream_is_an_ordinary_error_response(mock, admin):
+def test_a_status_fault_on_a_stream_is_an_ordinary_error_response(perceptron_mock):
     with pytest.raises(openai.InternalServerError):
-        oai(mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, extra_headers={"X-Mock-Fault": "500"})
+        oai(perceptron_mock).chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, extra_headers={"X-Mock-Fault": "500"})
 
 
 # --- the spec ------------------------------------------------------------------------------------------
 
 
-def test_unknown_fault_header_is_a_clear_400(mock, admin):
+def test_unknown_fault_header_is_a_clear_400(perceptron_mock):
     response = httpx.post(
-        mock.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer k", "x-mock-fault": "explode"}
+        perceptron_mock.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer k", "x-mock-fault": "explode"}
     )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid_fault" and "unknown fault 'explode'" in error["message"]
 
 
-def test_a_fault_header_longer_than_any_spec_is_a_400(mock, admin):
+def test_a_fault_header_longer_than_any_spec_is_a_400(perceptron_mock):
     response = httpx.post(
-        mock.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer k", "X-Mock-Fault": "latency=1;" * 1_000}
+        perceptron_mock.base_url + "/chat/completions", json=chat(), headers={"authorization": "Bearer k", "X-Mock-Fault": "latency=1;" * 1_000}
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_fault" and "10000 characters long" in response.json()["error"]["message"]
-    assert journal(admin)[0]["fault"] is None
+    assert perceptron_mock.requests()[0].fault is None
 
 
 def test_admin_refuses_an_invalid_fault(admin):

@@ -22,19 +22,13 @@ from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.settings import Settings
 from perceptron_mock.storage import open_redis
 from perceptron_mock.protocol.faults import parse
-from tests.conftest import chat
+from tests.helpers import chat, threaded_mock
 from tests.redis_server import ForgetfulHop, redis_server, run_redis
 from tests.server import free_port, run_server
 
 # 300 per minute as the service, but refilled over 10 hours: no request refills during a burst, so
 # the count of 200s is exact and cannot depend on how fast the machine serves the burst.
 BUDGET = ("--rate-limit-per-minute", "300", "--rate-limit-refill-seconds", "36000")
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    with run_redis() as url:
-        yield url
 
 
 def burst(url: str, key: str, count: int = 400, connections: int = 16) -> list[int]:
@@ -72,7 +66,7 @@ def test_remaining_counts_down_across_workers_and_replicas(redis_url):
 
 def test_an_unreachable_redis_is_a_503_not_a_hang():
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
-    with run_server("--rate-limit-storage", nowhere) as server:
+    with threaded_mock(rate_limit_storage=nowhere) as server:
         response = httpx.post(server.url + "/v1/chat/completions", json=chat(), headers={"authorization": "Bearer k"}, timeout=30)
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "storage_unavailable"
@@ -195,7 +189,7 @@ def dead_redis() -> Iterator[tuple[str, list[int]]]:
 )
 def test_a_request_calls_a_gone_redis_once_with_one_retry_at_once(case, limit, path, expected):
     # Two connections: the call, and its one retry on a fresh connection; nothing more in the request.
-    with dead_redis() as (url, attempts), run_server("--rate-limit-storage", url, "--rate-limit-per-minute", limit) as server:
+    with dead_redis() as (url, attempts), threaded_mock(rate_limit_storage=url, rate_limit_per_minute=int(limit)) as server:
         headers = {"authorization": "Bearer k"}
         if path == "/v1/models":
             response = httpx.get(server.url + path, headers=headers, timeout=30)
@@ -210,7 +204,7 @@ def test_a_request_calls_a_gone_redis_once_with_one_retry_at_once(case, limit, p
 def test_a_running_server_shares_one_redis_connection_between_limiter_journal_and_faults():
     # (Closing it at shutdown is checked in-process above: a stopped process closes its sockets anyway.)
     with run_redis() as url, redis_clients(url) as others:
-        with run_server("--rate-limit-storage", url) as server:
+        with threaded_mock(rate_limit_storage=url) as server:
             http = httpx.Client(base_url=server.url, headers={"authorization": "Bearer k"}, timeout=10)
             assert http.post("/v1/chat/completions", json=chat(), headers={"X-Mock-Fault": "latency=1"}).status_code == 200
             assert http.get("/_admin/requests").status_code == 200  # the journal, read back from Redis
@@ -232,6 +226,7 @@ def warm_pool(server, connections: int = 4) -> None:
 
 
 def test_after_redis_restarts_the_next_request_succeeds_and_the_outage_is_logged_once_each_way():
+    # A process of its own: what it logged is read from its output.
     with redis_server() as redis, run_server("--rate-limit-storage", redis.url) as server:
         warm_pool(server)
         redis.stop()
@@ -286,6 +281,6 @@ def silent_redis() -> Iterator[tuple[str, list[int]]]:
 
 
 def test_a_redis_that_stops_answering_costs_one_timeout_and_is_not_retried():
-    with silent_redis() as (url, attempts), run_server("--rate-limit-storage", url) as server:
+    with silent_redis() as (url, attempts), threaded_mock(rate_limit_storage=url) as server:
         assert post_chat(server) == 503  # after the one 2 s timeout (a retry would have been a second)
         assert attempts[0] == 1

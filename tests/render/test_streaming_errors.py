@@ -18,8 +18,7 @@ from perceptron_mock.asgi import read_body
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.render.delivery import Delivery
 from perceptron_mock.render.sse import CompletionStream, stream_events
-from tests.conftest import MODEL
-from tests.test_streaming_disconnect import ThreadedServer
+from tests.helpers import MODEL, ThreadedServer
 
 ANSWER = Completion(
     content="One two three four five six seven.", reasoning=None, finish_reason="stop", prompt_tokens=5, completion_tokens=8

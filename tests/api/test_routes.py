@@ -10,30 +10,29 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import chat
-from tests.server import run_server
+from tests.helpers import chat
 
 
-def test_health(server):
-    response = httpx.get(server.url + "/health")
+def test_health(perceptron_mock):
+    response = httpx.get(perceptron_mock.url + "/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
 @pytest.mark.parametrize(("method", "path", "status"), [("GET", "/v2/things", 404), ("POST", "/v1/completions", 404), ("GET", "/v1/chat/completions", 405), ("DELETE", "/v1/models", 405)])
-def test_unknown_routes_and_methods_use_the_envelope(server, method, path, status):
-    response = httpx.request(method, server.url + path)
+def test_unknown_routes_and_methods_use_the_envelope(perceptron_mock, method, path, status):
+    response = httpx.request(method, perceptron_mock.url + path)
     assert response.status_code == status
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
     assert path in error["message"]
 
 
-def test_every_response_carries_a_request_id(server, client):
+def test_every_response_carries_a_request_id(perceptron_mock, client):
     responses = [
         client.post("/v1/chat/completions", json=chat()),
         client.post("/v1/chat/completions", content=b"{"),
-        httpx.post(server.url + "/v1/chat/completions", json=chat()),
-        httpx.get(server.url + "/nowhere"),
+        httpx.post(perceptron_mock.url + "/v1/chat/completions", json=chat()),
+        httpx.get(perceptron_mock.url + "/nowhere"),
         client.get("/v1/models"),
     ]
     ids = [r.headers["x-request-id"] for r in responses]

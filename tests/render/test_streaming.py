@@ -16,26 +16,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from perceptron_mock.accounting import tokens
-from tests.conftest import MODEL, chat
-from tests.server import run_server
+from tests.helpers import MODEL, chat, post, sse_data, sse_events
 
 AUTH = {"authorization": "Bearer test-key"}
 THINK = {"role": "system", "content": "<hint>THINK</hint>"}
-
-
-def sse_events(body: bytes) -> list[bytes]:
-    """The body cut at the blank lines that end events; asserts nothing is left over."""
-    assert body.endswith(b"\n\n"), body[-200:]
-    return [block for block in body[:-2].split(b"\n\n")]
-
-
-def data_of(events: list[bytes]) -> list[dict]:
-    assert events[-1] == b"data: [DONE]"
-    return [json.loads(event.removeprefix(b"data: ")) for event in events[:-1]]
-
-
-def post(client: httpx.Client, body: dict, **headers) -> httpx.Response:
-    return client.post("/v1/chat/completions", json=body, headers=headers)
 
 
 # --- the wire -------------------------------------------------------------------------------------
@@ -54,7 +38,7 @@ def test_bytes_on_the_wire(client):
     events = sse_events(body)
     assert all(event.startswith(b"data: ") and b"\n" not in event for event in events)  # one data: line each
     assert events[-1] == b"data: [DONE]" and body.endswith(b"data: [DONE]\n\n")  # and nothing after it
-    chunks = data_of(events)
+    chunks = sse_data(events)
     assert len({(c["id"], c["created"], c["model"], c["object"]) for c in chunks}) == 1
     assert chunks[0]["id"].startswith("chatcmpl-") and chunks[0]["object"] == "chat.completion.chunk"
     assert chunks[0]["choices"] == [{"index": 0, "delta": {"role": "assistant"}, "logprobs": None, "finish_reason": None}]
@@ -66,7 +50,7 @@ def test_bytes_on_the_wire(client):
 
 def test_usage_rides_on_the_finish_chunk_right_before_done(client):
     body = chat("Describe this scene.", stream=True, stream_options={"include_usage": True})
-    chunks = data_of(sse_events(post(client, body).content))
+    chunks = sse_data(sse_events(post(client, body).content))
     assert all(c["choices"] for c in chunks)  # no OpenAI-style extra chunk with empty choices
     assert [("usage" in c) for c in chunks] == [False] * (len(chunks) - 1) + [True]
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
@@ -79,15 +63,15 @@ def test_include_obfuscation_is_accepted_and_no_obfuscation_field_is_sent(client
     options = {"include_usage": True, "include_obfuscation": obfuscation}
     response = post(client, chat("Hello", stream=True, stream_options=options))
     assert response.status_code == 200
-    assert all("obfuscation" not in c for c in data_of(sse_events(response.content)))
+    assert all("obfuscation" not in c for c in sse_data(sse_events(response.content)))
 
 
-def test_body_ends_right_after_done_and_the_connection_is_reused(server):
+def test_body_ends_right_after_done_and_the_connection_is_reused(perceptron_mock):
     # The async openai client waits at most 0.1 s for the body to end after [DONE], then drops the
     # connection. Read the raw chunked body: the chunk after the one holding [DONE] must be the
     # terminating one, with nothing (not even a keep-alive) in between; then the same connection
     # must serve the next request.
-    port = int(server.url.rsplit(":", 1)[1])
+    port = int(perceptron_mock.url.rsplit(":", 1)[1])
     payload = json.dumps(chat("Hi", stream=True)).encode()
     request = (
         b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer k\r\ncontent-type: application/json\r\n"
@@ -121,8 +105,8 @@ def test_a_refused_request_never_starts_a_stream(client, body, status):
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
 
 
-def test_a_refused_key_never_starts_a_stream(server):
-    response = httpx.post(server.base_url + "/chat/completions", json=chat("x", stream=True))
+def test_a_refused_key_never_starts_a_stream(perceptron_mock):
+    response = httpx.post(perceptron_mock.base_url + "/chat/completions", json=chat("x", stream=True))
     assert response.status_code == 401 and response.headers["content-type"].startswith("application/json")
 
 
@@ -168,7 +152,7 @@ def test_openai_stream_helper_and_reasoning(openai_client):
     assert final.choices[0].finish_reason == "stop"
 
 
-def test_async_openai_streams_back_to_back():
+def test_async_openai_streams_back_to_back(perceptron_mock):
     async def run(base_url: str) -> list[str]:
         client = openai.AsyncOpenAI(base_url=base_url, api_key="test-key", max_retries=0)
         texts = []
@@ -180,8 +164,7 @@ def test_async_openai_streams_back_to_back():
                 texts.append("".join([c.choices[0].delta.content or "" async for c in stream]))
         return texts
 
-    with run_server(env={"PERCEPTRON_MOCK_RATE_LIMIT_PER_MINUTE": "0"}) as server:
-        texts = asyncio.run(run(server.base_url))
+    texts = asyncio.run(run(perceptron_mock.base_url))
     assert all(texts) and len(set(texts)) == 3
 
 
@@ -201,9 +184,9 @@ def test_perceptron_message_api_stream(perceptron_sdk):
     assert chunks[-1].usage is not None and all(c.usage is None for c in chunks[:-1])
 
 
-def test_perceptron_async_message_api_stream(server):
+def test_perceptron_async_message_api_stream(perceptron_mock):
     async def run():
-        async with perceptron.AsyncClient(base_url=server.base_url, api_key="test-key") as client:
+        async with perceptron.AsyncClient(base_url=perceptron_mock.base_url, api_key="test-key") as client:
             stream = await client.chat.completions.create(
                 model=MODEL, messages=[{"role": "user", "content": "Hello"}], stream=True
             )
@@ -243,7 +226,7 @@ def test_stream_joined_equals_the_json_answer(client, text, think, limit, includ
     if limit is not None:
         body["max_completion_tokens"] = limit
     plain = post(client, body).json()
-    streamed = data_of(sse_events(post(client, {**body, "stream": True, "stream_options": {"include_usage": include_usage}}).content))
+    streamed = sse_data(sse_events(post(client, {**body, "stream": True, "stream_options": {"include_usage": include_usage}}).content))
     message = plain["choices"][0]["message"]
     deltas = [c["choices"][0]["delta"] for c in streamed]
     assert "".join(d.get("content", "") for d in deltas) == message["content"]
@@ -255,21 +238,18 @@ def test_stream_joined_equals_the_json_answer(client, text, think, limit, includ
 # --- pacing and keep-alives -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def slow_server():
-    """A mock whose streams wait 0.6 s for the first token and then send 5 tokens a second, with a
-    keep-alive every 0.05 s: every stream carries pings before and between its data events."""
-    args = ("--stream-first-token-ms", "600", "--stream-tokens-per-second", "5", "--stream-keepalive-seconds", "0.05")
-    with run_server(*args, env={"PERCEPTRON_MOCK_RATE_LIMIT_PER_MINUTE": "0"}) as running:
-        yield running
+# A mock whose streams wait 0.6 s for the first token and then send 5 tokens a second, with a
+# keep-alive every 0.05 s: every stream carries pings before and between its data events.
+SLOW = pytest.mark.perceptron_mock(stream_first_token_ms=600, stream_tokens_per_second=5, stream_keepalive_seconds=0.05)
 
 
 SHORT = {"max_completion_tokens": 3}  # 3 tokens: a stream of about 1.2 s
 
 
-def test_keepalives_are_comment_lines_only(slow_server):
+@SLOW
+def test_keepalives_are_comment_lines_only(perceptron_mock):
     response = httpx.post(
-        slow_server.base_url + "/chat/completions", json=chat("Hello", stream=True, **SHORT), headers=AUTH, timeout=30
+        perceptron_mock.base_url + "/chat/completions", json=chat("Hello", stream=True, **SHORT), headers=AUTH, timeout=30
     )
     events = sse_events(response.content)
     pings = [i for i, event in enumerate(events) if not event.startswith(b"data: ")]
@@ -280,8 +260,9 @@ def test_keepalives_are_comment_lines_only(slow_server):
     assert events[-1] == b"data: [DONE]"
 
 
-def test_openai_sdk_ignores_keepalives(slow_server):
-    client = openai.OpenAI(base_url=slow_server.base_url, api_key="test-key", max_retries=0)
+@SLOW
+def test_openai_sdk_ignores_keepalives(perceptron_mock):
+    client = openai.OpenAI(base_url=perceptron_mock.base_url, api_key="test-key", max_retries=0)
     messages = [{"role": "user", "content": "Hello"}]
     chunks = list(client.chat.completions.create(model=MODEL, messages=messages, stream=True, **SHORT))
     plain = client.chat.completions.create(model=MODEL, messages=messages, **SHORT)
@@ -289,8 +270,9 @@ def test_openai_sdk_ignores_keepalives(slow_server):
     assert chunks[-1].choices[0].finish_reason == plain.choices[0].finish_reason == "length"
 
 
-def test_perceptron_sdk_ignores_keepalives(slow_server):
-    with perceptron.Client(base_url=slow_server.base_url, api_key="test-key") as client:
+@SLOW
+def test_perceptron_sdk_ignores_keepalives(perceptron_mock):
+    with perceptron.Client(base_url=perceptron_mock.base_url, api_key="test-key") as client:
         messages = [{"role": "user", "content": "Hello"}]
         final = client.chat.completions.create(model=MODEL, messages=messages, stream=True, **SHORT).get_final_completion()
         plain = client.chat.completions.create(model=MODEL, messages=messages, **SHORT)

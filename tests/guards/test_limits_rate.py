@@ -15,11 +15,11 @@ import perceptron
 import pytest
 
 from perceptron_mock.guards.rate_limit import MemoryStore
-from tests.conftest import MODEL, chat
-from tests.server import declared_body, run_server
+from tests.helpers import MODEL, chat
+from tests.server import declared_body
 
 # A refill so slow (one request per 720 s) that nothing refills during a test: counts are exact.
-SLOW = ("--rate-limit-per-minute", "5", "--rate-limit-refill-seconds", "3600")
+SLOW = pytest.mark.perceptron_mock(rate_limit_per_minute=5, rate_limit_refill_seconds=3600)
 
 
 def post(http: httpx.Client, key: str = "key-a", body: dict | None = None) -> httpx.Response:
@@ -31,18 +31,13 @@ def ratelimit(response: httpx.Response) -> tuple[int, int, str]:
     return int(h["x-ratelimit-limit-requests"]), int(h["x-ratelimit-remaining-requests"]), h["x-ratelimit-reset-requests"]
 
 
-@pytest.fixture(scope="module")
-def slow_server():
-    with run_server(*SLOW) as running:
-        yield running
-
-
 @pytest.fixture
-def http(slow_server):
-    with httpx.Client(base_url=slow_server.url, timeout=30) as client:
+def http(perceptron_mock):
+    with httpx.Client(base_url=perceptron_mock.url, timeout=30) as client:
         yield client
 
 
+@SLOW
 def test_a_burst_gets_the_bucket_then_429_with_the_envelope(http):
     answers = [post(http, "burst") for _ in range(8)]
     assert [r.status_code for r in answers] == [200] * 5 + [429] * 3
@@ -68,6 +63,7 @@ def test_a_burst_gets_the_bucket_then_429_with_the_envelope(http):
     assert ratelimit(refused)[1] == 0
 
 
+@SLOW
 def test_keys_have_separate_buckets(http):
     for _ in range(5):
         post(http, "greedy")
@@ -76,7 +72,8 @@ def test_keys_have_separate_buckets(http):
     assert fresh.status_code == 200 and ratelimit(fresh)[1] == 4
 
 
-def test_every_answer_carries_the_headers(http, slow_server):
+@SLOW
+def test_every_answer_carries_the_headers(http):
     post(http, "everywhere")  # spend one: remaining 4
     key = {"authorization": "Bearer everywhere"}
     bad_request = http.post("/v1/chat/completions", json={"model": MODEL}, headers=key)  # counted: it was a request
@@ -93,18 +90,20 @@ def test_every_answer_carries_the_headers(http, slow_server):
     assert anonymous.status_code == 401 and ratelimit(anonymous) == (5, 5, "0s")
 
 
-def test_a_429_does_not_read_the_body(slow_server):
-    with httpx.Client(base_url=slow_server.url, timeout=30) as http:
+@SLOW
+def test_a_429_does_not_read_the_body(perceptron_mock):
+    with httpx.Client(base_url=perceptron_mock.url, timeout=30) as http:
         for _ in range(5):
             post(http, "no-upload")
     # Declare a large body but send none of it: the refusal comes back anyway.
-    with declared_body(slow_server.url, 1_000_000, authorization="Bearer no-upload") as sock:
+    with declared_body(perceptron_mock.url, 1_000_000, authorization="Bearer no-upload") as sock:
         head = sock.recv(65536)
     assert head.startswith(b"HTTP/1.1 429")
 
 
-def test_perceptron_sdk_reads_retry_after_into_its_error(slow_server):
-    client = perceptron.Client(base_url=slow_server.base_url, api_key="sdk-key")
+@SLOW
+def test_perceptron_sdk_reads_retry_after_into_its_error(perceptron_mock):
+    client = perceptron.Client(base_url=perceptron_mock.base_url, api_key="sdk-key")
     for _ in range(5):
         client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}])
     with pytest.raises(perceptron.RateLimitError) as caught:
@@ -113,8 +112,9 @@ def test_perceptron_sdk_reads_retry_after_into_its_error(slow_server):
     assert 700 < caught.value.retry_after <= 720
 
 
-def test_openai_sdk_raises_rate_limit_error_without_retries(slow_server):
-    client = openai.OpenAI(base_url=slow_server.base_url, api_key="openai-key", max_retries=0)
+@SLOW
+def test_openai_sdk_raises_rate_limit_error_without_retries(perceptron_mock):
+    client = openai.OpenAI(base_url=perceptron_mock.base_url, api_key="openai-key", max_retries=0)
     for _ in range(5):
         client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}])
     with pytest.raises(openai.RateLimitError) as caught:
@@ -122,31 +122,31 @@ def test_openai_sdk_raises_rate_limit_error_without_retries(slow_server):
     assert caught.value.code == "rate_limit_exceeded" and caught.value.type == "requests"
 
 
-def test_the_bucket_refills_continuously_and_retry_after_tells_when():
-    # 1 request per 2 s: the openai SDK's own backoff (0.375-0.5 s before its first retry) would be
-    # refused again, so a single retry succeeds only if it waited for retry-after-ms as told.
-    with run_server("--rate-limit-per-minute", "1", "--rate-limit-refill-seconds", "2") as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="refill", max_retries=1)
-        first = client.chat.completions.with_raw_response.create(model=MODEL, messages=[{"role": "user", "content": "a"}])
-        assert first.headers["x-ratelimit-remaining-requests"] == "0"
-        second = client.chat.completions.with_raw_response.create(model=MODEL, messages=[{"role": "user", "content": "b"}])
-        assert second.http_response.status_code == 200
-        assert second.http_request.headers["x-stainless-retry-count"] == "1"  # it was refused once, then waited
+# 1 request per 2 s: the openai SDK's own backoff (0.375-0.5 s before its first retry) would be
+# refused again, so a single retry succeeds only if it waited for retry-after-ms as told.
+@pytest.mark.perceptron_mock(rate_limit_per_minute=1, rate_limit_refill_seconds=2)
+def test_the_bucket_refills_continuously_and_retry_after_tells_when(perceptron_mock):
+    client = openai.OpenAI(base_url=perceptron_mock.base_url, api_key="refill", max_retries=1)
+    first = client.chat.completions.with_raw_response.create(model=MODEL, messages=[{"role": "user", "content": "a"}])
+    assert first.headers["x-ratelimit-remaining-requests"] == "0"
+    second = client.chat.completions.with_raw_response.create(model=MODEL, messages=[{"role": "user", "content": "b"}])
+    assert second.http_response.status_code == 200
+    assert second.http_request.headers["x-stainless-retry-count"] == "1"  # it was refused once, then waited
 
-        # The same by hand: wait exactly what retry-after-ms says, and the next request fits.
-        with httpx.Client(base_url=server.url, timeout=30) as http:
-            post(http, "by-hand")
-            refused = post(http, "by-hand")
-            assert refused.status_code == 429
-            time.sleep(int(refused.headers["retry-after-ms"]) / 1000 + 0.02)
-            assert post(http, "by-hand").status_code == 200
+    # The same by hand: wait exactly what retry-after-ms says, and the next request fits.
+    with httpx.Client(base_url=perceptron_mock.url, timeout=30) as http:
+        post(http, "by-hand")
+        refused = post(http, "by-hand")
+        assert refused.status_code == 429
+        time.sleep(int(refused.headers["retry-after-ms"]) / 1000 + 0.02)
+        assert post(http, "by-hand").status_code == 200
 
 
-def test_limit_zero_turns_the_limiter_off():
-    with run_server("--rate-limit-per-minute", "0") as server, httpx.Client(base_url=server.url, timeout=30) as http:
-        answers = [post(http, "unlimited") for _ in range(3)]
-        assert all(r.status_code == 200 for r in answers)
-        assert all("x-ratelimit-limit-requests" not in r.headers for r in answers)
+@pytest.mark.perceptron_mock(rate_limit_per_minute=0)
+def test_limit_zero_turns_the_limiter_off(http):
+    answers = [post(http, "unlimited") for _ in range(3)]
+    assert all(r.status_code == 200 for r in answers)
+    assert all("x-ratelimit-limit-requests" not in r.headers for r in answers)
 
 
 # --- the in-memory buckets: bounded however many keys clients make up ------------------------------------

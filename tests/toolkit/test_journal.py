@@ -20,152 +20,150 @@ from perceptron_mock.settings import Settings
 from perceptron_mock.toolkit import journal as journal_view
 from perceptron_mock.testing.client import MockClient, RecordedRequest
 from perceptron_mock.toolkit.journal import status_matches, stored_body
-from tests.conftest import MODEL, chat, data_url
-from tests.server import run_server
-from tests.testing.conftest import journal
+from tests.helpers import MODEL, chat, data_url
 
 
-def test_openai_request_is_recorded_as_sent(mock, admin):
-    client = openai.OpenAI(base_url=mock.base_url, api_key="sk-secret-key-123456", max_retries=0)
+def test_openai_request_is_recorded_as_sent(perceptron_mock):
+    client = openai.OpenAI(base_url=perceptron_mock.base_url, api_key="sk-secret-key-123456", max_retries=0)
     raw = client.chat.completions.with_raw_response.create(
         model=MODEL, messages=[{"role": "user", "content": "What is in the picture?"}], max_tokens=20
     )
-    [entry] = journal(admin)
-    assert entry["method"] == "POST" and entry["path"] == "/v1/chat/completions"
-    assert entry["body"] == {
+    [entry] = perceptron_mock.requests()
+    assert entry.method == "POST" and entry.path == "/v1/chat/completions"
+    assert entry.body == {
         "model": MODEL,
         "messages": [{"role": "user", "content": "What is in the picture?"}],
         "max_tokens": 20,
     }
-    assert entry["model"] == MODEL and entry["stream"] is False
-    assert entry["status"] == 200 and entry["complete"] is True
-    assert entry["request_id"] == raw.headers["x-request-id"]
-    assert entry["headers"]["x-stainless-lang"] == "python"
-    assert entry["duration_ms"] >= 0 and entry["fault"] is None
+    assert entry.model == MODEL and entry.stream is False
+    assert entry.status == 200 and entry.complete is True
+    assert entry.request_id == raw.headers["x-request-id"]
+    assert entry.headers["x-stainless-lang"] == "python"
+    assert entry.duration_ms >= 0 and entry.fault is None
 
 
-def test_the_python_client_reads_every_field_of_an_entry_as_served(mock, admin):
+def test_the_python_client_reads_every_field_of_an_entry_as_served(perceptron_mock, admin):
     # RecordedRequest.from_json is lenient (a client may talk to a mock of another version): a field
     # added to the journal would be dropped and a renamed one read as None, silently, but for this.
-    openai.OpenAI(base_url=mock.base_url, api_key="test-key", max_retries=0).chat.completions.create(
+    openai.OpenAI(base_url=perceptron_mock.base_url, api_key="test-key", max_retries=0).chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "hi"}], extra_headers={"X-Mock-Fault": "latency=0"}
     )
-    [served] = journal(admin)
-    recorded = MockClient(mock.url).last_request
+    [served] = admin.get("/requests").json()["data"]
+    recorded = MockClient(perceptron_mock.url).last_request
     assert {field.name: getattr(recorded, field.name) for field in fields(RecordedRequest)} == served
 
 
-def test_the_api_key_never_reaches_the_journal(mock, admin):
-    client = openai.OpenAI(base_url=mock.base_url, api_key="sk-secret-key-123456", max_retries=0)
+def test_the_api_key_never_reaches_the_journal(perceptron_mock, admin):
+    client = openai.OpenAI(base_url=perceptron_mock.base_url, api_key="sk-secret-key-123456", max_retries=0)
     client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
     text = admin.get("/requests").text
     assert "authorization" not in text.lower()
     assert "sk-secret-key-123456" not in text
 
 
-def test_perceptron_sdk_request_and_stream_are_recorded(mock, admin):
-    sdk = perceptron.Client(base_url=mock.base_url, api_key="test-key")
+def test_perceptron_sdk_request_and_stream_are_recorded(perceptron_mock):
+    sdk = perceptron.Client(base_url=perceptron_mock.base_url, api_key="test-key")
     completion = sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hello there"}])
     chunks = list(sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Stream it"}], stream=True))
     assert chunks
-    first, second = journal(admin)
-    assert first["request_id"] == completion.request_id
-    assert first["body"]["messages"] == [{"role": "user", "content": "Hello there"}]
-    assert second["stream"] is True and second["status"] == 200 and second["complete"] is True
+    first, second = perceptron_mock.requests()
+    assert first.request_id == completion.request_id
+    assert first.body["messages"] == [{"role": "user", "content": "Hello there"}]
+    assert second.stream is True and second.status == 200 and second.complete is True
 
 
-def test_refusals_are_recorded_with_their_status(mock, admin):
-    http = httpx.Client(base_url=mock.url, timeout=10)
+def test_refusals_are_recorded_with_their_status(perceptron_mock):
+    http = httpx.Client(base_url=perceptron_mock.url, timeout=10)
     http.post("/v1/chat/completions", json=chat())  # no key: 401
     http.post("/v1/chat/completions", json=chat(top_p=3), headers={"authorization": "Bearer k"})  # 400
     http.get("/v1/nowhere")  # 404
     http.post("/v1/chat/completions", content=b"{not json", headers={"authorization": "Bearer k"})  # 400
-    entries = journal(admin)
-    assert [e["status"] for e in entries] == [401, 400, 404, 400]
-    assert entries[3]["body"] is None and entries[3]["body_text"] == "{not json"
-    assert [e["path"] for e in journal(admin, status="4xx", method="get")] == ["/v1/nowhere"]
+    entries = perceptron_mock.requests()
+    assert [e.status for e in entries] == [401, 400, 404, 400]
+    assert entries[3].body is None and entries[3].body_text == "{not json"
+    assert [e.path for e in perceptron_mock.requests(status="4xx", method="get")] == ["/v1/nowhere"]
 
 
-def test_filters_by_model_status_path_and_limit(mock, admin):
-    http = httpx.Client(base_url=mock.url, headers={"authorization": "Bearer k"}, timeout=10)
+def test_filters_by_model_status_path_and_limit(perceptron_mock):
+    http = httpx.Client(base_url=perceptron_mock.url, headers={"authorization": "Bearer k"}, timeout=10)
     http.post("/v1/chat/completions", json=chat("one", model="isaac-0.1"))
     http.post("/v1/chat/completions", json=chat("two", model="isaac-0.2-1b"))
     http.post("/v1/chat/completions", json=chat("three", model="isaac-0.1"))
     http.get("/v1/models")
-    assert [e["body"]["messages"][0]["content"] for e in journal(admin, model="isaac-0.1")] == ["one", "three"]
-    assert [e["path"] for e in journal(admin, path="/v1/models")] == ["/v1/models"]
-    assert [e["body"]["messages"][0]["content"] for e in journal(admin, status="200", path="/v1/chat/completions", limit=2)] == [
+    assert [e.body["messages"][0]["content"] for e in perceptron_mock.requests(model="isaac-0.1")] == ["one", "three"]
+    assert [e.path for e in perceptron_mock.requests(path="/v1/models")] == ["/v1/models"]
+    assert [e.body["messages"][0]["content"] for e in perceptron_mock.requests(status="200", path="/v1/chat/completions", limit=2)] == [
         "two",
         "three",
     ]
-    assert journal(admin, status="5xx") == []
+    assert perceptron_mock.requests(status="5xx") == []
 
 
-def test_admin_and_health_requests_are_not_recorded(mock, admin):
-    httpx.get(mock.url + "/health")
+def test_admin_and_health_requests_are_not_recorded(perceptron_mock, admin):
+    httpx.get(perceptron_mock.url + "/health")
     admin.get("/config")
-    assert journal(admin) == []
+    assert perceptron_mock.requests() == []
 
 
-def test_delete_clears_the_journal(mock, admin):
-    httpx.get(mock.url + "/v1/models", headers={"authorization": "Bearer k"})
+def test_delete_clears_the_journal(perceptron_mock, admin):
+    httpx.get(perceptron_mock.url + "/v1/models", headers={"authorization": "Bearer k"})
     assert admin.delete("/requests").json() == {"deleted": 1}
-    assert journal(admin) == []
+    assert perceptron_mock.requests() == []
 
 
-def test_a_long_header_value_is_journaled_clipped_and_says_how_long_it_was(mock, admin):
-    httpx.get(mock.url + "/v1/models", headers={"authorization": "Bearer k", "x-long": "v" * 5000, "x-short": "s"})
-    httpx.get(mock.url + "/v1/models", headers={"authorization": "Bearer k", "x-short": "s"})
-    long, short = journal(admin)
-    assert long["headers_shortened"] is True
-    assert long["headers"]["x-long"] == "v" * 2048 + "...[5000 bytes]" and long["headers"]["x-short"] == "s"
-    assert "authorization" not in long["headers"]
-    assert short["headers_shortened"] is False and short["headers"]["x-short"] == "s"
+def test_a_long_header_value_is_journaled_clipped_and_says_how_long_it_was(perceptron_mock):
+    httpx.get(perceptron_mock.url + "/v1/models", headers={"authorization": "Bearer k", "x-long": "v" * 5000, "x-short": "s"})
+    httpx.get(perceptron_mock.url + "/v1/models", headers={"authorization": "Bearer k", "x-short": "s"})
+    long, short = perceptron_mock.requests()
+    assert long.headers_shortened is True
+    assert long.headers["x-long"] == "v" * 2048 + "...[5000 bytes]" and long.headers["x-short"] == "s"
+    assert "authorization" not in long.headers
+    assert short.headers_shortened is False and short.headers["x-short"] == "s"
 
 
-def test_an_entry_keeps_at_most_a_hundred_headers_and_sixteen_kib_of_them(mock, admin):
+def test_an_entry_keeps_at_most_a_hundred_headers_and_sixteen_kib_of_them(perceptron_mock):
     many = {f"x-h-{i:03d}": "v" for i in range(150)}
-    httpx.get(mock.url + "/v1/models", headers={"authorization": "Bearer k", **many})
+    httpx.get(perceptron_mock.url + "/v1/models", headers={"authorization": "Bearer k", **many})
     large = {f"x-l-{i}": "v" * 2000 for i in range(20)}  # 40 KB, under the 64 KiB cap
-    httpx.get(mock.url + "/v1/models", headers={"authorization": "Bearer k", **large})
-    first, second = journal(admin)
-    assert first["headers_shortened"] is True and len(first["headers"]) == 100
-    assert "x-h-000" in first["headers"] and "x-h-149" not in first["headers"]
-    assert second["headers_shortened"] is True
-    assert sum(len(k) + len(v) for k, v in second["headers"].items()) <= 16 * 1024 and "x-l-0" in second["headers"]
+    httpx.get(perceptron_mock.url + "/v1/models", headers={"authorization": "Bearer k", **large})
+    first, second = perceptron_mock.requests()
+    assert first.headers_shortened is True and len(first.headers) == 100
+    assert "x-h-000" in first.headers and "x-h-149" not in first.headers
+    assert second.headers_shortened is True
+    assert sum(len(k) + len(v) for k, v in second.headers.items()) <= 16 * 1024 and "x-l-0" in second.headers
 
 
-def test_a_large_image_body_keeps_its_shape_but_not_its_bytes(mock, admin):
+def test_a_large_image_body_keeps_its_shape_but_not_its_bytes(perceptron_mock):
     noise = Image.frombytes("RGB", (200, 200), os.urandom(200 * 200 * 3))
     buffer = io.BytesIO()
     noise.save(buffer, "PNG")
     url = data_url(buffer.getvalue())  # ~160 KB of base64, more than journal_body_bytes
     body = chat()
     body["messages"] = [{"role": "user", "content": [{"type": "text", "text": "what?"}, {"type": "image_url", "image_url": {"url": url}}]}]
-    httpx.post(mock.base_url + "/chat/completions", json=body, headers={"authorization": "Bearer k"}, timeout=30)
-    [entry] = journal(admin)
-    assert entry["status"] == 200 and entry["body_shortened"] is True
-    parts = entry["body"]["messages"][0]["content"]
+    httpx.post(perceptron_mock.base_url + "/chat/completions", json=body, headers={"authorization": "Bearer k"}, timeout=30)
+    [entry] = perceptron_mock.requests()
+    assert entry.status == 200 and entry.body_shortened is True
+    parts = entry.body["messages"][0]["content"]
     assert parts[0] == {"type": "text", "text": "what?"}
     recorded = parts[1]["image_url"]["url"]
     assert recorded.startswith(url[:64]) and recorded.endswith(f"[{len(url)} chars]")
 
 
-def test_a_body_of_megabytes_is_journaled_with_its_image_shortened_and_its_structure_intact(mock, admin):
+def test_a_body_of_megabytes_is_journaled_with_its_image_shortened_and_its_structure_intact(perceptron_mock):
     payload = base64.b64encode(os.urandom(3 * 1024 * 1024)).decode()  # 4 MB: not an image, refused with 400
     url = "data:image/png;base64," + payload
     body = chat()
     parts = [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": "what?"}]
     body["messages"] = [{"role": "user", "content": parts}]
     body["temperature"] = 0.5
-    response = httpx.post(mock.base_url + "/chat/completions", json=body, headers={"authorization": "Bearer k"}, timeout=30)
+    response = httpx.post(perceptron_mock.base_url + "/chat/completions", json=body, headers={"authorization": "Bearer k"}, timeout=30)
     assert response.status_code == 400
-    [entry] = journal(admin)
-    assert entry["body_shortened"] is True and entry["status"] == 400
-    recorded = entry["body"]["messages"][0]["content"][0]["image_url"]["url"]
+    [entry] = perceptron_mock.requests()
+    assert entry.body_shortened is True and entry.status == 400
+    recorded = entry.body["messages"][0]["content"][0]["image_url"]["url"]
     assert recorded == url[:64] + f"...[{len(url)} chars]" and recorded.startswith("data:image/png;base64,")
     body["messages"][0]["content"][0]["image_url"]["url"] = recorded
-    assert entry["body"] == body  # everything else as sent
+    assert entry.body == body  # everything else as sent
 
 
 def test_a_large_body_is_shortened_on_its_raw_bytes_as_the_parsed_one_would_be():
@@ -183,16 +181,15 @@ def test_a_large_body_is_shortened_on_its_raw_bytes_as_the_parsed_one_would_be()
     assert messages[1]["content"][0]["image_url"]["url"] == f"{url[:64]}...[{len(url)} chars]"
 
 
-def test_a_chunked_upload_cut_off_at_the_cap_is_journaled_without_its_body():
+@pytest.mark.perceptron_mock(max_body_bytes=4096)
+def test_a_chunked_upload_cut_off_at_the_cap_is_journaled_without_its_body(perceptron_mock, client):
     def chunks():
         for _ in range(8):
             yield b"x" * 1024
 
-    with run_server("--max-body-bytes", "4096") as small:
-        http = httpx.Client(base_url=small.url, headers={"authorization": "Bearer k"}, timeout=10)
-        assert http.post("/v1/chat/completions", content=chunks()).status_code == 413
-        [entry] = http.get("/_admin/requests").json()["data"]
-    assert entry["status"] == 413 and entry["body"] is None and entry["body_text"] is None
+    assert client.post("/v1/chat/completions", content=chunks()).status_code == 413
+    [entry] = perceptron_mock.requests()
+    assert entry.status == 413 and entry.body is None and entry.body_text is None
 
 
 @pytest.mark.parametrize("journal_size", [1000, 0])
@@ -223,18 +220,16 @@ def test_no_body_is_left_in_the_scope_once_the_request_is_answered(journal_size)
         assert entry["body_shortened"] is True and b"...[" in entry["body"]
 
 
-def test_the_ring_keeps_only_the_newest_entries():
-    with run_server("--journal-size", "3") as small:
-        http = httpx.Client(base_url=small.url, headers={"authorization": "Bearer k"}, timeout=10)
-        for i in range(5):
-            http.post("/v1/chat/completions", json=chat(f"message {i}"))
-        kept = http.get("/_admin/requests").json()["data"]
-    assert [e["body"]["messages"][0]["content"] for e in kept] == ["message 2", "message 3", "message 4"]
+@pytest.mark.perceptron_mock(journal_size=3)
+def test_the_ring_keeps_only_the_newest_entries(perceptron_mock, client):
+    for i in range(5):
+        client.post("/v1/chat/completions", json=chat(f"message {i}"))
+    assert [e.messages[0]["content"] for e in perceptron_mock.requests()] == ["message 2", "message 3", "message 4"]
 
 
-def test_a_journal_of_size_zero_is_off():
-    with run_server("--journal-size", "0") as off:
-        response = httpx.get(off.url + "/_admin/requests")
+@pytest.mark.perceptron_mock(journal_size=0)
+def test_a_journal_of_size_zero_is_off(admin):
+    response = admin.get("/requests")
     assert response.status_code == 409 and response.json()["error"]["code"] == "journal_off"
 
 

@@ -1,6 +1,6 @@
 """The openai SDK, pointed at the mock by base URL alone, gets a well-formed completion."""
 
-from tests.conftest import MODEL, data_url, image_bytes
+from tests.helpers import MODEL, data_url, image_bytes
 
 
 def test_openai_sdk_text_completion(openai_client):

@@ -7,74 +7,17 @@ assertion here is about time; the only clock is a guard that turns a hang into a
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import socket
 import struct
-import threading
 import time
 import tracemalloc
-from contextlib import contextmanager
-from typing import Iterator
-
-import uvicorn
 
 from perceptron_mock.main import create_app
 from perceptron_mock.render.sse import CompletionStream
 from perceptron_mock.settings import Settings
-from tests.conftest import chat
-from tests.server import free_port
-
-
-class ThreadedServer:
-    """uvicorn serving ``app`` in a background thread, with a handle on its event loop."""
-
-    def __init__(self, app) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, loop="uvloop", http="httptools", log_level="warning", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        import uvloop
-
-        self.loop = uvloop.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self.server.serve())
-        # sse-starlette's shutdown watcher outlives the server; end it before the loop closes.
-        leftovers = asyncio.all_tasks(self.loop)
-        for task in leftovers:
-            task.cancel()
-        self.loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
-        self.loop.close()
-
-    def call(self, coroutine_function):
-        """Run ``coroutine_function()`` inside the server's loop and return its result."""
-        return asyncio.run_coroutine_threadsafe(coroutine_function(), self.loop).result(timeout=30)
-
-    def tasks(self) -> list[str]:
-        async def names() -> list[str]:
-            current = asyncio.current_task()
-            return sorted(repr(t.get_coro()) for t in asyncio.all_tasks() if t is not current)
-
-        return self.call(names)
-
-    @contextmanager
-    def running(self) -> Iterator["ThreadedServer"]:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "server did not start"
-            time.sleep(0.01)
-        try:
-            yield self
-        finally:
-            self.server.should_exit = True
-            self.thread.join(timeout=20)
+from tests.helpers import ThreadedServer, chat
 
 
 def stream_request(port: int, body: dict) -> bytes:

@@ -1,26 +1,18 @@
-"""With Redis storage, two mock processes (two replicas, or two workers) share one journal and one
-fault queue: a throwaway redis-server (tests/redis_server.py) per module."""
+"""With Redis storage, two mock servers (two replicas, or two workers: each its own app and Redis client)
+share one journal and one fault queue: a throwaway redis-server (tests/redis_server.py) per module."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from tests.conftest import chat
-from tests.redis_server import run_redis
-from tests.server import free_port, run_server
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    with run_redis() as url:
-        yield url
+from tests.helpers import chat, threaded_mock
+from tests.server import free_port
 
 
 @pytest.fixture(scope="module")
 def replicas(redis_url):
-    env = {"PERCEPTRON_MOCK_RATE_LIMIT_STORAGE": redis_url}
-    with run_server(env=env) as first, run_server(env=env) as second:
+    with threaded_mock(rate_limit_storage=redis_url) as first, threaded_mock(rate_limit_storage=redis_url) as second:
         yield first, second
 
 
@@ -71,8 +63,7 @@ def test_queued_faults_keep_their_match_rules_in_redis(replicas, admin):
 
 
 def test_the_shared_ring_keeps_the_newest(redis_url):
-    env = {"PERCEPTRON_MOCK_RATE_LIMIT_STORAGE": redis_url}
-    with run_server("--journal-size", "2", env=env) as small:
+    with threaded_mock(journal_size=2, rate_limit_storage=redis_url) as small:
         httpx.post(small.url + "/_admin/reset")
         for text in ("one", "two", "three"):
             ask(small, text)
@@ -103,9 +94,8 @@ def assert_storage_unavailable(response: httpx.Response) -> None:
 @pytest.mark.parametrize("limit", ["0", "300"])
 def test_without_redis_requests_are_still_answered_and_every_admin_call_on_it_says_why(limit):
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    env = {"PERCEPTRON_MOCK_RATE_LIMIT_STORAGE": dead, "PERCEPTRON_MOCK_RATE_LIMIT_PER_MINUTE": limit}
-    with run_server(env=env) as lonely:
-        if limit == "0":  # (with a limit, the limiter's own check answers 503: tests/test_limits_redis.py)
+    with threaded_mock(rate_limit_storage=dead, rate_limit_per_minute=int(limit)) as lonely:
+        if limit == "0":  # (with a limit, the limiter's own check answers 503: tests/guards/test_limits_redis.py)
             assert ask(lonely).status_code == 200
         for method, path, body in ADMIN_CALLS_ON_REDIS:
             assert_storage_unavailable(httpx.request(method, lonely.url + path, json=body, timeout=30))
@@ -124,6 +114,6 @@ def test_a_reset_that_fails_in_the_rate_limiter_says_storage_unavailable(redis_u
     finally:
         observer.close()
     restricted = redis_url.replace("redis://", "redis://no-scan:secret@")
-    with run_server(env={"PERCEPTRON_MOCK_RATE_LIMIT_STORAGE": restricted}) as server:
+    with threaded_mock(rate_limit_storage=restricted) as server:
         assert ask(server).status_code == 200  # the limiter's check, the fault queue and the journal work
         assert_storage_unavailable(httpx.post(server.url + "/_admin/reset", timeout=30))

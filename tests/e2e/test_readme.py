@@ -5,45 +5,21 @@ stays short (the reference lives in docs/), and every link in it leads to a file
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
-from tests.server import RunningServer
+from tests.helpers import python_blocks, run_as_a_new_user
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 MOST_LINES = 250
-
-
-def python_blocks(markdown: str) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", markdown, re.S)
 
 
 def tour_blocks() -> list[str]:
     tour = README.read_text(encoding="utf-8").split("## A one-minute tour", 1)[1].split("\n## ", 1)[0]
     return python_blocks(tour)
-
-
-def run_as_a_new_user(code: str, server: RunningServer, workdir: Path) -> None:
-    """Run ``code`` in a fresh interpreter against ``server`` and check it printed what the mock answered."""
-    code = code.replace("http://127.0.0.1:8000", server.url)
-    Image.new("RGB", (640, 480), "teal").save(workdir / "scene.webp", "WEBP")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERCEPTRON_", "OPENAI_")) and k != "FAL_KEY"}
-    # What the docs tell the reader to export for the perceptron helpers.
-    env |= {"PERCEPTRON_BASE_URL": server.base_url, "PERCEPTRON_API_KEY": "any-key"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=workdir, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    # Every block prints what the mock answered: non-empty text on each print.
-    printed = [line for line in done.stdout.splitlines() if line.strip()]
-    assert printed and all(line.strip() != "None" for line in printed), done.stdout
 
 
 def test_the_tour_has_a_block_for_each_sdk() -> None:
@@ -53,8 +29,8 @@ def test_the_tour_has_a_block_for_each_sdk() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(tour_blocks())), ids=lambda i: f"block{i}")
-def test_tour_block_runs_against_the_mock(index: int, server: RunningServer, tmp_path: Path) -> None:
-    run_as_a_new_user(tour_blocks()[index], server, tmp_path)
+def test_tour_block_runs_against_the_mock(index: int, perceptron_mock, tmp_path: Path) -> None:
+    run_as_a_new_user(tour_blocks()[index], perceptron_mock, tmp_path)
 
 
 def test_the_readme_is_at_most_250_lines() -> None:

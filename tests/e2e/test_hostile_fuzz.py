@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from tests.conftest import MODEL
+from tests.helpers import MODEL
 from tests.server import RunningServer, run_server
 
 WATCHDOG = 10.0  # seconds; a generous bound on any one answer, not a speed target

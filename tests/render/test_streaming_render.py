@@ -19,8 +19,9 @@ from perceptron_mock.render import sse
 from perceptron_mock.render.json import completion_object
 from perceptron_mock.render.delivery import Delivery
 from perceptron_mock.render.sse import CompletionStream, stream_events
+from tests.helpers import MODEL, sse_frames
 
-ID, CREATED, MODEL = "chatcmpl-" + "a" * 29, 1_790_000_000, "isaac-0.2-2b-preview"
+ID, CREATED = "chatcmpl-" + "a" * 29, 1_790_000_000
 
 texts = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=300)
 
@@ -163,10 +164,6 @@ def deliver(c: Completion, delivery: Delivery, events=None) -> Wire:
     return wire
 
 
-def split_events(body: bytes) -> list[bytes]:
-    return [block + b"\n\n" for block in body.split(b"\n\n") if block]
-
-
 def test_headers_are_the_service_s_not_sse_starlette_s():
     wire = deliver(completion(), Delivery())
     start = wire.messages[0]
@@ -180,7 +177,7 @@ def test_unpaced_events_due_together_share_writes_of_at_most_events_per_write():
     for per_write in (1, 7, 64):
         wire = deliver(c, Delivery(events_per_write=per_write))
         assert wire.ended and wire.body == b"".join(expected)
-        assert all(1 <= len(split_events(w)) <= per_write for w in wire.writes)
+        assert all(1 <= len(sse_frames(w)) <= per_write for w in wire.writes)
         assert len(wire.writes) == -(-len(expected) // per_write)  # ceil: no write left half-empty early
 
 
@@ -188,14 +185,14 @@ def test_unpaced_events_due_together_share_writes_of_at_most_events_per_write():
 def test_stop_after_n_events_ends_the_body_without_the_rest(n):
     c = completion(LONG)
     wire = deliver(c, Delivery(stop_after=n))
-    assert split_events(wire.body) == events_of(c)[:n]
+    assert sse_frames(wire.body) == events_of(c)[:n]
     assert wire.ended  # the body is ended: the client sees a stream without [DONE]
 
 
 def test_stop_after_with_drop_connection_never_ends_the_body():
     c = completion(LONG)
     wire = deliver(c, Delivery(stop_after=5, drop_connection=True))
-    assert split_events(wire.body) == events_of(c)[:5]
+    assert sse_frames(wire.body) == events_of(c)[:5]
     assert not wire.ended  # returning with the body open makes the server drop the connection
 
 
@@ -203,7 +200,7 @@ def test_stop_after_the_whole_stream_is_a_normal_stream():
     c = completion()
     n = len(events_of(c))
     wire = deliver(c, Delivery(stop_after=n, drop_connection=True))
-    assert split_events(wire.body) == events_of(c) and wire.ended
+    assert sse_frames(wire.body) == events_of(c) and wire.ended
 
 
 @pytest.mark.parametrize("n", [0, 3, 70])
@@ -211,7 +208,7 @@ def test_error_after_n_events_sends_the_error_event_and_ends_cleanly(n):
     c = completion(LONG)
     error = APIError(429, "Rate limit reached.", type="requests", code="rate_limit_exceeded")
     wire = deliver(c, Delivery(error_after=n, error=error))
-    events = split_events(wire.body)
+    events = sse_frames(wire.body)
     assert events[:-1] == events_of(c)[:n]
     assert events[-1] == sse.error_event(error)
     assert sse.DONE not in events and wire.ended
@@ -219,7 +216,7 @@ def test_error_after_n_events_sends_the_error_event_and_ends_cleanly(n):
 
 def test_error_after_defaults_to_the_service_s_server_error():
     wire = deliver(completion(), Delivery(error_after=2))
-    last = json.loads(split_events(wire.body)[-1][6:-2])
+    last = json.loads(sse_frames(wire.body)[-1][6:-2])
     assert last == {
         "error": {
             "message": "The server had an error while processing your request. Sorry about that!",
@@ -240,7 +237,7 @@ def test_a_failure_while_streaming_becomes_an_error_event_and_a_clean_end(caplog
 
     events = sse.StreamEvents(head=good[0], tokens=failing_tokens(), tail=tuple(good[-2:]))
     wire = deliver(c, Delivery(), events=events)
-    sent = split_events(wire.body)
+    sent = sse_frames(wire.body)
     assert sent[:-1] == good[:4]
     assert json.loads(sent[-1][6:-2])["error"]["type"] == "server_error"
     assert wire.ended
@@ -278,7 +275,7 @@ def test_pacing_schedule_on_a_virtual_clock(monkeypatch):
         loop.run_until_complete(run())
     finally:
         loop.close()
-    times = [(t, len(split_events(body))) for t, body in written]
+    times = [(t, len(sse_frames(body))) for t, body in written]
     # role + token 1 at 0.25 s; tokens 2..4 at 0.5, 0.75, 1.0; the finish chunk and [DONE] at 1.25.
     assert times == [(0.25, 2), (0.5, 1), (0.75, 1), (1.0, 1), (1.25, 2)]
     assert b"".join(body for _, body in written) == b"".join(events_of(c, include_usage=False))

@@ -12,6 +12,7 @@ import orjson
 
 from perceptron_mock.main import create_app
 from perceptron_mock.settings import Settings
+from tests.helpers import chat
 
 
 class _Scope(dict):  # a dict subclass, so that a weak reference can watch it
@@ -30,7 +31,7 @@ class _Cycle:
 
 def test_scopes_are_freed_without_the_cyclic_collector() -> None:
     app = create_app(Settings())
-    body = orjson.dumps({"model": "isaac-0.2-2b-preview", "messages": [{"role": "user", "content": "hi"}]})
+    body = orjson.dumps(chat("hi"))
     statuses: list[int] = []
     watched: list[weakref.ref] = []
 

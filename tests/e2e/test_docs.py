@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.server import RunningServer
-from tests.test_readme import python_blocks, run_as_a_new_user
+from tests.helpers import python_blocks, run_as_a_new_user
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def settings_rows() -> list[list[str]]:
@@ -58,17 +57,14 @@ def test_the_quickstart_shows_both_sdks() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(QUICKSTART)), ids=lambda i: f"block{i}")
-def test_quickstart_block_runs_against_the_mock(index: int, server: RunningServer, tmp_path: Path) -> None:
-    run_as_a_new_user(QUICKSTART[index], server, tmp_path)
+def test_quickstart_block_runs_against_the_mock(index: int, perceptron_mock, tmp_path: Path) -> None:
+    run_as_a_new_user(QUICKSTART[index], perceptron_mock, tmp_path)
 
 
-def test_the_mock_client_example_runs_against_a_mock_of_its_own(tmp_path: Path) -> None:
-    """The pytest page's ``MockClient`` block, on a server of its own (it queues faults)."""
-    from tests.server import run_server
-
+def test_the_mock_client_example_runs_against_a_mock_of_its_own(perceptron_mock, tmp_path: Path) -> None:
+    """The pytest page's ``MockClient`` block, on the plugin's server (reset before each test: the block queues faults)."""
     [block] = [b for b in python_blocks((DOCS / "pytest.md").read_text(encoding="utf-8")) if "MockClient(" in b]
-    with run_server() as server:
-        run_as_a_new_user(block, server, tmp_path)
+    run_as_a_new_user(block, perceptron_mock, tmp_path)
 
 
 def test_the_models_page_has_the_catalog_as_a_table() -> None:

@@ -7,8 +7,7 @@ import perceptron
 import pytest
 from PIL import Image
 
-from tests.conftest import MODEL
-from tests.server import run_server
+from tests.helpers import MODEL
 
 
 def test_message_api_create(perceptron_sdk):
@@ -50,9 +49,9 @@ def test_unknown_model_maps_to_not_found(perceptron_sdk):
         perceptron_sdk.chat.completions.create(model="isaac-9-unreleased", messages=[{"role": "user", "content": "x"}])
 
 
-def test_refused_key_maps_to_auth_error():
-    with run_server("--api-key", "right-key") as running:
-        client = perceptron.Client(base_url=running.base_url, api_key="wrong-key")
-        with pytest.raises(perceptron.errors.AuthError) as caught:
-            client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}])
+@pytest.mark.perceptron_mock(api_keys=["right-key"])
+def test_refused_key_maps_to_auth_error(perceptron_mock):
+    client = perceptron_mock.perceptron_client(api_key="wrong-key")
+    with pytest.raises(perceptron.errors.AuthError) as caught:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}])
     assert caught.value.status_code == 401
