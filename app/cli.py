@@ -85,16 +85,28 @@ def check_fixtures(settings: Settings) -> None:
         raise SystemExit(2) from None
 
 
+def check_catalog(settings: Settings) -> list[str]:
+    """The ids served, read before serving: a bad models file or ``--model`` is named and nothing starts."""
+    from perceptron_mock.protocol.catalog import Catalog, CatalogError
+
+    try:
+        return Catalog.load(settings.models_file).served(settings.models).ids
+    except CatalogError as exc:
+        print(f"perceptron-mock: bad model catalog, not starting: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = parse_settings(argv)
     check_fixtures(settings)
+    served = check_catalog(settings)
     export(settings)
     import uvicorn
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(name)s - %(message)s")
     logging.getLogger("perceptron_mock").info(
         "perceptron-mock serving %s on http://%s:%d (%d worker%s); keys: %s",
-        ", ".join(settings.models),
+        ", ".join(served),
         settings.host,
         settings.port,
         settings.workers,

@@ -29,6 +29,7 @@ from perceptron_mock.guards.body_limit import BodyLimit
 from perceptron_mock.guards.header_limit import header_bytes, headers_too_large
 from perceptron_mock.guards.rate_limit import build_rate_limiter
 from perceptron_mock.protocol import ids
+from perceptron_mock.protocol.catalog import Catalog
 from perceptron_mock.protocol.errors import APIError, method_not_allowed, route_not_found, server_error
 from perceptron_mock.api.openapi import install_openapi
 from perceptron_mock.protocol.validation import first_error
@@ -54,9 +55,10 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
         await redis.aclose()
 
 
-def build_api(settings: Settings) -> FastAPI:
+def build_api(settings: Settings, catalog: Catalog) -> FastAPI:
     api = FastAPI(title="perceptron-mock", version=__version__, docs_url="/docs", redoc_url=None, lifespan=_lifespan)
     api.state.settings = settings
+    api.state.catalog = catalog
     api.state.auth = BearerAuth(settings.api_keys)
     api.state.admin_access = admin.AdminAccess(settings)
     api.include_router(models.router)
@@ -96,7 +98,7 @@ def build_api(settings: Settings) -> FastAPI:
         # Only makes the 500 the envelope: Starlette re-raises after sending it, and MockServer._serve logs it.
         return _error_response(server_error())
 
-    install_openapi(api, settings)
+    install_openapi(api, settings, catalog)
     return api
 
 
@@ -107,7 +109,9 @@ class MockServer:
         storage = settings.rate_limit_storage
         redis = open_redis(storage) if uses_redis(storage) else None  # one client for the limiter, journal and faults
         self.limiter = build_rate_limiter(settings.rate_limit_per_minute, settings.rate_limit_refill_seconds, redis)
-        self.api = build_api(settings)
+        # Loaded before serving: a bad models file or --model stops start-up (the CLI checks it first, too).
+        self.catalog = Catalog.load(settings.models_file).served(settings.models)
+        self.api = build_api(settings, self.catalog)
         self.api.state.redis = redis  # closed by the lifespan at shutdown
         self.api.state.limiter = self.limiter  # None when the limit is off; the admin reset calls its reset()
         self.toolkit = Toolkit.from_settings(settings, redis)
@@ -117,7 +121,12 @@ class MockServer:
         answer_caches.configure(settings.schema_cache_bytes, settings.pattern_cache_bytes)
         self.api.state.fixtures = self.fixtures  # the admin API's add/remove/list/reload
         self.completions = ChatCompletions(
-            settings, faults=self.toolkit.faults, limiter=self.limiter, fixtures=self.fixtures, auth=self.api.state.auth
+            settings,
+            faults=self.toolkit.faults,
+            limiter=self.limiter,
+            fixtures=self.fixtures,
+            auth=self.api.state.auth,
+            catalog=self.catalog,
         )
         self.max_header_bytes = settings.max_header_bytes
         self.guarded = BodyLimit(self._route, settings.max_body_bytes)

@@ -17,8 +17,6 @@ from typing import Annotated, Literal
 
 from perceptron_mock.storage import MEMORY_SCHEME, REDIS_SCHEMES, uses_redis
 
-DEFAULT_MODELS = ["isaac-0.2-2b-preview", "isaac-0.2-1b", "isaac-0.1", "perceptron-mk1"]
-
 
 def _split_list(value: object) -> object:
     # Environment variables carry lists as comma-separated text; JSON lists are accepted too.
@@ -46,8 +44,12 @@ class Settings(BaseSettings):
 
     # --- API surface --------------------------------------------------------------------------
     models: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(DEFAULT_MODELS),
-        description="Model ids the mock serves (comma-separated in the environment).",
+        default_factory=list,
+        description="Model ids the mock serves, each in the model catalog (comma-separated in the environment). Empty: every catalog model.",
+    )
+    models_file: Path | None = Field(
+        None,
+        description="YAML file of model entries that add to or replace the built-in catalog's (docs: Models); a bad file stops start-up.",
     )
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -20,6 +20,7 @@ from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.rate_limit import RateLimiter
 from perceptron_mock.protocol import ids
 from perceptron_mock.protocol.data_urls import Body
+from perceptron_mock.protocol.catalog import Catalog
 from perceptron_mock.protocol.errors import model_not_found
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 from perceptron_mock.protocol.validation import parse_request_lifting
@@ -43,6 +44,7 @@ class ChatCompletions:
         faults: Faults,
         fixtures: FixtureStore,
         auth: BearerAuth,
+        catalog: Catalog,
         limiter: RateLimiter | None = None,  # None: no rate limit
     ) -> None:
         self.settings = settings
@@ -50,7 +52,7 @@ class ChatCompletions:
         self.limiter = limiter
         self.faults = faults
         self.auth = auth
-        self.models = frozenset(settings.models)
+        self.catalog = catalog  # the served models; their context windows are not applied yet (--context-tokens is)
         self.reject_unknown = settings.unknown_fields == "reject"
         self.pacing = Pacing(settings.stream_first_token_ms, settings.stream_tokens_per_second or None)
         self.keepalive = settings.stream_keepalive_seconds
@@ -60,7 +62,7 @@ class ChatCompletions:
     def understand(self, body: Body) -> tuple[ChatCompletionRequest, Prompt]:
         """The body validated and accounted for: JSON → fields → model → images → context."""
         request, payloads = parse_request_lifting(body, reject_unknown=self.reject_unknown, max_items=self.max_items)
-        if request.model not in self.models:
+        if request.model not in self.catalog:
             raise model_not_found(request.model)
         return request, account(request, self.settings, payloads)  # images and context: an invalid request keeps its 4xx
 

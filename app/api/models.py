@@ -1,11 +1,14 @@
-"""``GET /v1/models`` (OpenAI list shape), ``GET /v1/models/{id}`` and ``GET /health``."""
+"""``GET /v1/models`` and ``GET /v1/models/{id}`` (plain or ``?extended=true``) from the catalog, and ``GET /health``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from typing import Literal
 
+from fastapi import APIRouter, Depends, Query, Request
+
+from perceptron_mock.protocol.catalog import Catalog, ModelEntry
 from perceptron_mock.protocol.errors import model_not_found
-from perceptron_mock.protocol.responses import ErrorResponse
+from perceptron_mock.protocol.responses import ErrorResponse, ModelList, ModelObject
 
 
 def require_key(request: Request) -> str:
@@ -19,31 +22,49 @@ _AUTH = {
 }
 _UNAUTHORIZED = {401: {"model": ErrorResponse, "description": "Missing or refused API key"}}
 
+# Exactly the two words: the perceptron SDK sends "true", and a typo must not quietly mean "plain".
+Extended = Query(
+    "false",
+    description="true: every entry carries the catalog's fields (name, capabilities, limits...) after OpenAI's four.",
+)
+
 router = APIRouter()
 
-# A fixed creation time keeps /v1/models byte-stable between runs, like the real service's list.
-_CREATED = 1_735_689_600  # 2025-01-01T00:00:00Z
 
-
-def _model(model_id: str) -> dict:
-    return {"id": model_id, "object": "model", "created": _CREATED, "owned_by": "perceptron"}
-
-
-@router.get("/v1/models", summary="List the models the mock serves", responses=_UNAUTHORIZED, **_AUTH)
-async def list_models(request: Request) -> dict:
-    return {"object": "list", "data": [_model(m) for m in request.app.state.settings.models]}
+def _entry(model: ModelEntry, extended: str) -> dict:
+    return model.extended() if extended == "true" else model.plain()
 
 
 @router.get(
-    "/v1/models/{model_id}",
-    summary="One model",
-    responses={**_UNAUTHORIZED, 404: {"model": ErrorResponse, "description": "Unknown model"}},
+    "/v1/models",
+    summary="List the models the mock serves",
+    response_model=None,
+    responses={200: {"model": ModelList, "description": "The served models"}, **_UNAUTHORIZED},
     **_AUTH,
 )
-async def get_model(model_id: str, request: Request) -> dict:
-    if model_id not in request.app.state.settings.models:
+async def list_models(request: Request, extended: Literal["true", "false"] = Extended) -> dict:
+    catalog: Catalog = request.app.state.catalog
+    return {"object": "list", "data": [_entry(model, extended) for model in catalog.entries.values()]}
+
+
+# A path converter: the SDK percent-encodes an id ("org/model" is sent as org%2Fmodel), which arrives
+# decoded, slash included, and must still be answered as an unknown model, not an unknown route.
+@router.get(
+    "/v1/models/{model_id:path}",
+    summary="One model",
+    response_model=None,
+    responses={
+        200: {"model": ModelObject, "description": "The model"},
+        **_UNAUTHORIZED,
+        404: {"model": ErrorResponse, "description": "Unknown model"},
+    },
+    **_AUTH,
+)
+async def get_model(model_id: str, request: Request, extended: Literal["true", "false"] = Extended) -> dict:
+    model = request.app.state.catalog.get(model_id)
+    if model is None:
         raise model_not_found(model_id)
-    return _model(model_id)
+    return _entry(model, extended)
 
 
 @router.get("/health", summary="Liveness check", include_in_schema=False)

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from perceptron_mock.protocol.catalog import Catalog
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 from perceptron_mock.protocol.responses import ChatCompletionChunk, ChatCompletionResponse, ErrorResponse
 from perceptron_mock.settings import Settings
@@ -14,7 +15,7 @@ from perceptron_mock.settings import Settings
 _REF = "#/components/schemas/{model}"
 
 
-def _schemas(settings: Settings) -> dict[str, Any]:
+def _schemas(settings: Settings, catalog: Catalog) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for model in (ChatCompletionRequest, ChatCompletionResponse, ChatCompletionChunk, ErrorResponse):
         schema = model.model_json_schema(ref_template=_REF, mode="validation")
@@ -25,7 +26,7 @@ def _schemas(settings: Settings) -> dict[str, Any]:
     # unknown_parameter) unless the mock runs with --unknown-fields ignore.
     request["additionalProperties"] = settings.unknown_fields == "ignore"
     request["description"] = "A chat completion request, in the OpenAI wire format."
-    request["properties"]["model"]["enum"] = list(settings.models)  # others get 404 model_not_found
+    request["properties"]["model"]["enum"] = catalog.ids  # others get 404 model_not_found
     # The one rule between fields that JSON Schema says plainly (the service answers 400 otherwise).
     request["if"] = {"required": ["stream_options"], "properties": {"stream_options": {"type": "object"}}}
     request["then"] = {"required": ["stream"], "properties": {"stream": {"const": True}}}
@@ -99,16 +100,17 @@ def _completions_path(settings: Settings) -> dict[str, Any]:
     }
 
 
-def install_openapi(api: FastAPI, settings: Settings) -> None:
+def install_openapi(api: FastAPI, settings: Settings, catalog: Catalog) -> None:
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
             document = get_openapi(title=api.title, version=api.version, routes=api.routes)
             document.setdefault("paths", {})["/v1/chat/completions"] = _completions_path(settings)
             components = document.setdefault("components", {})
-            components.setdefault("schemas", {}).update(_schemas(settings))
+            components.setdefault("schemas", {}).update(_schemas(settings, catalog))
             _errors_not_422(document)
             for parameter in document["paths"].get("/v1/models/{model_id}", {}).get("get", {}).get("parameters", []):
-                parameter["schema"]["examples"] = list(settings.models)
+                if parameter["name"] == "model_id":
+                    parameter["schema"]["examples"] = catalog.ids
             components["securitySchemes"] = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
             api.openapi_schema = document
         return api.openapi_schema

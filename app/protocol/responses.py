@@ -5,9 +5,10 @@ The hot path renders plain dicts (``perceptron_mock.render``); these models desc
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 
 class Message(BaseModel):
@@ -71,3 +72,43 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+_Absent = SkipJsonSchema[None]  # a key that is left out, never sent as null
+
+
+def _no_null_defaults(schema: dict) -> None:
+    for prop in schema.get("properties", {}).values():
+        if prop.get("default", ...) is None:
+            del prop["default"]
+
+
+class ModelReasoning(BaseModel):
+    supported: bool
+    always_enabled: bool
+
+
+class ModelObject(BaseModel):
+    """A model: OpenAI's four fields, and with ``?extended=true`` the catalog's fields after them (never null)."""
+
+    model_config = ConfigDict(json_schema_extra=_no_null_defaults)
+
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+    name: str | _Absent = None
+    capabilities: list[str] | _Absent = None
+    modalities: list[str] | _Absent = None
+    output_formats: list[str] | _Absent = None
+    sampling_parameters: list[str] | _Absent = None
+    reasoning: ModelReasoning | _Absent = None
+    max_context_tokens: Annotated[int, Field(ge=0)] | _Absent = None
+    max_output_tokens: Annotated[int, Field(ge=0)] | _Absent = None
+    description: str | _Absent = None
+    early_access: bool | _Absent = None
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelObject]

@@ -44,3 +44,15 @@ def test_stream_events_are_chunks_errors_or_done():
         "ChatCompletionChunk",
         "ErrorResponse",
     ]
+
+
+def test_the_models_routes_document_extended_and_both_entry_shapes():
+    doc = document()
+    for path in ("/v1/models", "/v1/models/{model_id}"):
+        operation = doc["paths"][path]["get"]
+        [extended] = [p for p in operation["parameters"] if p["name"] == "extended"]
+        assert extended["schema"]["enum"] == ["true", "false"]
+        assert "400" in operation["responses"]
+    entry = doc["components"]["schemas"]["ModelObject"]
+    assert entry["required"] == ["id", "object", "created", "owned_by"]  # the extended fields are optional, never null
+    assert "null" not in str(entry["properties"]) and entry["properties"]["max_context_tokens"]["minimum"] == 0

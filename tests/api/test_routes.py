@@ -1,4 +1,4 @@
-"""Routes other than chat completions: models, health, and unknown routes and methods in the envelope;
+"""Routes other than chat completions and models (tests/api/test_models.py): health, and unknown routes and methods in the envelope;
 every response carries a request id."""
 
 from __future__ import annotations
@@ -10,28 +10,7 @@ import httpx
 import openai
 import pytest
 
-from perceptron_mock.settings import DEFAULT_MODELS
 from tests.helpers import chat
-
-
-def test_models_list_in_openai_shape_through_the_sdk(openai_client):
-    assert [model.id for model in openai_client.models.list()] == DEFAULT_MODELS
-
-
-def test_one_model_and_an_unknown_one(openai_client):
-    assert openai_client.models.retrieve("isaac-0.1").id == "isaac-0.1"
-    with pytest.raises(openai.NotFoundError) as caught:
-        openai_client.models.retrieve("gpt-4")
-    assert caught.value.code == "model_not_found"
-
-
-@pytest.mark.perceptron_mock(api_keys=["the-key"])
-@pytest.mark.parametrize("path", ["/v1/models", "/v1/models/isaac-0.1"])
-def test_models_need_a_key_like_completions(perceptron_mock, path):
-    assert httpx.get(perceptron_mock.url + path).status_code == 401
-    refused = httpx.get(perceptron_mock.url + path, headers={"authorization": "Bearer other"})
-    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
-    assert httpx.get(perceptron_mock.url + path, headers={"authorization": "Bearer the-key"}).status_code == 200
 
 
 def test_health(perceptron_mock):
@@ -68,15 +47,6 @@ def test_unknown_model_is_404_model_not_found(openai_client):
         openai_client.chat.completions.create(model="isaac-9", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.code == "model_not_found" and caught.value.param == "model"
     assert "isaac-9" in caught.value.message
-
-
-@pytest.mark.perceptron_mock(models=["my-model"])
-def test_the_model_list_is_a_setting(perceptron_mock):
-    client = perceptron_mock.openai_client(max_retries=0)
-    assert [m.id for m in client.models.list()] == ["my-model"]
-    assert client.chat.completions.create(model="my-model", messages=[{"role": "user", "content": "x"}]).model == "my-model"
-    with pytest.raises(openai.NotFoundError):
-        client.chat.completions.create(model="isaac-0.1", messages=[{"role": "user", "content": "x"}])
 
 
 def _in_process_with_a_route_raising(error: Exception) -> tuple[int, dict]:

@@ -65,3 +65,23 @@ def test_the_mock_client_example_runs_against_a_mock_of_its_own(perceptron_mock,
     """The pytest page's ``MockClient`` block, on the plugin's server (reset before each test: the block queues faults)."""
     [block] = [b for b in python_blocks((DOCS / "pytest.md").read_text(encoding="utf-8")) if "MockClient(" in b]
     run_as_a_new_user(block, perceptron_mock, tmp_path)
+
+
+def test_the_models_page_has_the_catalog_as_a_table() -> None:
+    from perceptron_mock.protocol.catalog import Catalog
+
+    table = (DOCS / "models.md").read_text(encoding="utf-8").split("| id | name |", 1)[1].strip().split("\n\n", 1)[0]
+    rows = [[cell.strip() for cell in row.strip("|").split("|")] for row in table.splitlines()[2:]]
+    written = [
+        [
+            model.id,
+            model.name,
+            f"{model.max_context_tokens} / {model.max_output_tokens}",
+            ", ".join(model.modalities),
+            ", ".join(model.output_formats),
+            ", ".join(f"`{c}`" for c in model.capabilities),
+            "supported" if model.reasoning.supported else "not supported",
+        ]
+        for model in Catalog.load().entries.values()
+    ]
+    assert [[row[0].strip("`"), *row[1:]] for row in rows] == written

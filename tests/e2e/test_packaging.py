@@ -80,6 +80,10 @@ def test_the_wheel_installs_perceptron_mock_and_nothing_named_app(wheel):
     assert folders == packaged
 
 
+def test_the_wheel_holds_the_model_catalog(wheel):
+    assert wheel.read("perceptron_mock/models.yaml") == (ROOT / "app" / "models.yaml").read_bytes()
+
+
 def test_the_wheel_declares_the_console_scripts_and_the_pytest_plugin(wheel):
     [entry_points] = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
     text = wheel.read(entry_points).decode()

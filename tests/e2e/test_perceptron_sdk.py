@@ -46,7 +46,7 @@ def test_validation_errors_map_to_the_sdk_error_class(perceptron_sdk):
 
 def test_unknown_model_maps_to_not_found(perceptron_sdk):
     with pytest.raises(perceptron.errors.NotFoundError):
-        perceptron_sdk.chat.completions.create(model="isaac-0.3-fast", messages=[{"role": "user", "content": "x"}])
+        perceptron_sdk.chat.completions.create(model="isaac-9-unreleased", messages=[{"role": "user", "content": "x"}])
 
 
 @pytest.mark.perceptron_mock(api_keys=["right-key"])

@@ -72,7 +72,7 @@ def test_a_marker_gives_a_test_its_own_server_and_settings(pytester: pytest.Pyte
 
         def test_default_server_is_untouched(perceptron_mock, perceptron_mock_server):
             assert perceptron_mock is perceptron_mock_server
-            assert len(perceptron_mock.openai_client().models.list().data) == 4
+            assert len(perceptron_mock.openai_client().models.list().data) == 6
         """
     )
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
@@ -140,3 +140,23 @@ def test_their_code_and_the_mock(perceptron_mock):
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-W", "error::pytest.PytestConfigWarning")
     result.assert_outcomes(passed=1)
+
+
+def test_a_marker_serves_a_models_file(pytester: pytest.Pytester):
+    pytester.makefile(".yaml", models="""
+        models:
+          - {id: house-model, name: House, modalities: [image], output_formats: [text],
+             reasoning: {supported: false}, max_context_tokens: 2048, max_output_tokens: 512, created: 1}
+        """)
+    pytester.makepyfile(
+        test_models_file="""
+        import pytest
+
+        @pytest.mark.perceptron_mock(models_file="models.yaml", models=["house-model"])
+        def test_house_model(perceptron_mock):
+            client = perceptron_mock.openai_client(max_retries=0)
+            assert [m.id for m in client.models.list()] == ["house-model"]
+            assert client.chat.completions.create(model="house-model", messages=[{"role": "user", "content": "hi"}]).model == "house-model"
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
