@@ -12,8 +12,8 @@ from perceptron_mock.protocol.requests import ChatCompletionRequest
 
 
 def unsupported(model: ModelEntry, what: str, param: str) -> APIError:
-    """The service's wording, as the perceptron SDK's own fixture quotes it for tools."""
-    return invalid(f"Model '{clip(model.id)}' does not support {what}.", param, "unsupported_parameter")
+    """The service's wording, as the perceptron SDK's own tests quote it for tools (no final period)."""
+    return invalid(f"Model '{clip(model.id)}' does not support {what}", param, "unsupported_parameter")
 
 
 def output_too_large(field: str, asked: int, cap: int) -> APIError:

@@ -49,7 +49,7 @@ def test_tools_on_perceptron_mk1_are_refused_as_the_sdks_fixture_shows(openai_cl
     with pytest.raises(openai.BadRequestError) as caught:
         openai_client.chat.completions.create(model="perceptron-mk1", messages=[{"role": "user", "content": "Weather?"}], tools=[TOOL])
     assert (caught.value.code, caught.value.param) == ("unsupported_parameter", "tools")
-    assert caught.value.body["message"] == "Model 'perceptron-mk1' does not support tool calling."
+    assert caught.value.body["message"] == "Model 'perceptron-mk1' does not support tool calling"
 
 
 def test_tools_on_perceptron_mk1_5_are_accepted_and_an_empty_list_anywhere(client):
@@ -66,26 +66,26 @@ def test_the_perceptron_sdk_raises_its_error_for_tools_on_a_model_without_them(p
 
 def test_reasoning_effort_on_isaac_0_1_is_refused_but_none_is_accepted(client):
     error = _refusal(post(client, {**chat("Hi"), "model": "isaac-0.1", "reasoning_effort": "high"}))
-    assert error["param"] == "reasoning_effort" and error["message"] == "Model 'isaac-0.1' does not support reasoning."
+    assert error["param"] == "reasoning_effort" and error["message"] == "Model 'isaac-0.1' does not support reasoning"
     assert post(client, {**chat("Hi"), "model": "isaac-0.1", "reasoning_effort": "none"}).status_code == 200
 
 
 def test_regex_without_the_capability_is_refused(house):
     error = _refusal(post(house, {**chat("Hi"), "model": "bare-1", "regex": "[a-z]+"}))
-    assert error["param"] == "regex" and error["message"] == "Model 'bare-1' does not support regex."
+    assert error["param"] == "regex" and error["message"] == "Model 'bare-1' does not support regex"
 
 
 def test_a_json_schema_response_format_without_the_capability_is_refused(house):
     error = _refusal(post(house, {**chat("Hi"), "model": "bare-1", "response_format": SCHEMA}))
     assert error["param"] == "response_format"
-    assert error["message"] == "Model 'bare-1' does not support json_schema response formats."
+    assert error["message"] == "Model 'bare-1' does not support json_schema response formats"
     assert post(house, {**chat("Hi"), "model": "bare-1", "response_format": {"type": "text"}}).status_code == 200
 
 
 def test_an_image_on_a_model_without_image_input_is_refused_naming_the_part(house):
     body = {**chat("What is it?", images=["https://example.com/a.png", data_url(image_bytes())]), "model": "bare-1"}
     error = _refusal(post(house, body))
-    assert error["param"] == "messages[0].content[0]" and error["message"] == "Model 'bare-1' does not support image input."
+    assert error["param"] == "messages[0].content[0]" and error["message"] == "Model 'bare-1' does not support image input"
 
 
 def test_the_first_rule_broken_is_the_one_named(house):
