@@ -110,13 +110,13 @@ def test_an_unsupported_image_is_refused_before_it_is_read(house):
 
 
 def test_a_think_hint_on_isaac_0_1_is_ignored_not_refused(client):
-    for extra in ({"system": "<hint>BOX THINK</hint>"}, {"vision_config": {"enable_thinking": True}}):
-        system = extra.get("system")
-        fields = {k: v for k, v in extra.items() if k != "system"}
-        answer = post(client, {**chat("Find the dog", system=system, **fields), "model": "isaac-0.1"})
+    as_hint = chat("Find the dog", system="<hint>BOX THINK</hint>")
+    as_vision_config = chat("Find the dog", vision_config={"enable_thinking": True})
+    for body in (as_hint, as_vision_config):
+        answer = post(client, {**body, "model": "isaac-0.1"})
         assert answer.status_code == 200
         assert answer.json()["choices"][0]["message"]["reasoning_content"] is None
-    thinking = post(client, chat("Find the dog", system="<hint>BOX THINK</hint>")).json()  # isaac-0.2 reasons
+    thinking = post(client, as_hint).json()  # isaac-0.2-2b-preview reasons
     assert thinking["choices"][0]["message"]["reasoning_content"]
 
 
