@@ -25,6 +25,9 @@ class Prompt:
     system_texts: tuple[str, ...]  # every system message's text, in order (hints live here)
     user_text: str  # the text of the last user message
     completion_budget: int  # tokens the completion may use
+    # The image the question is about: the last image of the last user message that has one. In-context
+    # examples put exemplar images (and their answers) first and the query image last.
+    query_image: int | None = None
     reasoning: str = "on_request"  # the model's: "never" (THINK ignored), "on_request" or "always"
 
 
@@ -107,6 +110,7 @@ def account(
     images: list[ImageInfo] = []
     systems: list[str] = []
     user_text = ""
+    query_image: int | None = None
     assumed = (settings.url_image_width, settings.url_image_height)
     for i, message in enumerate(request.messages):
         budget.add(tokens.TOKENS_PER_MESSAGE)
@@ -126,6 +130,8 @@ def account(
                     )
                     images.append(info)
                     budget.add(image_tokens(info.width, info.height))
+                    if message.role == "user":
+                        query_image = len(images) - 1
         if budget.exceeded:
             break
         text = _text_of(content)
@@ -143,6 +149,7 @@ def account(
         images=tuple(images),
         system_texts=tuple(systems),
         user_text=user_text,
+        query_image=query_image,
         completion_budget=completion_budget(budget.total, request.completion_limit, window, model.max_output_tokens),
         reasoning=_reasoning_of(model),
     )

@@ -69,6 +69,13 @@ def _think(hints: Hints, kind: str, rng: random.Random, **context) -> str | None
     return reasoning.reasoning_for(kind, hints.effort, rng, **context)
 
 
+def _target_image(text_: str, prompt: Prompt) -> int | None:
+    """The image an answer's annotations go to: the one the prompt names ("the second image"), else
+    the query image (never an in-context exemplar before it)."""
+    named = _named_image(text_, len(prompt.images))
+    return named if named is not None else prompt.query_image
+
+
 def _named_image(text_: str, count: int) -> int | None:
     if count < 2:
         return None
@@ -103,7 +110,7 @@ def _locate(kind: str, reading: tasks.Reading, prompt: Prompt, rng: random.Rando
         count,
         rng,
         n_images=len(prompt.images),
-        image_idx=_named_image(reading.user_text, len(prompt.images)),
+        image_idx=_target_image(reading.user_text, prompt),
         region=focus or grounding.WHOLE,
     )
 
@@ -114,7 +121,13 @@ def _grounded(kind: str, reading: tasks.Reading, prompt: Prompt, hints: Hints, r
         # OCR with a spatial hint: every text line is an annotation whose mention is the text.
         lines = tasks.ocr_text(reading.text, rng).splitlines()
         annotations = grounding.annotate(
-            kind, tuple(lines), len(lines), rng, n_images=len(prompt.images), region=focus or grounding.WHOLE
+            kind,
+            tuple(lines),
+            len(lines),
+            rng,
+            n_images=len(prompt.images),
+            image_idx=_target_image(reading.user_text, prompt),
+            region=focus or grounding.WHOLE,
         )
     else:
         annotations = _locate(kind, reading, prompt, rng, focus)

@@ -179,7 +179,7 @@ def annotate(
     region: Region = WHOLE,
 ) -> list[Annotation]:
     """``count`` annotations of ``kind``; mentions are used in turn. With several images, annotations go
-    to ``image_idx`` when the prompt named one, else they are spread over the images."""
+    to ``image_idx`` (the image asked about) with its ``asset_idx``; without one, over all the images."""
     if count <= 0:
         return []
     mentions = mentions or ("object",)
