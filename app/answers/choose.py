@@ -102,6 +102,8 @@ def _locate(kind: str, reading: tasks.Reading, prompt: Prompt, rng: random.Rando
     mentions = _subject(reading, rng)
     if reading.kind == "count":
         count = rng.randint(1, 7)
+    elif tasks.asks_for_one_each(reading.text):
+        count = len(mentions)
     else:
         count = max(len(mentions), rng.randint(1, 4))
     return grounding.annotate(

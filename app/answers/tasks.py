@@ -33,6 +33,11 @@ _YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|should|would
 _COLOUR_WORD = re.compile(r"\bcolou?rs?\b")
 
 
+def asks_for_one_each(text: str) -> bool:
+    """Whether the prompt asks for one element per thing it names, and no more."""
+    return _ONE_EACH.search(text[:READ_CHARS].lower()) is not None
+
+
 def classify(prompt: str) -> str:
     """The kind of task ``prompt`` asks for (see the module docstring)."""
     ends_in_question = prompt.rstrip().endswith("?")
@@ -64,13 +69,20 @@ _TAIL = re.compile(
     r"\s+(?:(?:that\s+(?:are|is|you\s+can\s+see)|you\s+(?:can\s+)?see|visible|there)\b.*|"
     r"(?:in|on|from|within|across)\s+(?:(?:the|this|these|each|both|every)\s+)?(?:\w+\s+)?"
     r"(?:image|images|picture|photo|photograph|scene|frame|shot|view)\b.*|are\s+there\b.*|is\s+there\b.*|"
-    r"(?:are|is|do|does|can|could|were|was)\b.*)$",
+    r"(?:are|is|do|does|can|could|were|was)\b.*|(?:only|alone|exclusively|and\s+nothing\s+else|nothing\s+else)\b.*)$",
     re.I,
 )
 _STOP_WORDS = {
     "and", "box", "mark", "label", "explain", "tell", "give", "describe", "count", "return", "then", "show",
     "list", "output", "draw", "each", "one", "them", "it", "point", "outline", "segment", "please", "with",
+    # the start of an instruction about the answer, not a thing to find ("only that element", "nothing else")
+    "only", "nothing", "just", "exactly", "ignore", "skip", "exclude", "none", "no",
 }
+# A prompt that asks for one element per thing named ("Return only that element", "a single box").
+_ONE_EACH = re.compile(
+    r"\b(?:only\s+(?:that|this|the|one)\s+(?:element|object|item|one|box|point|polygon)|only\s+one|just\s+one|"
+    r"exactly\s+one|a\s+single|one\s+(?:element|object|item|box|point|polygon)\b)",
+)
 _GENERIC = {"object", "objects", "thing", "things", "item", "items", "everything", "anything", "all", "stuff", "it", "them"}
 _QUOTES_AND_BRACKETS = re.compile(r"[\"'`()\[\]{}<>]")
 _LIST_SEPARATOR = re.compile(r",\s*|\s+(?:and|or|&)\s+")

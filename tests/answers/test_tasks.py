@@ -82,3 +82,32 @@ def test_mentions_are_worked_out_only_when_an_answer_names_them(monkeypatch):
     assert calls == []
     assert "forklift" in answer_for(chat("Count the forklifts")).content
     assert calls
+
+
+@pytest.mark.parametrize(
+    ("prompt", "mentions"),
+    [
+        ("Find the safety helmet. Return only that element.", ("safety helmet",)),
+        ("Find the safety helmet and only that element", ("safety helmet",)),
+        ("Detect the safety helmet only.", ("safety helmet",)),
+        ("Box the safety vest, nothing else.", ("safety vest",)),
+        ("Find every safety helmet and safety vest in the image.", ("safety helmet", "safety vest")),
+    ],
+)
+def test_a_mention_names_what_is_asked_for_not_the_instructions_around_it(prompt, mentions):
+    assert tasks.mentions(prompt) == mentions
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["Find the safety helmet. Return only that element.", "Point to the forklift; one point.", "Box a single cup."],
+)
+def test_a_prompt_that_asks_for_one_element_gets_one(prompt):
+    for seed in range(20):  # the seed varies the answer, not its count
+        answer = answer_for(chat(f"{prompt} (take {seed})", system="<hint>BOX</hint>"))
+        assert answer.content.count("<point_box") == 1, answer.content
+
+
+def test_a_prompt_that_asks_for_no_particular_number_may_get_several():
+    counts = {answer_for(chat(f"Find the cups. ({n})", system="<hint>BOX</hint>")).content.count("<point_box") for n in range(20)}
+    assert max(counts) > 1
