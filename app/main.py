@@ -114,6 +114,9 @@ class MockServer:
         self.api = build_api(settings, self.catalog)
         self.api.state.redis = redis  # closed by the lifespan at shutdown
         self.api.state.limiter = self.limiter  # None when the limit is off; the admin reset calls its reset()
+        self.api.state.models_limiter = build_rate_limiter(
+            settings.models_rate_limit_per_minute, settings.rate_limit_refill_seconds, redis, name="models"
+        )
         self.toolkit = Toolkit.from_settings(settings, redis)
         self.api.state.toolkit = self.toolkit
         # Loaded before serving: a bad fixture file stops start-up (the CLI checks it first, with a clear message).

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         300, ge=0, description="Requests per minute per API key, refilled continuously (429 above); 0 turns it off."
     )
+    models_rate_limit_per_minute: int = Field(
+        30,
+        ge=0,
+        description="GET /v1/models requests per minute per API key, a bucket of its own (the SDK documents 30); 0 turns it off.",
+    )
     rate_limit_refill_seconds: float = Field(
         60.0,
         gt=0,

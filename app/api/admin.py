@@ -238,8 +238,9 @@ async def reset(request: Request, toolkit: ToolkitDep, fixtures: FixturesDep) ->
     journal = await toolkit.journal.clear() if toolkit.journal is not None else 0
     faults = await toolkit.faults.store.clear()
     limiter = request.app.state.limiter  # None when rate limiting is off
-    if limiter is not None:
-        await limiter.reset()
+    for each in (limiter, request.app.state.models_limiter):
+        if each is not None:
+            await each.reset()
     freed = answer_caches.clear()
     return {"journal": journal, "faults": faults, "fixtures": removed, "rate_limits": limiter is not None, "cache_bytes": freed}
 

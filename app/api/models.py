@@ -6,21 +6,30 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from perceptron_mock.exchange import exchange_of
 from perceptron_mock.protocol.catalog import Catalog, ModelEntry
 from perceptron_mock.protocol.errors import model_not_found
 from perceptron_mock.protocol.responses import ErrorResponse, ModelList, ModelObject
 
 
-def require_key(request: Request) -> str:
-    """The same bearer-key rule as chat completions: the real service lists models only to callers it knows."""
-    return request.app.state.auth.check(request.scope)
+async def require_key(request: Request) -> str:
+    """The same bearer-key rule as chat completions (the real service lists models only to callers it
+    knows), then the model list's own rate limit: the SDK documents 30 requests a minute."""
+    key = request.app.state.auth.check(request.scope)
+    limiter = request.app.state.models_limiter
+    if limiter is not None:
+        await limiter.admit(exchange_of(request.scope), key)
+    return key
 
 
 _AUTH = {
     "dependencies": [Depends(require_key)],
     "openapi_extra": {"security": [{"bearerAuth": []}]},
 }
-_UNAUTHORIZED = {401: {"model": ErrorResponse, "description": "Missing or refused API key"}}
+_UNAUTHORIZED = {
+    401: {"model": ErrorResponse, "description": "Missing or refused API key"},
+    429: {"model": ErrorResponse, "description": "Rate limit of the model list exceeded"},
+}
 
 # Exactly the two words: the perceptron SDK sends "true", and a typo must not quietly mean "plain".
 Extended = Query(

@@ -168,17 +168,17 @@ return {math.floor((capacity - (tat - now)) / interval), tat - now, retry}
 class RedisStore:
     """The buckets in Redis, shared by every worker and replica pointed at the same server."""
 
-    def __init__(self, client: Any, interval_us: int, capacity_us: int) -> None:
+    def __init__(self, client: Any, interval_us: int, capacity_us: int, prefix: str) -> None:
         self.interval = interval_us
         self.capacity = capacity_us
+        self.prefix = prefix  # each limiter its own: resetting one never touches another's buckets
         self._redis = client  # the process's (perceptron_mock.storage.open_redis), shared with the journal and the fault queue
         self._script = self._redis.register_script(_GCRA)
         self._outage = outage(client)
 
-    @staticmethod
-    def _key(key: str) -> str:
+    def _key(self, key: str) -> str:
         # API keys are secrets: Redis only ever sees a digest of them.
-        return REDIS_PREFIX + key_digest(key).hex()
+        return self.prefix + key_digest(key).hex()
 
     async def take(self, key: str) -> tuple[int, int, int | None]:
         with self._outage.watching("checking a rate limit"):
@@ -195,7 +195,7 @@ class RedisStore:
             await self._redis.delete(self._key(key))
             return
         batch: list[bytes] = []
-        async for name in self._redis.scan_iter(match=REDIS_PREFIX + "*", count=1000):
+        async for name in self._redis.scan_iter(match=self.prefix + "*", count=1000):
             batch.append(name)
             if len(batch) >= 1000:
                 await self._redis.delete(*batch)
@@ -216,13 +216,15 @@ class RateLimiter:
     the counters (all of them, or one key's). The buckets are in Redis when given the process's
     client (``redis``; whoever opened it closes it), else in this process."""
 
-    def __init__(self, limit: int, period_s: float, redis: Any = None) -> None:
+    def __init__(self, limit: int, period_s: float, redis: Any = None, *, name: str = "chat") -> None:
         self.limit = limit
+        self.name = name  # what the buckets count: "chat" (completions) or "models" (the model list)
         self.period_s = period_s
         # Whole microseconds: the interval is rounded once, and the capacity is exactly limit intervals.
         interval = max(1, round(period_s * _MICROS / limit))
         capacity = interval * limit
-        self.store: Store = MemoryStore(interval, capacity) if redis is None else RedisStore(redis, interval, capacity)
+        prefix = f"{REDIS_PREFIX}{name}:"
+        self.store: Store = MemoryStore(interval, capacity) if redis is None else RedisStore(redis, interval, capacity, prefix)
         self._full = Quota(limit, limit, 0, period_s=period_s)
 
     def _quota(self, remaining: int, reset_us: int, retry_us: int | None = None) -> Quota:
@@ -266,9 +268,9 @@ class RateLimiter:
         await self.store.reset(key)
 
 
-def build_rate_limiter(limit: int, period_s: float, redis: Any = None) -> RateLimiter | None:
+def build_rate_limiter(limit: int, period_s: float, redis: Any = None, *, name: str = "chat") -> RateLimiter | None:
     """The limiter the settings ask for, in Redis when given the process's client; None when the
     limit is off (0)."""
     if limit <= 0:
         return None
-    return RateLimiter(limit, period_s, redis)
+    return RateLimiter(limit, period_s, redis, name=name)

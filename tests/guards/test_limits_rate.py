@@ -82,9 +82,10 @@ def test_every_answer_carries_the_headers(http):
     models = http.get("/v1/models", headers=key)
     too_large = http.post("/v1/chat/completions", content=b"x" * (21 * 1024 * 1024), headers=key)
     wrong_method = http.get("/v1/chat/completions", headers=key)
-    for answer in (not_found, models, too_large, wrong_method):
+    for answer in (not_found, too_large, wrong_method):
         # not counted (never reached the endpoint), but reported: the caller's bucket as it stands
         assert ratelimit(answer)[:2] == (5, 3), answer.status_code
+    assert ratelimit(models)[:2] == (30, 29)  # the model list counts in a bucket of its own
     assert too_large.status_code == 413
     anonymous = http.post("/v1/chat/completions", json=chat())
     assert anonymous.status_code == 401 and ratelimit(anonymous) == (5, 5, "0s")
@@ -197,3 +198,20 @@ def test_the_buckets_keep_a_digest_of_each_key_not_the_key():
         tracemalloc.stop()
     assert len(store) == 200
     assert retained < 200 * 400, f"{retained} bytes kept for 200 buckets"
+
+
+@pytest.mark.perceptron_mock(models_rate_limit_per_minute=3, rate_limit_per_minute=5, rate_limit_refill_seconds=3600)
+def test_the_model_list_has_a_budget_of_its_own(perceptron_mock):
+    client = perceptron_mock.perceptron_client()
+    for _ in range(3):
+        assert client.models.list()
+    with pytest.raises(perceptron.errors.RateLimitError) as caught:
+        client.models.retrieve(MODEL)
+    error = caught.value  # the SDK's own code is "rate_limit"; the server's is in details
+    assert error.status_code == 429 and error.details["code"] == "rate_limit_exceeded" and "Limit 3" in str(error)
+    # Chat completions still have their whole bucket: listing models spent none of it.
+    chat_client = perceptron_mock.openai_client(max_retries=0)
+    raw = chat_client.chat.completions.with_raw_response.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}])
+    assert raw.headers["x-ratelimit-remaining-requests"] == "4"
+    perceptron_mock.reset()
+    assert client.models.list()  # the reset refilled the model list's bucket too

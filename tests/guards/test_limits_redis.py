@@ -184,14 +184,15 @@ def dead_redis() -> Iterator[tuple[str, list[int]]]:
     [
         ("the limiter's check fails: 503, no headers look-up, no journal write", "300", "/v1/chat/completions", 503),
         ("the fault queue fails: answered, no journal write", "0", "/v1/chat/completions", 200),
-        ("the headers look-up fails: answered, no journal write", "300", "/v1/models", 200),
+        ("the headers look-up fails: answered, no journal write", "300", "/v1/nothing-here", 404),
+        ("the model list's own limiter fails: 503, no headers look-up", "300", "/v1/models", 503),
     ],
 )
 def test_a_request_calls_a_gone_redis_once_with_one_retry_at_once(case, limit, path, expected):
     # Two connections: the call, and its one retry on a fresh connection; nothing more in the request.
     with dead_redis() as (url, attempts), threaded_mock(rate_limit_storage=url, rate_limit_per_minute=int(limit)) as server:
         headers = {"authorization": "Bearer k"}
-        if path == "/v1/models":
+        if path != "/v1/chat/completions":
             response = httpx.get(server.url + path, headers=headers, timeout=30)
         else:
             response = httpx.post(server.url + path, json=chat(), headers=headers, timeout=30)
