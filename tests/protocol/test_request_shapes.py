@@ -221,3 +221,25 @@ def test_max_completion_tokens_zero_is_valid_as_the_reference_says(client):
     # the perceptron SDK refuses 0 client-side (>= 1); the reference's range is x >= 0, and it wins
     response = client.post("/v1/chat/completions", json=chat(max_completion_tokens=0))
     assert response.status_code == 200 and response.json()["usage"]["completion_tokens"] == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "param", "code"),
+    [
+        ({"tool_choice": "required"}, "tool_choice", "unsupported_tool_choice"),
+        ({"tools": [_tool("parallel")]}, "tools[0].function.name", "reserved_tool_name"),
+        ({"response_format": {"type": "text"}, "regex": "a+"}, "regex", "conflicting_structured_output_controls"),
+    ],
+    ids=repr,
+)
+def test_the_perceptron_sdks_extra_body_gets_the_refusal_it_would_have_given(perceptron_sdk, extra, param, code):
+    # extra_body is merged last and unvalidated by the SDK: the server's answer is what the caller sees
+    messages = [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    with pytest.raises(BadRequestError) as refused:
+        perceptron_sdk.chat.completions.create(model="perceptron-mk1.5", messages=messages, extra_body=extra)
+    assert (refused.value.param, refused.value.code, refused.value.status_code) == (param, code, 400)
+
+
+def test_the_perceptron_sdk_sends_a_developer_message_verbatim_and_it_is_answered(perceptron_sdk):
+    messages = [{"role": "developer", "content": "Be brief.", "name": "ops"}, {"role": "user", "content": "Hi", "name": "me"}]
+    assert perceptron_sdk.chat.completions.create(model="perceptron-mk1.5", messages=messages).text
