@@ -76,7 +76,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Most JSON items (array elements and object members) a request body may hold, counted before it is parsed (400 above).",
     )
-    context_tokens: int = Field(8192, ge=1, description="Context window shared by prompt and completion.")
+    context_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Context window shared by prompt and completion, for every model. Unset: each model's max_context_tokens from the catalog.",
+    )
     url_image_width: int = Field(
         1024, ge=1, description="Assumed width of an http(s) image, which the mock never fetches (for token counts)."
     )

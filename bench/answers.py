@@ -15,8 +15,10 @@ from perceptron_mock.accounting.prompt import account
 from perceptron_mock.answers.choose import choose
 from perceptron_mock.answers import reply
 from perceptron_mock.answers.seed import rng_for
+from perceptron_mock.protocol.catalog import Catalog
 from perceptron_mock.settings import Settings
 S = Settings()
+ENTRY = Catalog.load().get("isaac-0.2-2b-preview")
 def body(system, text_, **f):
     m = ([{"role":"system","content":system}] if system else []) + [{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/a.jpg"}},{"type":"text","text":text_}]}]
     return {"model":"isaac-0.2-2b-preview","messages":m, **f}
@@ -30,7 +32,7 @@ cases = {
  "regex": (body(None, "x", regex=r"[A-Z]{3}-\d{4}"), None),
 }
 for name, (b, mode) in cases.items():
-    req = parse_request(orjson.dumps(b)); p = account(req, S)
+    req = parse_request(orjson.dumps(b)); p = account(req, S, ENTRY)
     n = 2000; t = time.perf_counter()
     for _ in range(n):
         if mode: reply.reply(p, rng_for(req, p))

@@ -148,7 +148,7 @@ def at_cap(make: Callable[[int], dict]) -> Callable[[], bytes]:
 
 
 def _request(messages: list, **fields) -> dict:
-    return {"model": MODEL, "messages": messages, **fields}
+    return {"model": MODEL, "messages": messages, **fields}  # fields may name another model
 
 
 CASES: dict[str, Callable[[], bytes]] = {
@@ -175,6 +175,7 @@ CASES: dict[str, Callable[[], bytes]] = {
         lambda n: _request(
             [{"role": "user", "content": "hi"}],
             tools=[{"type": "function", "function": {"name": "f", "parameters": {f"p{i}": {"type": "string"} for i in range(n)}}}],
+            model="perceptron-mk1.5",  # the catalog's model with tool calling
         )
     ),
 }

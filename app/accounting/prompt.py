@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from perceptron_mock.accounting import tokens
 from perceptron_mock.accounting.image_tokens import image_tokens
 from perceptron_mock.accounting.images import ImageInfo, inspect_image_url
+from perceptron_mock.protocol.catalog import ModelEntry
 from perceptron_mock.protocol.errors import APIError, invalid
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 from perceptron_mock.settings import Settings
@@ -24,6 +25,7 @@ class Prompt:
     system_texts: tuple[str, ...]  # every system message's text, in order (hints live here)
     user_text: str  # the text of the last user message
     completion_budget: int  # tokens the completion may use
+    reasoning: str = "on_request"  # the model's: "never" (THINK ignored), "on_request" or "always"
 
 
 def _text_of(content: object) -> str:
@@ -58,25 +60,39 @@ def context_length_exceeded(window: int, prompt_tokens: int, limit: int | None, 
     return invalid(message, "messages", "context_length_exceeded")
 
 
-def completion_budget(prompt_tokens: int, limit: int | None, window: int) -> int:
+def completion_budget(prompt_tokens: int, limit: int | None, window: int, output_cap: int | None = None) -> int:
     """Tokens the completion may use: ``limit`` when it fits beside the prompt, else what is left of
-    the window when no limit was asked; a 400 ``context_length_exceeded`` when neither fits.
+    the window (at most ``output_cap``) when no limit was asked; a 400 ``context_length_exceeded`` when
+    neither fits. A limit above the cap is refused before, by ``protocol.model_rules``.
 
     Without a limit, a prompt that fills the whole window is refused too (as vLLM does): it leaves no
     room for a single completion token."""
     if limit is None:
         if prompt_tokens >= window:
             raise context_length_exceeded(window, prompt_tokens, None)
-        return window - prompt_tokens
+        left = window - prompt_tokens
+        return left if output_cap is None else min(left, output_cap)
     if prompt_tokens + limit > window:
         raise context_length_exceeded(window, prompt_tokens, limit)
     return limit
 
 
+def window_of(model: ModelEntry, settings: Settings) -> int:
+    """The model's context window, unless ``--context-tokens`` is set: then that, for every model."""
+    return settings.context_tokens if settings.context_tokens is not None else model.max_context_tokens
+
+
+def _reasoning_of(model: ModelEntry) -> str:
+    if not model.reasoning.supported:
+        return "never"
+    return "always" if model.reasoning.always_enabled else "on_request"
+
+
 def account(
-    request: ChatCompletionRequest, settings: Settings, payloads: dict[str, bytes] | None = None
+    request: ChatCompletionRequest, settings: Settings, model: ModelEntry, payloads: dict[str, bytes] | None = None
 ) -> Prompt:
-    """``payloads``: the images lifted out of the body (and decoded) before it was parsed, by the placeholder
+    """``model``: the requested model's catalog entry, whose window (``window_of``) and output cap apply.
+    ``payloads``: the images lifted out of the body (and decoded) before it was parsed, by the placeholder
     URL that stands for each in ``request`` (``perceptron_mock.protocol.validation.parse_request_lifting``). Each
     is taken out of ``payloads`` as its image is read, so that no view of the request body outlives
     this step (without a journal, the body is then freed before the answer is chosen).
@@ -84,7 +100,7 @@ def account(
     The prompt is read in order, message by message, and reading stops as soon as its tokens pass
     ``counted_bound``: no more text is counted and no more images are opened (an invalid image past
     that point is not reported), so a 20 MB prompt costs what one just past the bound does."""
-    window = settings.context_tokens
+    window = window_of(model, settings)
     bound = counted_bound(window)
     budget = tokens.Budget(bound)
     budget.add(tokens.TOKENS_PER_REPLY)
@@ -127,5 +143,6 @@ def account(
         images=tuple(images),
         system_texts=tuple(systems),
         user_text=user_text,
-        completion_budget=completion_budget(budget.total, request.completion_limit, window),
+        completion_budget=completion_budget(budget.total, request.completion_limit, window, model.max_output_tokens),
+        reasoning=_reasoning_of(model),
     )

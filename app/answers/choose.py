@@ -24,7 +24,7 @@ _ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4}
 
 
 def choose(request: ChatCompletionRequest, prompt: Prompt, fixtures: FixtureStore | None = None) -> Answer:
-    hints = read_hints(request, prompt.system_texts)
+    hints = read_hints(request, prompt.system_texts, prompt.reasoning)
     if fixtures is not None:
         fixture = fixtures.find(request, prompt, hints)
         if fixture is not None:

@@ -56,7 +56,9 @@ def strip_hints(text: str) -> str:
     return _HINT_TAG.sub(" ", text).strip()
 
 
-def read_hints(request: ChatCompletionRequest, system_texts: tuple[str, ...]) -> Hints:
+def read_hints(request: ChatCompletionRequest, system_texts: tuple[str, ...], model_reasoning: str = "on_request") -> Hints:
+    """``model_reasoning``: "never" ignores THINK and enable_thinking (the SDK's helpers send them to every
+    model); "always" reasons unasked; a reasoning_effort on a model without reasoning was refused before."""
     tokens: set[str] = set()
     for text in system_texts:
         tokens |= hint_tokens(text)
@@ -67,7 +69,9 @@ def read_hints(request: ChatCompletionRequest, system_texts: tuple[str, ...]) ->
         if vision.enable_thinking:
             tokens.add("THINK")
     effort = request.reasoning_effort
-    reasoning = "THINK" in tokens or (effort is not None and effort != "none")
+    if model_reasoning == "never":
+        tokens.discard("THINK")
+    reasoning = model_reasoning == "always" or "THINK" in tokens or (effort is not None and effort != "none")
     if effort is None or effort == "none":
         effort = "medium" if reasoning else "none"
     return Hints(tokens=frozenset(tokens), reasoning=reasoning, effort=effort)

@@ -20,6 +20,7 @@ from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.rate_limit import RateLimiter
 from perceptron_mock.protocol import ids
 from perceptron_mock.protocol.data_urls import Body
+from perceptron_mock.protocol import model_rules
 from perceptron_mock.protocol.catalog import Catalog
 from perceptron_mock.protocol.errors import model_not_found
 from perceptron_mock.protocol.requests import ChatCompletionRequest
@@ -52,7 +53,7 @@ class ChatCompletions:
         self.limiter = limiter
         self.faults = faults
         self.auth = auth
-        self.catalog = catalog  # the served models; their context windows are not applied yet (--context-tokens is)
+        self.catalog = catalog  # the served models, whose limits and capabilities each request follows
         self.reject_unknown = settings.unknown_fields == "reject"
         self.pacing = Pacing(settings.stream_first_token_ms, settings.stream_tokens_per_second or None)
         self.keepalive = settings.stream_keepalive_seconds
@@ -60,11 +61,13 @@ class ChatCompletions:
         self.max_items = settings.max_json_items
 
     def understand(self, body: Body) -> tuple[ChatCompletionRequest, Prompt]:
-        """The body validated and accounted for: JSON → fields → model → images → context."""
+        """The body validated and accounted for: JSON → fields → model → its rules → images → context."""
         request, payloads = parse_request_lifting(body, reject_unknown=self.reject_unknown, max_items=self.max_items)
-        if request.model not in self.catalog:
+        model = self.catalog.get(request.model)
+        if model is None:
             raise model_not_found(request.model)
-        return request, account(request, self.settings, payloads)  # images and context: an invalid request keeps its 4xx
+        model_rules.check(request, model)  # output cap, unsupported parameters and inputs
+        return request, account(request, self.settings, model, payloads)  # images and context: an invalid request keeps its 4xx
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange = exchange_of(scope)

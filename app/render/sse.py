@@ -92,7 +92,8 @@ def _tokens(completion: Completion, prefix: bytes, suffix: bytes) -> Iterator[by
 
 def stream_events(completion: Completion, *, id: str, created: int, model: str, include_usage: bool) -> StreamEvents:
     """The events that stream ``completion``: its deltas joined give the JSON answer back."""
-    head = _frame(chunk(id=id, created=created, model=model, delta={"role": "assistant"}))
+    # OpenAI's first delta carries an empty content beside the role: clients print content from it.
+    head = _frame(chunk(id=id, created=created, model=model, delta={"role": "assistant", "content": ""}))
     template = _frame(chunk(id=id, created=created, model=model, delta={}))
     prefix, suffix = template.split(b"{}", 1)  # the first "{}" is the delta: id and model are JSON strings
     suffix = b"}" + suffix  # closes the one-field delta spliced in by _token_events

@@ -17,6 +17,7 @@ from perceptron_mock.accounting.prompt import account, completion_budget, contex
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 from perceptron_mock.settings import Settings
+from tests.answers.helpers import ENTRY
 from tests.helpers import MODEL, OVERHEAD, chat, data_url, image_bytes
 
 WINDOW = 8192
@@ -57,7 +58,7 @@ def test_past_the_counted_bound_the_numbers_read_more_than():
 def test_accounting_a_prompt_far_past_the_window_stops_at_twice_the_window():
     request = ChatCompletionRequest.model_validate({"model": MODEL, "messages": [{"role": "user", "content": "word " * 4_000_000}]})
     with pytest.raises(APIError) as caught:
-        account(request, Settings())
+        account(request, Settings(), ENTRY)
     assert "your messages resulted in more than 16384 tokens." in caught.value.message
 
 

@@ -18,7 +18,7 @@ from perceptron_mock.accounting.image_tokens import image_tokens
 from perceptron_mock.accounting.prompt import account
 from perceptron_mock.protocol.data_urls import lift
 from perceptron_mock.protocol.validation import parse_request_lifting
-from tests.answers.helpers import SETTINGS, completion_for
+from tests.answers.helpers import ENTRY, SETTINGS, completion_for
 from tests.helpers import MODEL, OVERHEAD, data_url
 
 LARGE = (1000, 700)  # random pixels: a PNG of ~2 MB, ~2.8 MB as base64
@@ -126,7 +126,7 @@ def test_the_image_hash_is_of_the_decoded_bytes_either_way():
     expected = base64.b64decode(body["messages"][0]["content"][1]["image_url"]["url"].split(",", 1)[1])
     request, payloads = parse_request_lifting(orjson.dumps(body))
     assert len(payloads) == 1
-    [image] = account(request, SETTINGS, payloads).images
+    [image] = account(request, SETTINGS, ENTRY, payloads).images
     assert payloads == {}  # taken out as it was read: no view of the body outlives accounting
     assert image.sha256 == hashlib.sha256(expected).hexdigest()
     assert (image.width, image.height, image.url) == (*LARGE, "data:image/png")

@@ -17,6 +17,7 @@ from perceptron_mock.protocol.data_urls import LIFT_ABOVE, MIN_PAYLOAD, data_url
 from perceptron_mock.protocol import validation
 from perceptron_mock.protocol.validation import parse_request, parse_request_lifting
 from perceptron_mock.settings import Settings
+from tests.answers.helpers import ENTRY
 from tests.helpers import MODEL, data_url, image_bytes
 
 BIG = base64.b64encode(random.Random(5).randbytes(LIFT_ABOVE)).decode()  # 1.33 MB of base64
@@ -174,7 +175,7 @@ def _outcome(call) -> tuple:
     images' sizes and hashes."""
     try:
         request, payloads = call()
-        prompt = account(request, _SETTINGS, payloads)
+        prompt = account(request, _SETTINGS, ENTRY, payloads)
     except APIError as error:
         return ("error", error.status, error.code, error.param)
     return ("ok", prompt.prompt_tokens, prompt.completion_budget, [(i.width, i.height, i.sha256) for i in prompt.images])

@@ -75,7 +75,8 @@ def _tool_with(keys: int) -> dict:
     properties = {f"p{i}": {"type": "string"} for i in range(keys)}
     parameters = {"type": "object", "properties": properties}
     tool = {"type": "function", "function": {"name": "lookup", "parameters": parameters}}
-    return _request([{"role": "user", "content": "hi"}], tools=[tool], temperature=0)
+    # perceptron-mk1.5: the catalog model with tool calling
+    return {**_request([{"role": "user", "content": "hi"}], tools=[tool], temperature=0), "model": "perceptron-mk1.5"}
 
 
 def test_the_item_cap_is_exact_a_body_of_25000_items_is_parsed_and_one_more_is_not(client):

@@ -41,11 +41,19 @@ def test_bytes_on_the_wire(client):
     chunks = sse_data(events)
     assert len({(c["id"], c["created"], c["model"], c["object"]) for c in chunks}) == 1
     assert chunks[0]["id"].startswith("chatcmpl-") and chunks[0]["object"] == "chat.completion.chunk"
-    assert chunks[0]["choices"] == [{"index": 0, "delta": {"role": "assistant"}, "logprobs": None, "finish_reason": None}]
+    assert chunks[0]["choices"] == [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}]
     assert chunks[-1]["choices"] == [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]
     assert all("usage" not in c for c in chunks)  # not asked for: not sent, not even as null
     pieces = [c["choices"][0]["delta"]["content"] for c in chunks[1:-1]]
     assert len(pieces) > 5 and pieces == tokens.split("".join(pieces))  # token-sized: not a blob, not characters
+
+
+def test_the_openai_streaming_demo_prints_the_answer_and_no_none_first(openai_client):
+    # The openai SDK's own demo prints delta.content of every chunk that has choices.
+    stream = openai_client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}], stream=True)
+    printed = [chunk.choices[0].delta.content for chunk in stream if chunk.choices]
+    assert printed[0] == "" and all(isinstance(piece, str) for piece in printed[:-1])
+    assert "".join(printed[:-1]).strip() and printed[-1] is None  # the finish chunk's delta is {}, as OpenAI's
 
 
 def test_usage_rides_on_the_finish_chunk_right_before_done(client):

@@ -76,7 +76,7 @@ def test_deltas_joined_are_the_json_answer(content, reasoning, finish, include_u
 @given(content=texts, reasoning=st.none() | texts)
 def test_each_delta_is_one_token_and_reasoning_comes_first(content, reasoning):
     chunks = payloads(events_of(completion(content, reasoning)))
-    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant"}
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     deltas = [c["choices"][0]["delta"] for c in chunks[1:-1]]
     assert all(len(d) == 1 for d in deltas)
     kinds = [next(iter(d)) for d in deltas]
