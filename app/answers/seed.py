@@ -31,6 +31,8 @@ def seed_of(request: ChatCompletionRequest, prompt: Prompt) -> int:
         for part in content or ():
             if part.type == "text":
                 digest.update(b"\x01" + part.text.encode("utf-8", "surrogatepass"))
+            elif part.type == "refusal":  # an assistant's earlier refusal, replayed
+                digest.update(b"\x04" + part.refusal.encode("utf-8", "surrogatepass"))
             else:
                 image = next(images)
                 digest.update(b"\x02" + (image.sha256 or image.url).encode())

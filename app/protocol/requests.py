@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Callable, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 INT32_MAX = 2**31 - 1
 
@@ -29,19 +29,33 @@ def _tag(field: str, prefix: str, kinds: tuple[str, ...]) -> Callable[[Any], str
     return tag
 
 
+class CacheBreakpoint(_Strict):
+    """OpenAI's ``prompt_cache_breakpoint`` on a part: accepted, and without effect here."""
+
+    mode: Literal["explicit"]
+    ttl: Literal["30m", "12h"] | None = None
+
+
 class TextPart(_Strict):
     type: Literal["text"]
     text: str
+    prompt_cache_breakpoint: CacheBreakpoint | None = None
 
 
 class ImageURL(_Strict):
     url: str
-    detail: Literal["auto", "low", "high"] | None = None
+    detail: Literal["auto", "low", "high", "original"] | None = None
 
 
 class ImagePart(_Strict):
     type: Literal["image_url"]
     image_url: ImageURL
+    prompt_cache_breakpoint: CacheBreakpoint | None = None
+
+
+class RefusalPart(_Strict):
+    type: Literal["refusal"]
+    refusal: str
 
 
 ContentPart = Annotated[
@@ -49,16 +63,31 @@ ContentPart = Annotated[
     Discriminator(
         _tag("type", "part", ("text", "image_url")),
         custom_error_type="invalid_part_type",
-        custom_error_message="content part type must be 'text' or 'image_url'",
+        custom_error_message="content part type must be 'text' or 'image_url' (audio and file inputs are not supported)",
     ),
 ]
 TextOnlyPart = Annotated[TextPart, Tag("part:text")]
+AssistantPart = Annotated[
+    Union[Annotated[TextPart, Tag("part:text")], Annotated[RefusalPart, Tag("part:refusal")]],
+    Discriminator(
+        _tag("type", "part", ("text", "refusal")),
+        custom_error_type="invalid_part_type",
+        custom_error_message="an assistant message's content part type must be 'text' or 'refusal'",
+    ),
+]
 
 
 class SystemMessage(_Strict):
-    role: Literal["system"]
+    """A system message, or OpenAI's ``developer`` message, which is read as one (docs/validation.md)."""
+
+    role: Literal["system", "developer"]
     content: str | Annotated[list[TextOnlyPart], Field(min_length=1, fail_fast=True)]
     name: str | None = None
+
+    @field_validator("role")
+    @classmethod
+    def _developer_is_system(cls, role: str) -> str:
+        return "system"
 
 
 class UserMessage(_Strict):
@@ -67,24 +96,42 @@ class UserMessage(_Strict):
     name: str | None = None
 
 
+class AudioRef(_Strict):
+    id: str
+
+
+class FunctionCall(_Strict):
+    arguments: str
+    name: str
+
+
 class AssistantMessage(_Strict):
+    """An earlier answer, as the openai SDK replays it: ``refusal``, ``audio``, ``function_call`` and the
+    response-only ``annotations`` and ``parsed`` (``.parse()``) are accepted and not read."""
+
     role: Literal["assistant"]
-    content: str | Annotated[list[TextOnlyPart], Field(min_length=1, fail_fast=True)] | None = None
+    content: str | Annotated[list[AssistantPart], Field(min_length=1, fail_fast=True)] | None = None
     reasoning_content: str | None = None
     name: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    refusal: str | None = None
+    audio: AudioRef | None = None
+    function_call: FunctionCall | None = None
+    annotations: list[dict[str, Any]] | None = None
+    parsed: Any = None
 
 
 Message = Annotated[
     Union[
         Annotated[SystemMessage, Tag("role:system")],
+        Annotated[SystemMessage, Tag("role:developer")],
         Annotated[UserMessage, Tag("role:user")],
         Annotated[AssistantMessage, Tag("role:assistant")],
     ],
     Discriminator(
-        _tag("role", "role", ("system", "user", "assistant")),
+        _tag("role", "role", ("system", "developer", "user", "assistant")),
         custom_error_type="invalid_role",
-        custom_error_message="role must be 'system', 'user' or 'assistant'",
+        custom_error_message="role must be 'system', 'developer', 'user' or 'assistant'",
     ),
 ]
 
@@ -130,15 +177,33 @@ class VisionConfig(_Strict):
 
 
 class FunctionSpec(_Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+    # Any name that is not blank, as the perceptron SDK checks: the service derives the name the model
+    # sees from it (``protocol.tool_names``).
+    name: Annotated[str, Field(pattern=r"\S")]
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
 
 
-class Tool(_Strict):
+class FunctionTool(_Strict):
     type: Literal["function"]
     function: FunctionSpec
+
+
+class FocusTool(_Strict):
+    """Perceptron's internal focus tool, which must be the only tool."""
+
+    type: Literal["perceptron.FOCUS"]
+
+
+Tool = Annotated[
+    Union[Annotated[FunctionTool, Tag("tool:function")], Annotated[FocusTool, Tag("tool:perceptron.FOCUS")]],
+    Discriminator(
+        _tag("type", "tool", ("function", "perceptron.FOCUS")),
+        custom_error_type="invalid_tool_type",
+        custom_error_message="tool type must be 'function' (or 'perceptron.FOCUS')",
+    ),
+]
 
 
 class ChatCompletionRequest(BaseModel):

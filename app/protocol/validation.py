@@ -6,6 +6,7 @@ pydantic's first error becomes the OpenAI envelope, ``param`` a path such as
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,7 +14,8 @@ from pydantic import ValidationError
 from perceptron_mock.protocol.errors import APIError, clip, invalid, unparseable_json
 from perceptron_mock.protocol.json_items import items_over
 from perceptron_mock.protocol.data_urls import LIFT_ABOVE, Body, Lifted, lift
-from perceptron_mock.protocol.requests import ChatCompletionRequest
+from perceptron_mock.protocol.requests import ChatCompletionRequest, FocusTool
+from perceptron_mock.protocol.tool_names import RESERVED_RECIPIENT, tool_recipient
 
 _TYPE_NAMES = {
     "string_type": "a string",
@@ -102,7 +104,7 @@ def _describe(error: dict[str, Any], param: str | None) -> tuple[str, str]:
         return f"Invalid {name}: {_quote(value)} does not match the pattern {ctx.get('pattern')}.", "invalid_value"
     if kind == "literal_error":
         return f"Invalid value for {name}: {_quote(value)}. Supported values are: {ctx.get('expected')}.", "invalid_value"
-    if kind in ("invalid_role", "invalid_part_type", "invalid_format_type"):
+    if kind in _UNION_TAGS:
         if not isinstance(value, dict):
             return f"Invalid type for {name}: expected an object, but got {json_kind(value)}.", "invalid_type"
         field = "role" if kind == "invalid_role" else "type"
@@ -136,10 +138,49 @@ def first_error(errors: list[dict[str, Any]]) -> APIError:
             param,
             "invalid_type",
         )
-    if error["type"] in ("invalid_role", "invalid_part_type", "invalid_format_type") and isinstance(error.get("input"), dict):
+    if error["type"] in _UNION_TAGS and isinstance(error.get("input"), dict):
         param = f"{param}.role" if error["type"] == "invalid_role" else f"{param}.type"
     message, code = _describe(error, param)
+    param, code = sdk_code(param, error["type"], code)
     return invalid(message, clip(param, 200) if param else None, code)
+
+
+_UNION_TAGS = ("invalid_role", "invalid_part_type", "invalid_format_type", "invalid_tool_type")
+# The perceptron SDK's codes for the fields it checks itself, "the gateway's code where it has one"
+# (perceptron/errors.py): any refusal of these fields carries them (docs/validation.md, codes changed).
+_SDK_CODES = {
+    "temperature": "invalid_temperature",
+    "reasoning_effort": "invalid_reasoning_effort",
+    "n": "invalid_parameter",
+    "parallel_tool_calls": "invalid_parameter",
+    "tool_choice": "unsupported_tool_choice",
+    "regex": "invalid_regex",
+    "response_format.type": "unsupported_response_format",
+    "vision_config.annotation_format": "invalid_vision_config",
+    "vision_config.enable_audio_in_video": "invalid_vision_config",
+    "vision_config.enable_thinking": "invalid_vision_config",
+}
+_TOOL_FIELD = re.compile(r"(tools\[\d+\])(\.type|\.function(?:\.name|\.parameters)?)$")
+
+
+def sdk_code(param: str | None, kind: str, code: str) -> tuple[str | None, str]:
+    """(param, code) as the perceptron SDK names them where it checks the same field."""
+    if param is None:
+        return param, code
+    if param in _SDK_CODES:
+        return param, _SDK_CODES[param]
+    if param.startswith("vision_config.") and kind == "extra_forbidden":
+        return param, "unsupported_parameter"
+    if param == "response_format.json_schema" and code in ("missing_required_parameter", "invalid_type"):
+        return param, "invalid_response_format"
+    tool = _TOOL_FIELD.match(param)
+    if tool is None:
+        return param, code
+    if tool.group(2) == ".type":
+        return param, "unsupported_tool_type"
+    if tool.group(2) == ".function":  # missing or not an object: the SDK names the name it lacks
+        return f"{tool.group(1)}.function.name", "invalid_tools"
+    return param, "invalid_tools"
 
 
 def parse_request(body: Body, *, reject_unknown: bool = True) -> ChatCompletionRequest:
@@ -216,15 +257,43 @@ def check_request(request: ChatCompletionRequest, *, reject_unknown: bool = True
             "max_tokens",
             "conflicting_parameters",
         )
-    if request.regex is not None and request.response_format is not None and request.response_format.type == "json_schema":
-        raise invalid(
-            "Send either 'regex' or a json_schema 'response_format', not both.",
-            "regex",
-            "conflicting_structured_output_controls",
-        )
     if request.tools and (request.regex is not None or (request.response_format and request.response_format.type == "json_schema")):
         raise invalid(
             "'tools' cannot be combined with a json_schema 'response_format' or 'regex'.",
             "tools",
             "unsupported_tools_combination",
         )
+    if request.regex is not None and request.response_format is not None:
+        raise invalid(
+            "Send either 'regex' or 'response_format', not both.",
+            "regex",
+            "conflicting_structured_output_controls",
+        )
+    if request.tools:
+        check_tools(request.tools)
+
+
+def check_tools(tools: list) -> None:
+    """The perceptron SDK's rules over the list (``_validate_tools``): no reserved or shared recipient,
+    and ``perceptron.FOCUS`` alone."""
+    seen: dict[str, str] = {}
+    for i, tool in enumerate(tools):
+        if isinstance(tool, FocusTool):
+            continue
+        name = tool.function.name
+        recipient = tool_recipient(name)
+        if recipient == RESERVED_RECIPIENT:
+            raise invalid(
+                f"Tool name {_quote(name)} is reserved (it resolves to {RESERVED_RECIPIENT}).",
+                f"tools[{i}].function.name",
+                "reserved_tool_name",
+            )
+        if recipient in seen:
+            raise invalid(
+                f"Tool names {_quote(seen[recipient])} and {_quote(name)} both resolve to {_quote(recipient)}.",
+                f"tools[{i}].function.name",
+                "duplicate_tool_name",
+            )
+        seen[recipient] = name
+    if len(tools) > 1 and any(isinstance(tool, FocusTool) for tool in tools):
+        raise invalid("'perceptron.FOCUS' must be the only tool in 'tools'.", "tools", "conflicting_tools")

@@ -88,7 +88,7 @@ def test_the_item_cap_is_exact_a_body_of_25000_items_is_parsed_and_one_more_is_n
 
 def test_under_the_cap_every_refusal_is_the_parser_s_own(client):
     keys = _error(post(client, orjson.dumps(MANY_ITEMS["unknown-keys"](ITEMS - 20))))
-    assert (keys["code"], keys["param"]) == ("unknown_parameter", "vision_config.k0000000")
+    assert (keys["code"], keys["param"]) == ("unsupported_parameter", "vision_config.k0000000")  # the perceptron SDK's code for it
     ints = _error(post(client, orjson.dumps(MANY_ITEMS["ints-as-parts"](ITEMS - 20))))
     assert (ints["code"], ints["param"]) == ("invalid_type", "messages[0].content[0]")
     assert ints["message"] == "Invalid type for 'messages[0].content[0]': expected an object, but got an integer."
