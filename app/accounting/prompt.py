@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 from perceptron_mock.accounting import tokens
 from perceptron_mock.accounting.image_tokens import image_tokens
+from perceptron_mock.accounting import media_tokens
 from perceptron_mock.accounting.images import ImageInfo, inspect_image_url
 from perceptron_mock.protocol.catalog import ModelEntry
 from perceptron_mock.protocol.errors import APIError, invalid
+from perceptron_mock.protocol.media_parts import MODALITY
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 from perceptron_mock.settings import Settings
 
@@ -28,6 +30,10 @@ class Prompt:
     # The image the question is about: the last image of the last user message that has one. In-context
     # examples put exemplar images (and their answers) first and the query image last.
     query_image: int | None = None
+    # Per asset (``images`` is numbered by asset index, as the SDK's asset_idx is): "image", "video" or
+    # "audio", and a video's duration in seconds (None for the others).
+    asset_kinds: tuple[str, ...] = ()
+    durations: tuple[float | None, ...] = ()
     reasoning: str = "on_request"  # the model's: "never" (THINK ignored), "on_request" or "always"
 
 
@@ -80,6 +86,24 @@ def completion_budget(prompt_tokens: int, limit: int | None, window: int, output
     return limit
 
 
+def _unopened(part, assumed: tuple[int, int]) -> tuple[ImageInfo, int, float | None]:
+    """An asset accepted without decoding: (its stand-in ImageInfo, its estimated tokens, a video's
+    duration), by the assumptions of ``accounting.media_tokens``."""
+    kind = part.type
+    if kind == "image_file_id":
+        return ImageInfo(part.image_file_id.file_id, *assumed), image_tokens(*assumed), None
+    size = media_tokens.VIDEO_SIZE
+    if kind == "video_frames":
+        stamps = [frame.timestamp_ms for frame in part.video_frames.frames]
+        info = ImageInfo(f"video_frames:{len(stamps)}", *size)
+        return info, media_tokens.video_tokens(len(stamps)), media_tokens.frames_duration(stamps)
+    if kind in ("video_url", "video_file_id"):
+        ref = part.video_url.url if kind == "video_url" else part.video_file_id.file_id
+        url = ref.split(",", 1)[0] if ref.startswith("data:") else ref
+        return ImageInfo(url, *size), media_tokens.video_url_tokens(), media_tokens.VIDEO_SECONDS
+    return ImageInfo(kind, *size), media_tokens.audio_tokens(), None
+
+
 def window_of(model: ModelEntry, settings: Settings) -> int:
     """The model's context window, unless ``--context-tokens`` is set: then that, for every model."""
     return settings.context_tokens if settings.context_tokens is not None else model.max_context_tokens
@@ -111,6 +135,8 @@ def account(
     systems: list[str] = []
     user_text = ""
     query_image: int | None = None
+    kinds: list[str] = []
+    durations: list[float | None] = []
     assumed = (settings.url_image_width, settings.url_image_height)
     for i, message in enumerate(request.messages):
         budget.add(tokens.TOKENS_PER_MESSAGE)
@@ -130,8 +156,18 @@ def account(
                     )
                     images.append(info)
                     budget.add(image_tokens(info.width, info.height))
-                    if message.role == "user":
-                        query_image = len(images) - 1
+                    kinds.append("image")
+                    durations.append(None)
+                elif part.type in MODALITY:
+                    info, cost, duration = _unopened(part, assumed)
+                    images.append(info)
+                    budget.add(cost)
+                    kinds.append(MODALITY[part.type])
+                    durations.append(duration)
+                else:
+                    continue
+                if message.role == "user":
+                    query_image = len(images) - 1
         if budget.exceeded:
             break
         text = _text_of(content)
@@ -150,6 +186,8 @@ def account(
         system_texts=tuple(systems),
         user_text=user_text,
         query_image=query_image,
+        asset_kinds=tuple(kinds),
+        durations=tuple(durations),
         completion_budget=completion_budget(budget.total, request.completion_limit, window, model.max_output_tokens),
         reasoning=_reasoning_of(model),
     )

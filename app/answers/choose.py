@@ -76,6 +76,13 @@ def _target_image(text_: str, prompt: Prompt) -> int | None:
     return named if named is not None else prompt.query_image
 
 
+def _duration(prompt: Prompt, target: int | None) -> float | None:
+    """The length of the target asset when it is a video (its grounding then carries times)."""
+    if target is None or target >= len(prompt.durations):
+        return None
+    return prompt.durations[target]
+
+
 def _named_image(text_: str, count: int) -> int | None:
     if count < 2:
         return None
@@ -106,14 +113,16 @@ def _locate(kind: str, reading: tasks.Reading, prompt: Prompt, rng: random.Rando
         count = len(mentions)
     else:
         count = max(len(mentions), rng.randint(1, 4))
+    target = _target_image(reading.user_text, prompt)
     return grounding.annotate(
         kind,
         mentions,
         count,
         rng,
         n_images=len(prompt.images),
-        image_idx=_target_image(reading.user_text, prompt),
+        image_idx=target,
         region=focus or grounding.WHOLE,
+        duration=_duration(prompt, target),
     )
 
 
@@ -122,14 +131,16 @@ def _grounded(kind: str, reading: tasks.Reading, prompt: Prompt, hints: Hints, r
     if reading.kind == "ocr":
         # OCR with a spatial hint: every text line is an annotation whose mention is the text.
         lines = tasks.ocr_text(reading.text, rng).splitlines()
+        target = _target_image(reading.user_text, prompt)
         annotations = grounding.annotate(
             kind,
             tuple(lines),
             len(lines),
             rng,
             n_images=len(prompt.images),
-            image_idx=_target_image(reading.user_text, prompt),
+            image_idx=target,
             region=focus or grounding.WHOLE,
+            duration=_duration(prompt, target),
         )
     else:
         annotations = _locate(kind, reading, prompt, rng, focus)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 
 GRID = 1000
@@ -40,6 +40,7 @@ class Annotation:
     points: tuple[tuple[int, int], ...]  # one for a point, two for a box, three or more for a polygon
     asset_idx: int | None = None
     clip: tuple[float, float] | None = None
+    t: float | None = None  # seconds into the video, for a point, box or polygon on a video
 
     @property
     def centre(self) -> tuple[int, int]:
@@ -49,6 +50,8 @@ class Annotation:
 
     def markup(self) -> str:
         attrs = f' mention="{escape(self.mention, quote=True)}"' if self.mention else ""
+        if self.t is not None and self.kind != "clip":
+            attrs += f' t="{self.t:.1f} seconds"'
         if self.asset_idx is not None:
             attrs += f' asset_idx="{self.asset_idx}"'
         coords = " ".join(f"({x},{y})" for x, y in self.points)
@@ -177,9 +180,12 @@ def annotate(
     n_images: int = 1,
     image_idx: int | None = None,
     region: Region = WHOLE,
+    duration: float | None = None,
 ) -> list[Annotation]:
     """``count`` annotations of ``kind``; mentions are used in turn. With several images, annotations go
-    to ``image_idx`` (the image asked about) with its ``asset_idx``; without one, over all the images."""
+    to ``image_idx`` (the image asked about) with its ``asset_idx``; without one, over all the images.
+    ``duration``: the target is a video that long (seconds): clips lie within it, and points, boxes
+    and polygons carry a time ``t`` in it, in order."""
     if count <= 0:
         return []
     mentions = mentions or ("object",)
@@ -206,11 +212,25 @@ def annotate(
         elif kind == "polygon":
             points = tuple(_polygon_in(cell, rng))
         else:
-            start = round(rng.uniform(0, 20), 1)
-            out.append(Annotation("clip", mention, (), target, clip=(start, start + round(rng.uniform(0.5, 5), 1))))
+            out.append(Annotation("clip", mention, (), target, clip=_span(rng, duration)))
             continue
         out.append(Annotation(kind, mention, points, target))
+    if duration is not None and kind != "clip":
+        times = sorted(math.floor(rng.uniform(0, duration) * 10) / 10 for _ in out)
+        out = [replace(a, t=t) for a, t in zip(out, times)]
     return out
+
+
+def _span(rng: random.Random, duration: float | None) -> tuple[float, float]:
+    """A clip's (start, end) in seconds: within ``duration`` (floored to tenths, so that the written
+    times never pass it), or anywhere in the first 25 seconds when no duration is known."""
+    if duration is None:
+        start = round(rng.uniform(0, 20), 1)
+        return start, start + round(rng.uniform(0.5, 5), 1)
+    end_max = math.floor(duration * 10) / 10
+    start = math.floor(rng.uniform(0, end_max * 0.8) * 10) / 10
+    end = math.floor(rng.uniform(start + (end_max - start) / 4, end_max) * 10) / 10
+    return start, max(start, end)
 
 
 def where(annotation: Annotation) -> str:

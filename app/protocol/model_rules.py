@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from perceptron_mock.protocol.catalog import ModelEntry
 from perceptron_mock.protocol.errors import APIError, clip, invalid
+from perceptron_mock.protocol.media_parts import MODALITY
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 
 
@@ -42,9 +43,9 @@ def check(request: ChatCompletionRequest, model: ModelEntry) -> None:
     fmt = request.response_format
     if fmt is not None and fmt.type == "json_schema" and not model.supports("response_format_json_schema"):
         raise unsupported(model, "json_schema response formats", "response_format")
-    if "image" not in model.modalities:
-        for i, message in enumerate(request.messages):
-            if isinstance(message.content, list):
-                for j, part in enumerate(message.content):
-                    if part.type == "image_url":
-                        raise unsupported(model, "image input", f"messages[{i}].content[{j}]")
+    for i, message in enumerate(request.messages):
+        if isinstance(message.content, list):
+            for j, part in enumerate(message.content):
+                modality = MODALITY.get(part.type)
+                if modality is not None and modality not in model.modalities:
+                    raise unsupported(model, f"{modality} input", f"messages[{i}].content[{j}]")

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Callable, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
+from perceptron_mock.protocol.media_parts import MEDIA_PARTS, CacheBreakpoint
+
 INT32_MAX = 2**31 - 1
 
 
@@ -27,13 +29,6 @@ def _tag(field: str, prefix: str, kinds: tuple[str, ...]) -> Callable[[Any], str
         return f"{prefix}:{kind}" if kind in kinds else None
 
     return tag
-
-
-class CacheBreakpoint(_Strict):
-    """OpenAI's ``prompt_cache_breakpoint`` on a part: accepted, and without effect here."""
-
-    mode: Literal["explicit"]
-    ttl: Literal["30m", "12h"] | None = None
 
 
 class TextPart(_Strict):
@@ -58,12 +53,17 @@ class RefusalPart(_Strict):
     refusal: str
 
 
+_PART_TYPES = ("text", "image_url", *MEDIA_PARTS)
 ContentPart = Annotated[
-    Union[Annotated[TextPart, Tag("part:text")], Annotated[ImagePart, Tag("part:image_url")]],
+    Union[
+        Annotated[TextPart, Tag("part:text")],
+        Annotated[ImagePart, Tag("part:image_url")],
+        *(Annotated[model, Tag(f"part:{name}")] for name, model in MEDIA_PARTS.items()),
+    ],
     Discriminator(
-        _tag("type", "part", ("text", "image_url")),
+        _tag("type", "part", _PART_TYPES),
         custom_error_type="invalid_part_type",
-        custom_error_message="content part type must be 'text' or 'image_url' (audio and file inputs are not supported)",
+        custom_error_message="content part type must be one of " + ", ".join(f"'{t}'" for t in _PART_TYPES),
     ),
 ]
 TextOnlyPart = Annotated[TextPart, Tag("part:text")]
