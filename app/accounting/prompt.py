@@ -23,12 +23,12 @@ from perceptron_mock.settings import Settings
 @dataclass(frozen=True)
 class Prompt:
     prompt_tokens: int  # text, images and the chat template's overhead
-    images: tuple[ImageInfo, ...]
+    images: tuple[ImageInfo, ...]  # every asset (media part), by asset index; video and audio stand-ins
     system_texts: tuple[str, ...]  # every system message's text, in order (hints live here)
     user_text: str  # the text of the last user message
     completion_budget: int  # tokens the completion may use
-    # The image the question is about: the last image of the last user message that has one. In-context
-    # examples put exemplar images (and their answers) first and the query image last.
+    # The asset the question is about: the last media part of the last user message that has one.
+    # In-context examples put exemplar images (and their answers) first and the query image last.
     query_image: int | None = None
     # Per asset (``images`` is numbered by asset index, as the SDK's asset_idx is): "image", "video" or
     # "audio", and a video's duration in seconds (None for the others).
