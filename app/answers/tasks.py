@@ -60,7 +60,7 @@ def classify(prompt: str) -> str:
 _VERB_THEN_OBJECT = re.compile(
     r"\b(?:how\s+many|count(?:\s+up)?|number\s+of|find|detect|locate|locali[sz]e|point\s+(?:to|at|out)|"
     r"mark|highlight|segment(?:\s+out)?|outline|identify|spot|circle|box|trace|ground|show(?:\s+me)?|"
-    r"where\s+(?:is|are))\s+(?P<object>[^.?!;\n]+)",
+    r"where\s+(?:is|are)|when\s+(?:is|are|was|were)|clip(?:\s+the\s+moment(?:\s+of)?)?)\s+(?P<object>[^.?!;\n]+)",
     re.I,
 )
 _CATEGORIES = re.compile(r"categories\s*:\s*(?P<list>[^.\n]+)", re.I)

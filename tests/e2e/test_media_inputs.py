@@ -23,6 +23,7 @@ def test_caption_of_a_video_on_the_default_model_is_text(perceptron_sdk):
 def test_a_clip_question_about_a_video_gets_clips_within_its_duration(perceptron_sdk):
     result = perceptron.question(perceptron.video(TINY_MP4), "When is the goal?", expects="clip")
     assert result.clips and not result.errors
+    assert {clip.mention for clip in result.clips} == {"goal"}
     for clip in result.clips:
         start, end = clip.timestamp.at, clip.timestamp.until
         assert 0 <= start <= end <= VIDEO_SECONDS
