@@ -131,6 +131,14 @@ def test_the_openai_sdk_lists_and_retrieves(openai_client):
     assert (caught.value.code, caught.value.param) == ("model_not_found", "model")
 
 
+def test_the_openai_sdk_reads_the_extended_forms_through_extra_query(openai_client):
+    listed = openai_client.models.list(extra_query={"extended": "true"})
+    assert [m.id for m in listed] == SDK_MODELS
+    assert all(m.model_extra["max_context_tokens"] > 0 and m.model_extra["modalities"] for m in listed)
+    one = openai_client.models.retrieve("perceptron-mk1.5", extra_query={"extended": "true"})
+    assert (one.model_extra["max_context_tokens"], one.model_extra["max_output_tokens"]) == (36864, 8192)
+
+
 def test_every_extended_entry_has_what_the_rust_sdk_requires(client):
     """perceptron-rs deserialises each entry into a struct whose fields may not be missing or null."""
     for path in ["/v1/models?extended=true", *(f"/v1/models/{m}?extended=true" for m in SDK_MODELS)]:
