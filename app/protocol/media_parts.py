@@ -17,22 +17,24 @@ _AUDIO_URL = r"^(?:https?://|data:audio/[^;,]+;base64,)"
 _IMAGE_URL = r"^(?:https?://|data:image/[^;,]+;base64,)"
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """The base of every request sub-object: strict types, unknown fields refused, finite numbers."""
+
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
 
 
-class CacheBreakpoint(_Strict):
+class CacheBreakpoint(Strict):
     """OpenAI's ``prompt_cache_breakpoint`` on a part: accepted, and without effect here."""
 
     mode: Literal["explicit"]
     ttl: Literal["30m", "12h"] | None = None
 
 
-class _Part(_Strict):
+class _Part(Strict):
     prompt_cache_breakpoint: CacheBreakpoint | None = None
 
 
-class _VideoURL(_Strict):
+class _VideoURL(Strict):
     url: Annotated[str, Field(pattern=_VIDEO_URL)]
 
 
@@ -41,16 +43,16 @@ class VideoURLPart(_Part):
     video_url: _VideoURL
 
 
-class _FrameImage(_Strict):
+class _FrameImage(Strict):
     url: Annotated[str, Field(pattern=_IMAGE_URL)]
 
 
-class _Frame(_Strict):
+class _Frame(Strict):
     image_url: _FrameImage
     timestamp_ms: Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
-class _Frames(_Strict):
+class _Frames(Strict):
     # The SDK sends 2 to 256 frames; the cap keeps a request's frame list bounded.
     frames: Annotated[list[_Frame], Field(min_length=1, max_length=256, fail_fast=True)]
 
@@ -60,7 +62,7 @@ class VideoFramesPart(_Part):
     video_frames: _Frames
 
 
-class _AudioURL(_Strict):
+class _AudioURL(Strict):
     url: Annotated[str, Field(pattern=_AUDIO_URL)]
 
 
@@ -69,7 +71,7 @@ class AudioURLPart(_Part):
     audio_url: _AudioURL
 
 
-class _InputAudio(_Strict):
+class _InputAudio(Strict):
     data: str
     format: Literal["wav", "mp3", "flac"]
 
@@ -79,7 +81,7 @@ class InputAudioPart(_Part):
     input_audio: _InputAudio
 
 
-class _FileRef(_Strict):
+class _FileRef(Strict):
     file_id: Annotated[str, Field(pattern=FILE_ID)]
 
 

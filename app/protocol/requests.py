@@ -10,13 +10,9 @@ from typing import Annotated, Any, Callable, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
-from perceptron_mock.protocol.media_parts import MEDIA_PARTS, CacheBreakpoint
+from perceptron_mock.protocol.media_parts import MEDIA_PARTS, CacheBreakpoint, Strict
 
 INT32_MAX = 2**31 - 1
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
 
 
 def _tag(field: str, prefix: str, kinds: tuple[str, ...]) -> Callable[[Any], str | None]:
@@ -31,24 +27,24 @@ def _tag(field: str, prefix: str, kinds: tuple[str, ...]) -> Callable[[Any], str
     return tag
 
 
-class TextPart(_Strict):
+class TextPart(Strict):
     type: Literal["text"]
     text: str
     prompt_cache_breakpoint: CacheBreakpoint | None = None
 
 
-class ImageURL(_Strict):
+class ImageURL(Strict):
     url: str
     detail: Literal["auto", "low", "high", "original"] | None = None
 
 
-class ImagePart(_Strict):
+class ImagePart(Strict):
     type: Literal["image_url"]
     image_url: ImageURL
     prompt_cache_breakpoint: CacheBreakpoint | None = None
 
 
-class RefusalPart(_Strict):
+class RefusalPart(Strict):
     type: Literal["refusal"]
     refusal: str
 
@@ -77,7 +73,7 @@ AssistantPart = Annotated[
 ]
 
 
-class SystemMessage(_Strict):
+class SystemMessage(Strict):
     """A system message, or OpenAI's ``developer`` message, which is read as one (docs/validation.md)."""
 
     role: Literal["system", "developer"]
@@ -90,22 +86,22 @@ class SystemMessage(_Strict):
         return "system"
 
 
-class UserMessage(_Strict):
+class UserMessage(Strict):
     role: Literal["user"]
     content: str | Annotated[list[ContentPart], Field(min_length=1, fail_fast=True)]
     name: str | None = None
 
 
-class AudioRef(_Strict):
+class AudioRef(Strict):
     id: str
 
 
-class FunctionCall(_Strict):
+class FunctionCall(Strict):
     arguments: str
     name: str
 
 
-class AssistantMessage(_Strict):
+class AssistantMessage(Strict):
     """An earlier answer, as the openai SDK replays it: ``refusal``, ``audio``, ``function_call`` and the
     response-only ``annotations`` and ``parsed`` (``.parse()``) are accepted and not read."""
 
@@ -136,18 +132,18 @@ Message = Annotated[
 ]
 
 
-class JSONSchemaFormat(_Strict):
+class JSONSchemaFormat(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     schema_: Annotated[dict[str, Any] | None, Field(alias="schema")] = None
     strict: bool | None = None
     description: str | None = None
 
 
-class TextResponseFormat(_Strict):
+class TextResponseFormat(Strict):
     type: Literal["text"]
 
 
-class JSONSchemaResponseFormat(_Strict):
+class JSONSchemaResponseFormat(Strict):
     type: Literal["json_schema"]
     json_schema: JSONSchemaFormat
 
@@ -165,18 +161,18 @@ ResponseFormat = Annotated[
 ]
 
 
-class StreamOptions(_Strict):
+class StreamOptions(Strict):
     include_usage: bool | None = None
     include_obfuscation: bool | None = None
 
 
-class VisionConfig(_Strict):
+class VisionConfig(Strict):
     annotation_format: Literal["point", "box", "polygon", "clip"] | None = None
     enable_audio_in_video: bool | None = None
     enable_thinking: bool | None = None
 
 
-class FunctionSpec(_Strict):
+class FunctionSpec(Strict):
     # Any name that is not blank, as the perceptron SDK checks: the service derives the name the model
     # sees from it (``protocol.tool_names``).
     name: Annotated[str, Field(pattern=r"\S")]
@@ -185,12 +181,12 @@ class FunctionSpec(_Strict):
     strict: bool | None = None
 
 
-class FunctionTool(_Strict):
+class FunctionTool(Strict):
     type: Literal["function"]
     function: FunctionSpec
 
 
-class FocusTool(_Strict):
+class FocusTool(Strict):
     """Perceptron's internal focus tool, which must be the only tool."""
 
     type: Literal["perceptron.FOCUS"]
