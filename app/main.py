@@ -154,7 +154,7 @@ class MockServer:
             return
         if header_bytes(scope["headers"]) > self.max_header_bytes:
             # First of all checks, and outside the journal: nothing of an oversized head is kept.
-            await self._send_error(send, headers_too_large(self.max_header_bytes), _request_id_headers())
+            await self._send_error(send, headers_too_large(self.max_header_bytes), ids.request_id_headers())
             return
         scope[EXCHANGE_KEY] = Exchange(receive=receive)
         try:
@@ -168,7 +168,7 @@ class MockServer:
             del scope[EXCHANGE_KEY]
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        id_headers = _request_id_headers()
+        id_headers = ids.request_id_headers()
         exchange = exchange_of(scope)
         started = False
 
@@ -197,11 +197,6 @@ class MockServer:
     async def _send_error(send: Send, error: APIError, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
         headers = [*JSON_HEADERS, *((k.encode(), v.encode()) for k, v in error.headers.items()), *extra]
         await send_bytes(send, error.status, error.body(), headers)
-
-
-def _request_id_headers() -> list[tuple[bytes, bytes]]:
-    request_id = ids.request_id().encode()
-    return [(b"x-request-id", request_id), (b"x-trace-id", request_id)]
 
 
 def create_app(settings: Settings | None = None) -> MockServer:

@@ -67,14 +67,12 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
         self._refused = True
         error = headers_too_large(self._max_head - REQUEST_LINE_BYTES)
         body = error.body()
-        request_id = ids.request_id().encode()
         head = [
             b"HTTP/1.1 431 Request Header Fields Too Large",
             b"content-type: application/json",
             b"content-length: " + str(len(body)).encode(),
             b"connection: close",
-            b"x-request-id: " + request_id,
-            b"x-trace-id: " + request_id,
+            *(name + b": " + value for name, value in ids.request_id_headers()),
         ]
         self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
         # Half-close: the client reads the answer and an end, while what it still sends is dropped

@@ -23,6 +23,12 @@ def request_id() -> str:
     return f"req_{_random.getrandbits(128):032x}"
 
 
+def request_id_headers() -> list[tuple[bytes, bytes]]:
+    """A fresh request id as the two headers every answer carries."""
+    value = request_id().encode()
+    return [(b"x-request-id", value), (b"x-trace-id", value)]
+
+
 def completion_id() -> str:
     """``chatcmpl-`` + 29 letters and digits."""
     raw = _random.getrandbits(176).to_bytes(22, "big")
