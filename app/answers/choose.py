@@ -113,6 +113,13 @@ def _locate(kind: str, reading: tasks.Reading, prompt: Prompt, rng: random.Rando
         count = len(mentions)
     else:
         count = max(len(mentions), rng.randint(1, 4))
+    return _annotate(kind, mentions, count, reading, prompt, rng, focus)
+
+
+def _annotate(
+    kind: str, mentions: tuple[str, ...], count: int, reading: tasks.Reading, prompt: Prompt, rng: random.Random, focus
+) -> list[grounding.Annotation]:
+    """``count`` annotations on the image the prompt asks about (with its times when it is a video)."""
     target = _target_image(reading.user_text, prompt)
     return grounding.annotate(
         kind,
@@ -131,17 +138,7 @@ def _grounded(kind: str, reading: tasks.Reading, prompt: Prompt, hints: Hints, r
     if reading.kind == "ocr":
         # OCR with a spatial hint: every text line is an annotation whose mention is the text.
         lines = tasks.ocr_text(reading.text, rng).splitlines()
-        target = _target_image(reading.user_text, prompt)
-        annotations = grounding.annotate(
-            kind,
-            tuple(lines),
-            len(lines),
-            rng,
-            n_images=len(prompt.images),
-            image_idx=target,
-            region=focus or grounding.WHOLE,
-            duration=_duration(prompt, target),
-        )
+        annotations = _annotate(kind, tuple(lines), len(lines), reading, prompt, rng, focus)
     else:
         annotations = _locate(kind, reading, prompt, rng, focus)
         mentions = tuple(dict.fromkeys(a.mention for a in annotations))

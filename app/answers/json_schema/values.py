@@ -25,12 +25,13 @@ def format_value(fmt: str, rng: random.Random) -> str:
     year, month, day = rng.randint(2000, 2030), rng.randint(1, 12), rng.randint(1, 28)
     hh, mm, ss = rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 59)
     word = rng.choice(_WORDS)
+    date, time = f"{year:04d}-{month:02d}-{day:02d}", f"{hh:02d}:{mm:02d}:{ss:02d}Z"
     if fmt == "date":
-        return f"{year:04d}-{month:02d}-{day:02d}"
+        return date
     if fmt == "date-time":
-        return f"{year:04d}-{month:02d}-{day:02d}T{hh:02d}:{mm:02d}:{ss:02d}Z"
+        return f"{date}T{time}"
     if fmt == "time":
-        return f"{hh:02d}:{mm:02d}:{ss:02d}Z"
+        return time
     if fmt == "duration":
         return f"P{rng.randint(1, 30)}DT{rng.randint(0, 23)}H"
     if fmt == "email":
