@@ -227,3 +227,21 @@ def test_fixture_patterns_mean_what_python_means(pattern, text, expected):
     assert bool(re.search(pattern, text)) is expected
     answer = answer_for(chat(text), _store({"user_text": pattern}))
     assert (answer.content == "SCRIPTED") is expected
+
+
+def test_fixtures_added_at_run_time_are_capped_and_removing_makes_room(perceptron_mock):
+    # Every request tries the fixtures in turn: the admin API cannot make that list grow without end.
+    from perceptron_mock.answers.fixtures.store import MAX_RUNTIME_FIXTURES
+
+    store = FixtureStore()
+    for n in range(MAX_RUNTIME_FIXTURES):
+        store.add({"name": f"f{n}", "respond": {"content": "x"}})
+    with pytest.raises(FixtureFileError, match="1000 fixtures are already added"):
+        store.add({"respond": {"content": "one too many"}})
+    assert store.remove("f0")
+    store.add({"name": "room again", "respond": {"content": "x"}})
+    # Over HTTP the refusal is the admin API's 400 invalid_fixture.
+    for n in range(MAX_RUNTIME_FIXTURES):
+        perceptron_mock.add_fixture(name=f"h{n}", respond={"content": "x"})
+    response = httpx.post(perceptron_mock.url + "/_admin/fixtures", json={"respond": {"content": "x"}}, timeout=10)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_fixture"
