@@ -32,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from bench.completions import REQUEST, start_mock  # noqa: E402
+from tests.helpers import json_items  # noqa: E402
 from tests.server import free_port, stop  # noqa: E402
 
 MB = 1024 * 1024
@@ -126,14 +127,6 @@ def many_image_urls() -> bytes:
 ITEMS = 25_000  # the default --max-json-items: bodies at it are parsed, bodies over it are not
 
 
-def _items(value) -> int:
-    if isinstance(value, list):
-        return max(1, len(value)) + sum(_items(item) for item in value)
-    if isinstance(value, dict):
-        return max(1, len(value)) + sum(_items(item) for item in value.values())
-    return 0
-
-
 def at_cap(make: Callable[[int], dict]) -> Callable[[], bytes]:
     """The body ``make(n)`` with the most items at most ``ITEMS``: the most the mock will parse."""
 
@@ -141,7 +134,7 @@ def at_cap(make: Callable[[int], dict]) -> Callable[[], bytes]:
         low, high = 1, ITEMS
         while high - low > 1:
             middle = (low + high) // 2
-            low, high = (middle, high) if _items(make(middle)) <= ITEMS else (low, middle)
+            low, high = (middle, high) if json_items(make(middle)) <= ITEMS else (low, middle)
         return orjson.dumps(make(low))
 
     return build

@@ -63,6 +63,16 @@ def post(http: httpx.Client, body: dict | bytes, **headers: str) -> httpx.Respon
     return http.post("/v1/chat/completions", json=body, headers=headers, timeout=30)
 
 
+def json_items(value) -> int:
+    """Array elements and object members, an empty container counting one: what the server counts
+    against --max-json-items."""
+    if isinstance(value, list):
+        return max(1, len(value)) + sum(json_items(item) for item in value)
+    if isinstance(value, dict):
+        return max(1, len(value)) + sum(json_items(item) for item in value.values())
+    return 0
+
+
 # --- images ---------------------------------------------------------------------------------------
 
 

@@ -156,9 +156,9 @@ def test_limiter_journal_and_fault_queue_share_one_connection_that_shutdown_clos
 
 
 @contextmanager
-def dead_redis() -> Iterator[tuple[str, list[int]]]:
-    """A port where something accepts connections and closes them at once, as a Redis that is going
-    away does; yields its URL and the count of connection attempts, each counted before it fails."""
+def fake_redis(on_connection: Callable[[socket.socket], None]) -> Iterator[tuple[str, list[int]]]:
+    """A port where something accepts connections and hands each to on_connection; yields its URL and
+    the count of connection attempts, each counted before on_connection sees it."""
     listener = socket.create_server(("127.0.0.1", 0))
     attempts = [0]
 
@@ -169,14 +169,21 @@ def dead_redis() -> Iterator[tuple[str, list[int]]]:
             except OSError:
                 return
             attempts[0] += 1
-            connection.close()
+            on_connection(connection)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    threading.Thread(target=serve, daemon=True).start()
     try:
         yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0", attempts
     finally:
         listener.close()
+
+
+@contextmanager
+def dead_redis() -> Iterator[tuple[str, list[int]]]:
+    """A port where something accepts connections and closes them at once, as a Redis that is going
+    away does; yields its URL and the count of connection attempts, each counted before it fails."""
+    with fake_redis(lambda connection: connection.close()) as port:
+        yield port
 
 
 @pytest.mark.parametrize(
@@ -259,24 +266,11 @@ def test_connections_a_replaced_redis_forgot_are_retried_at_once_on_fresh_ones()
 @contextmanager
 def silent_redis() -> Iterator[tuple[str, list[int]]]:
     """A port where something accepts connections and never answers; its URL and the connection count."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    attempts = [0]
     held: list[socket.socket] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            attempts[0] += 1
-            held.append(connection)
-
-    threading.Thread(target=serve, daemon=True).start()
     try:
-        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0", attempts
+        with fake_redis(held.append) as port:
+            yield port
     finally:
-        listener.close()
         for connection in held:
             connection.close()
 

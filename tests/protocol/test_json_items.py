@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perceptron_mock.protocol.json_items import items_over
+from tests.helpers import json_items
 
 # Strings full of what the count must not be fooled by: commas, brackets, quotes and backslashes.
 tricky_text = st.text(alphabet=st.sampled_from(list(',[{}]:"\\ab\n\t') + ["é", "\u2028"]), max_size=12)
@@ -20,20 +21,11 @@ json_values = st.recursive(
 )
 
 
-def items(value) -> int:
-    """Array elements and object members, an empty container counting one: what the server counts."""
-    if isinstance(value, list):
-        return max(1, len(value)) + sum(items(item) for item in value)
-    if isinstance(value, dict):
-        return max(1, len(value)) + sum(items(item) for item in value.values())
-    return 0
-
-
 @settings(max_examples=400, deadline=None)
 @given(value=json_values, window=st.sampled_from([2, 3, 7, 1 << 20]), spaced=st.booleans())
 def test_the_count_is_exact_on_any_json_whatever_its_strings_hold(value, window, spaced):
     body = json.dumps(value, indent=1 if spaced else None, ensure_ascii=spaced).encode()
-    count = items(value)
+    count = json_items(value)
     assert not items_over(body, count, window=window)
     assert count == 0 or items_over(body, count - 1, window=window)
 
@@ -47,7 +39,7 @@ def test_a_body_of_twenty_megabytes_of_tiny_items_is_over_any_sane_bound():
 def test_a_twenty_megabyte_string_full_of_commas_and_escapes_is_two_items():
     text = 'a, "b", [c], {d}, \\e\n' * 1_000_000
     body = orjson.dumps({"messages": [text]})
-    assert items(json.loads(body)) == 2
+    assert json_items(json.loads(body)) == 2
     assert not items_over(body, 2) and items_over(body, 1)
 
 
