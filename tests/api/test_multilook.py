@@ -4,6 +4,7 @@ answers, partial and total failures, faults, the journal and the shared rate lim
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import perceptron
@@ -12,7 +13,7 @@ from perceptron.chat import ChatCompletionMessage, Usage
 from perceptron.multilook import MultilookCompletion, MultilookPromptError, MultilookResponse, MultilookUsage
 from PIL import Image
 
-from tests.helpers import data_url, image_bytes
+from tests.helpers import data_url, image_bytes, python_blocks, run_as_a_new_user
 
 MK15 = "perceptron-mk1.5"
 CONTEXT = [
@@ -225,3 +226,8 @@ def test_a_malformed_body_gets_chats_json_refusal(client):
     answer = client.post(PATH, content=b"{not json", headers={"content-type": "application/json"})
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_json"
     assert httpx.codes.is_client_error(client.post(PATH, json=[1, 2]).status_code)
+
+
+def test_the_docs_example_runs_as_a_new_user(perceptron_mock, tmp_path):
+    [block] = python_blocks((Path(__file__).resolve().parents[2] / "docs" / "multilook.md").read_text(encoding="utf-8"))
+    run_as_a_new_user(block, perceptron_mock, tmp_path)
