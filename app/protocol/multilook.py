@@ -238,3 +238,54 @@ def in_context(error: APIError) -> APIError:
     if error.param is not None and error.param.startswith("messages"):
         error.param = "context" + error.param.removeprefix("messages")
     return error
+
+
+# --- the response, for the OpenAPI document (``perceptron_mock.render.multilook`` renders plain dicts) ---
+
+
+class MultilookMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str | None
+    reasoning_content: str | None = None  # present only when there is reasoning
+
+
+class MultilookCompletion(BaseModel):
+    index: int
+    message: MultilookMessage
+    finish_reason: str  # "stop", "length", "interrupted", or what a fixture scripts
+
+
+class PromptError(BaseModel):
+    message: str
+    type: str | None
+    param: str | None
+    code: str | None
+
+
+class MultilookResult(BaseModel):
+    """One prompt's outcome: ``completions`` and ``usage``, or ``error``."""
+
+    prompt_index: int
+    completions: list[MultilookCompletion] | None = None
+    usage: dict[Literal["completion_tokens"], int] | None = None
+    error: PromptError | None = None
+
+
+class PromptTokensDetails(BaseModel):
+    cached_tokens: int
+    audio_tokens: int
+
+
+class MultilookUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    prompt_tokens_details: PromptTokensDetails
+
+
+class MultilookResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion.multilook"]
+    model: str
+    results: list[MultilookResult]
+    usage: MultilookUsage

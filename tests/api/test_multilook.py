@@ -13,6 +13,7 @@ from perceptron.chat import ChatCompletionMessage, Usage
 from perceptron.multilook import MultilookCompletion, MultilookPromptError, MultilookResponse, MultilookUsage
 from PIL import Image
 
+from perceptron_mock.protocol.multilook import MultilookResponse as MultilookResponseSchema
 from tests.helpers import data_url, image_bytes, python_blocks, run_as_a_new_user
 
 MK15 = "perceptron-mk1.5"
@@ -231,3 +232,14 @@ def test_a_malformed_body_gets_chats_json_refusal(client):
 def test_the_docs_example_runs_as_a_new_user(perceptron_mock, tmp_path):
     [block] = python_blocks((Path(__file__).resolve().parents[2] / "docs" / "multilook.md").read_text(encoding="utf-8"))
     run_as_a_new_user(block, perceptron_mock, tmp_path)
+
+
+def test_the_route_is_in_the_openapi_document_and_answers_match_its_schema(perceptron_mock, client):
+    document = client.get("/openapi.json").json()
+    operation = document["paths"][PATH]["post"]
+    assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/MultilookRequest")
+    assert document["components"]["schemas"]["MultilookRequest"]["properties"]["model"]["enum"] == ["perceptron-mk1", MK15]
+
+    perceptron_mock.add_fixture(match={"user_text": "^fail"}, respond={"error": {"status": 400, "message": "No."}})
+    answer = client.post(PATH, json={"model": MK15, "context": CONTEXT, "prompts": ["fail", "What is it?"], "n": 2, "temperature": 1.0})
+    MultilookResponseSchema.model_validate(answer.json())
