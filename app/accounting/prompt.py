@@ -115,6 +115,9 @@ def _reasoning_of(model: ModelEntry) -> str:
     return "always" if model.reasoning.always_enabled else "on_request"
 
 
+_NOTHING_BEFORE = Prompt(tokens.TOKENS_PER_REPLY, (), (), "", 0)  # a request's own: the generation prompt only
+
+
 def account(
     request: ChatCompletionRequest,
     settings: Settings,
@@ -138,7 +141,7 @@ def account(
     window = window_of(model, settings)
     bound = counted_bound(window)
     budget = tokens.Budget(bound)
-    before = after or Prompt(tokens.TOKENS_PER_REPLY, (), (), "", 0)
+    before = after or _NOTHING_BEFORE
     budget.add(before.prompt_tokens)
     images: list[ImageInfo] = list(before.images)
     systems: list[str] = list(before.system_texts)

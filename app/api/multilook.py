@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from perceptron_mock.accounting.multilook import Accounted, account_multilook
-from perceptron_mock.answers.answer import Answer
+from perceptron_mock.answers.answer import Answer, Pacing
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.answers import multilook as answers
 from perceptron_mock.api.completions import THREAD_ABOVE
@@ -88,5 +88,5 @@ class Multilook:
             results = answers.interrupted(results)
         usage = answers.usage(accounted, results)
         body = render_multilook(results, usage, id=ids.multilook_id(), model=model)
-        delivery = Delivery.of(fault, pacing=Delivery().pacing, events_per_write=self.events_per_write)
+        delivery = Delivery.of(fault, pacing=Pacing(), events_per_write=self.events_per_write)  # JSON: no pacing
         await send_completion(body, delivery, exchange, receive, send)
