@@ -13,6 +13,8 @@ from perceptron_mock.accounting import tokens
 from perceptron_mock.accounting.image_tokens import image_tokens
 from perceptron_mock.accounting import media_tokens
 from perceptron_mock.accounting.images import ImageInfo, inspect_image_url
+from perceptron_mock.accounting.stored_files import FILE_ID_PARTS, resolve
+from perceptron_mock.files.store import FileStore
 from perceptron_mock.protocol.catalog import ModelEntry
 from perceptron_mock.protocol.errors import APIError, invalid
 from perceptron_mock.protocol.media_parts import MODALITY
@@ -116,13 +118,18 @@ def _reasoning_of(model: ModelEntry) -> str:
 
 
 def account(
-    request: ChatCompletionRequest, settings: Settings, model: ModelEntry, payloads: dict[str, bytes] | None = None
+    request: ChatCompletionRequest,
+    settings: Settings,
+    model: ModelEntry,
+    payloads: dict[str, bytes] | None = None,
+    files: FileStore | None = None,
 ) -> Prompt:
     """``model``: the requested model's catalog entry, whose window (``window_of``) and output cap apply.
     ``payloads``: the images lifted out of the body (and decoded) before it was parsed, by the placeholder
     URL that stands for each in ``request`` (``perceptron_mock.protocol.validation.parse_request_lifting``). Each
     is taken out of ``payloads`` as its image is read, so that no view of the request body outlives
-    this step (without a journal, the body is then freed before the answer is chosen).
+    this step (without a journal, the body is then freed before the answer is chosen). ``files``: the
+    uploaded files that file-id parts name (``accounting.stored_files``); None estimates them unopened.
 
     The prompt is read in order, message by message, and reading stops as soon as its tokens pass
     ``counted_bound``: no more text is counted and no more images are opened (an invalid image past
@@ -159,7 +166,11 @@ def account(
                     kinds.append("image")
                     durations.append(None)
                 elif part.type in MODALITY:
-                    info, cost, duration = _unopened(part, assumed)
+                    if files is not None and part.type in FILE_ID_PARTS:
+                        where = f"messages[{i}].content[{j}]"
+                        info, cost, duration = resolve(part, where, files, max_pixels=settings.max_image_pixels)
+                    else:
+                        info, cost, duration = _unopened(part, assumed)
                     images.append(info)
                     budget.add(cost)
                     kinds.append(MODALITY[part.type])
