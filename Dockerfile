@@ -21,6 +21,8 @@ ENV PERCEPTRON_MOCK_HOST=0.0.0.0 \
     PERCEPTRON_MOCK_PORT=8000 \
     PERCEPTRON_MOCK_FIXTURES_DIR=/fixtures \
     PYTHONUNBUFFERED=1
+# The files directory for a named volume (docker-compose.yml): a new volume takes its owner from here.
+RUN mkdir /files && chown 10001:10001 /files
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["perceptron-mock-healthcheck"]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from python_multipart.multipart import parse_options_header
 
-from perceptron_mock.asgi import ClientDisconnected, Receive, Scope, Send, header, send_bytes, JSON_HEADERS
+from perceptron_mock.asgi import JSON_HEADERS, Receive, Scope, Send, header, send_bytes
 from perceptron_mock.exchange import exchange_of
 from perceptron_mock.files.quota import UploadQuota
 from perceptron_mock.files.sniff import SUPPORTED, sniff

@@ -11,6 +11,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -71,7 +72,6 @@ class UploadReader:
         self._header_value = bytearray()
         self._headers: dict[str, bytes] = {}
         self._target: str | None = None  # "file", a field name, or None between parts
-        self._error: APIError | None = None
         callbacks = {
             "on_part_begin": self._part_begin,
             "on_header_field": lambda data, start, end: self._header_name.extend(data[start:end]),
@@ -83,11 +83,10 @@ class UploadReader:
         }
         self.parser = MultipartParser(boundary, callbacks, max_header_count=MAX_HEADERS, max_header_size=MAX_HEADER_BYTES)
 
-    # --- parser callbacks (synchronous; an error is kept and raised after the write) ---------------
+    # --- parser callbacks (synchronous; a refusal raised here stops the parser mid-chunk) -----------
 
-    def _fail(self, error: APIError) -> None:
-        if self._error is None:
-            self._error = error
+    def _fail(self, error: APIError) -> NoReturn:
+        raise error
 
     def _part_begin(self) -> None:
         self._parts += 1
@@ -106,13 +105,11 @@ class UploadReader:
         name = options.get(b"name")
         if disposition != b"form-data" or name is None:
             self._fail(bad_multipart("each part needs a 'Content-Disposition: form-data; name=...' header"))
-            return
         text = name.decode("utf-8", errors="replace")
         received = self.received
         if text == "file":
             if received.has_file:
                 self._fail(invalid("The upload has more than one 'file' part; send one file per upload.", "file", "invalid_parameter"))
-                return
             received.has_file = True
             filename = options.get(b"filename")
             if filename is not None:
@@ -121,20 +118,18 @@ class UploadReader:
             received.declared_type = parse_options_header(declared)[0].decode("latin-1") if declared else None
         elif text in received.fields:
             self._fail(invalid(f"The upload repeats the form field '{clip(text)}'.", clip(text), "invalid_parameter"))
-            return
         else:
             received.fields[text] = ""
         self._target = text
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._error is not None or self._target is None:
+        if self._target is None:
             return
         received = self.received
         if self._target == "file":
             received.size += end - start
             if received.size > self.max_file_bytes:
                 self._fail(file_too_large(self.max_file_bytes))
-                return
             if len(received.head) < HEAD_BYTES:
                 received.head += data[start : min(end, start + HEAD_BYTES - len(received.head))]
             self._buffer += data[start:end]
@@ -142,7 +137,6 @@ class UploadReader:
         value = received.fields[self._target] + data[start:end].decode("utf-8", errors="replace")
         if len(value) > MAX_FIELD_BYTES:
             self._fail(invalid(f"The form field '{clip(self._target)}' is too long.", clip(self._target), "invalid_parameter"))
-            return
         received.fields[self._target] = value
 
     def _end(self) -> None:
@@ -167,8 +161,6 @@ class UploadReader:
                     self.parser.write(chunk)
                 except MultipartParseError as exc:
                     raise bad_multipart(str(exc).rstrip(".")[:200]) from None
-                if self._error is not None:
-                    raise self._error
                 if len(self._buffer) >= FLUSH_BYTES:
                     batch, self._buffer = self._buffer, bytearray()
                     await asyncio.to_thread(self._flush, batch)
