@@ -179,6 +179,7 @@ class MockServer:
                 raise method_not_allowed(scope["method"], COMPLETIONS_PATH, ["POST"])
             await self.completions(scope, receive, send)
         else:
+            files.check_method(scope)  # the Files API's paths each have two routes: the 405 names both
             await self.api(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -23,7 +23,7 @@ from perceptron_mock.files.store import FileStore, StoredFile, is_file_id, new_i
 from perceptron_mock.files.upload import UploadReader, file_too_large
 from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.rate_limit import RateLimiter, build_rate_limiter
-from perceptron_mock.protocol.errors import APIError, clip, invalid
+from perceptron_mock.protocol.errors import APIError, clip, invalid, method_not_allowed
 from perceptron_mock.protocol.responses import ErrorResponse
 
 FILES_PATH = "/v1/files"
@@ -38,6 +38,19 @@ RATES = {"upload": 60, "list": 100, "retrieve": 100, "content": 30, "delete": 10
 
 def build_limiters(enabled: bool, period_s: float, redis: Any) -> dict[str, RateLimiter | None]:
     return {name: build_rate_limiter(rate if enabled else 0, period_s, redis, name=f"files-{name}") for name, rate in RATES.items()}
+
+
+def check_method(scope: Scope) -> None:
+    """405 naming every method of a Files API path (Starlette's names only the first route that matched)."""
+    path = scope["path"]
+    if path == FILES_PATH:
+        allowed = ["GET", "POST"]
+    elif path.startswith(FILES_PATH + "/"):
+        allowed = ["GET"] if path.endswith("/content") else ["GET", "DELETE"]
+    else:
+        return
+    if scope["method"] not in (*allowed, "HEAD"):
+        raise method_not_allowed(scope["method"], path, allowed)
 
 
 def not_found(file_id: str) -> APIError:
@@ -181,6 +194,7 @@ def _admit(name: str):
 
 
 _ERRORS = {
+    400: {"model": ErrorResponse, "description": "A parameter or the upload refused"},
     401: {"model": ErrorResponse, "description": "Missing or refused API key"},
     429: {"model": ErrorResponse, "description": "Rate limit of the route exceeded"},
 }
@@ -198,10 +212,15 @@ def _store(request: Request) -> FileStore:
             openapi_extra=_SECURITY)
 async def list_files(
     request: Request,
-    purpose: str | None = Query(None, description="vision or user_data: only files of that purpose."),
-    limit: str | None = Query(None, description="Files per page, 1-10000 (default 10000)."),
-    order: str | None = Query(None, description="asc or desc by creation (default desc: newest first)."),
-    after: str | None = Query(None, description="A file id: the page starts after it (the previous page's last_id)."),
+    # Read as text and checked here, so that a bad value gets the SDK's code and message; documented
+    # as what is accepted.
+    purpose: str | None = Query(None, description="Only files of this purpose.", json_schema_extra={"enum": list(PURPOSES)}),
+    limit: str | None = Query(None, description="Files per page (default 10000).",
+                              json_schema_extra={"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT}),
+    order: str | None = Query(None, description="By creation; default desc (newest first).",
+                              json_schema_extra={"enum": ["asc", "desc"]}),
+    after: str | None = Query(None, description="A file id: the page starts after it (the previous page's last_id).",
+                              json_schema_extra={"pattern": "^file-[A-Za-z0-9]{22}$"}),
 ) -> dict:
     if purpose is not None and purpose not in PURPOSES:
         raise bad_purpose(purpose)
@@ -263,10 +282,27 @@ async def delete_file(file_id: str, request: Request) -> dict:
     return {"object": "file", "id": file_id, "deleted": True}
 
 
-# Served by FileUploads ahead of FastAPI (perceptron_mock.main): declared here so that the route's
-# methods are right (405 lists POST) and the upload is in the OpenAPI document.
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["purpose", "file"],
+                "properties": {
+                    "purpose": {"type": "string", "enum": list(PURPOSES)},
+                    "file": {"type": "string", "format": "binary", "description": "JPEG, PNG, WebP, MP4, QuickTime, WebM, WAV, MP3 or FLAC"},
+                },
+            }
+        }
+    },
+}
+
+
+# Served by FileUploads ahead of FastAPI (perceptron_mock.main): declared here for the OpenAPI document.
 @router.post("/v1/files", summary="Upload a file (multipart/form-data: purpose, file)", responses={
     **_ERRORS, 411: {"model": ErrorResponse, "description": "No Content-Length"},
-    413: {"model": ErrorResponse, "description": "Over the upload limit"}}, openapi_extra=_SECURITY)
+    413: {"model": ErrorResponse, "description": "Over the upload limit"}},
+    openapi_extra={**_SECURITY, "requestBody": _UPLOAD_BODY})
 async def upload_file() -> dict:  # pragma: no cover - never reached
     raise APIError(500, "uploads are served by FileUploads")

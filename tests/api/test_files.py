@@ -175,3 +175,20 @@ def test_the_async_client_does_everything_the_sync_one_does(perceptron_mock, tmp
                 await client.files.retrieve(uploaded.id)
 
     asyncio.run(scenario())
+
+
+def test_a_wrong_method_on_a_files_path_names_every_method_it_has(client):
+    for method, path, allowed in (
+        ("PUT", "/v1/files", "GET, POST"),
+        ("PATCH", "/v1/files/file-0000000000000000000001", "GET, DELETE"),
+        ("DELETE", "/v1/files/file-0000000000000000000001/content", "GET"),
+    ):
+        answer = client.request(method, path)
+        assert (answer.status_code, answer.headers["allow"], answer.json()["error"]["code"]) == (405, allowed, "method_not_allowed")
+
+
+def test_the_upload_is_documented_as_a_multipart_body(client):
+    upload = client.get("/openapi.json").json()["paths"]["/v1/files"]["post"]
+    schema = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert schema["required"] == ["purpose", "file"] and schema["properties"]["purpose"]["enum"] == ["vision", "user_data"]
+    assert {"400", "411", "413"} <= set(upload["responses"])
