@@ -6,7 +6,7 @@ type only where the service is certain to agree; a few others are named so that 
 
 from __future__ import annotations
 
-HEAD_BYTES = 64  # what sniffing reads of a file
+HEAD_BYTES = 0x10000  # what sniffing reads of a file: an ISO BMFF `ftyp` box, whose brands decide, is smaller
 
 # Supported types, each with the catalog modality that uses it.
 SUPPORTED = {
