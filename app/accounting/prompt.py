@@ -13,7 +13,7 @@ from perceptron_mock.accounting import tokens
 from perceptron_mock.accounting.image_tokens import image_tokens
 from perceptron_mock.accounting import media_tokens
 from perceptron_mock.accounting.images import ImageInfo, inspect_image_url
-from perceptron_mock.accounting.stored_files import FILE_ID_PARTS, resolve
+from perceptron_mock.accounting.stored_files import FILE_ID_PARTS, content_url_image, resolve
 from perceptron_mock.files.store import FileStore
 from perceptron_mock.protocol.catalog import ModelEntry
 from perceptron_mock.protocol.errors import APIError, invalid
@@ -154,9 +154,11 @@ def account(
                     break
                 if part.type == "image_url":
                     url = part.image_url.url
-                    info = inspect_image_url(
+                    param = f"messages[{i}].content[{j}].image_url.url"
+                    stored = content_url_image(url, param, files, max_pixels=settings.max_image_pixels) if files is not None else None
+                    info = stored or inspect_image_url(
                         url,
-                        f"messages[{i}].content[{j}].image_url.url",
+                        param,
                         max_pixels=settings.max_image_pixels,
                         assumed_size=assumed,
                         decoded=payloads.pop(url, None) if payloads else None,

@@ -36,7 +36,8 @@ from perceptron_mock.toolkit.faults import Faults
 # Bodies larger than this are validated and accounted for in a worker thread. Smaller ones take at most
 # about 2 ms whatever they hold; a typical request, tens of microseconds: what the hop itself costs.
 THREAD_ABOVE = 16 * 1024
-FILE_ID_MARK = b'_file_id"'
+# A body that may name uploaded files (file-id parts, content URLs): reading them is disk I/O.
+FILE_MARKS = (b'_file_id"', b"/files/file-")
 
 
 class ChatCompletions:
@@ -79,7 +80,7 @@ class ChatCompletions:
         if self.limiter is not None:
             await self.limiter.admit(exchange, key)  # before the body is read: a 429 costs no upload
         body = await exchange.read_body(receive)
-        if len(body) > THREAD_ABOVE or FILE_ID_MARK in body:  # file-id parts read the files directory
+        if len(body) > THREAD_ABOVE or any(mark in body for mark in FILE_MARKS):
             # Off the event loop: bounded (JSON items, context) but up to a few hundred ms. pydantic and
             # base64 hold the GIL for stretches of at most a few tens of ms; the tokenizer, not at all.
             request, prompt = await asyncio.to_thread(self.understand, body)

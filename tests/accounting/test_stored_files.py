@@ -98,3 +98,15 @@ def test_the_journal_records_the_file_id_not_the_image(perceptron_mock, perceptr
     [entry] = perceptron_mock.requests(path="/v1/chat/completions")
     assert entry.body["messages"][0]["content"][0] == image_file(uploaded.id)
     assert len(str(entry.body)) < 1000
+
+
+def test_a_files_content_url_as_an_image_url_is_the_uploaded_image(perceptron_mock, perceptron_sdk):
+    uploaded = perceptron_sdk.files.upload(PNG)
+    content_url = f"{perceptron_mock.base_url}/files/{uploaded.id}/content"  # as the service's docs allow
+    by_url = perceptron_sdk.chat.completions.create(model=MODEL, messages=asking({"type": "image_url", "image_url": {"url": content_url}}))
+    inline = perceptron_sdk.chat.completions.create(model=MODEL, messages=asking({"type": "image_url", "image_url": {"url": data_url(PNG)}}))
+    assert by_url.usage.prompt_tokens == inline.usage.prompt_tokens
+    # A content URL naming no stored file may be another server's: an unfetched URL of the assumed size.
+    elsewhere = f"https://files.example/v1/files/file-{'Q' * 22}/content"
+    unknown = perceptron_sdk.chat.completions.create(model=MODEL, messages=asking({"type": "image_url", "image_url": {"url": elsewhere}}))
+    assert unknown.usage.prompt_tokens - inline.usage.prompt_tokens == image_tokens(1024, 768) - image_tokens(300, 200)
