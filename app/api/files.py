@@ -8,19 +8,21 @@ the service documents for it (docs: Files).
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from python_multipart.multipart import parse_options_header
 
 from perceptron_mock.asgi import JSON_HEADERS, Receive, Scope, Send, header, send_bytes
-from perceptron_mock.exchange import exchange_of
+from perceptron_mock.exchange import Exchange, exchange_of
 from perceptron_mock.files.quota import UploadQuota
 from perceptron_mock.files.sniff import SUPPORTED, sniff
 from perceptron_mock.files.store import FileStore, StoredFile, is_file_id, new_id
-from perceptron_mock.files.upload import UploadReader, file_too_large
+from perceptron_mock.files.upload import Received, UploadReader, file_too_large
 from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.rate_limit import RateLimiter, build_rate_limiter
 from perceptron_mock.protocol.errors import APIError, clip, invalid, method_not_allowed
@@ -130,6 +132,11 @@ class FileUploads:
             received = await reader.read(receive)
             meta = await self._checked(received, exchange)
             await asyncio.to_thread(self.store.commit, received.part, meta)
+        except OSError as error:
+            reader.discard()
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):  # the machine's condition, not the client's
+                raise out_of_space(error) from None
+            raise
         except BaseException:
             reader.discard()
             raise
@@ -137,7 +144,7 @@ class FileUploads:
         exchange.body = _json({"purpose": meta.purpose, "file": meta.public()}) if exchange.wants_body else b""
         await send_bytes(send, 200, _json(meta.public()), JSON_HEADERS)
 
-    async def _checked(self, received, exchange) -> StoredFile:
+    async def _checked(self, received: Received, exchange: Exchange) -> StoredFile:
         fields = dict(received.fields)
         purpose = fields.pop("purpose", None)
         if purpose is None:
@@ -175,9 +182,14 @@ class FileUploads:
 
 
 def _json(value: Any) -> bytes:
-    import orjson
-
     return orjson.dumps(value)
+
+
+def out_of_space(error: OSError) -> APIError:
+    return APIError(
+        507, f"The mock's files directory has no room for this upload ({error.strerror}).", type="server_error",
+        code="insufficient_storage",
+    )
 
 
 # --- list, retrieve, content, delete (FastAPI) ------------------------------------------------------
