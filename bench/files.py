@@ -7,7 +7,8 @@ Two mocks (one uvicorn worker each, CPU 0; this client on CPU 1), each with its 
 upload is a real multipart body of known length sent from a file on disk (httpx streams it), so the
 client holds none of it either. Per run: the upload's wall time and rate, then for the uploading mock
 and the idle one the growth of VmHWM (peak RSS, reset before the run) and of VmRSS (after), in MiB.
-Last, the same for downloading the file back (GET /v1/files/{id}/content), and the figures' maximum.
+Last, the same for downloading the file back (GET /v1/files/{id}/content), and the figures' maximum;
+each row also has the slowest ``GET /health`` of the serving mock while it ran (the event loop stays free).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from bench.completions import pin, proc_status_kb, start_mock  # noqa: E402
+from bench.hostile import HealthPoller  # noqa: E402
 from bench.limits import _reset_peak  # noqa: E402
 from tests.server import free_port, stop  # noqa: E402
 
@@ -46,21 +48,24 @@ def memory(pid: int) -> tuple[float, float]:
     return proc_status_kb(pid, "VmRSS") / 1024, proc_status_kb(pid, "VmHWM") / 1024
 
 
-def measured(pids: dict[str, int], action) -> tuple[float, dict[str, tuple[float, float]]]:
-    """Wall time of ``action()`` and, per mock, (peak growth, growth after) in MiB over it."""
+def measured(pids: dict[str, int], action, poller: HealthPoller) -> tuple[float, dict[str, tuple[float, float]], float]:
+    """Wall time of ``action()``, per mock (peak growth, growth after) in MiB over it, and the slowest
+    ``GET /health`` of the serving mock meanwhile (ms)."""
     before = {}
     for name, pid in pids.items():
         _reset_peak(pid)
         before[name] = memory(pid)[0]
     started = time.perf_counter()
     action()
-    wall = time.perf_counter() - started
+    ended = time.perf_counter()
+    wall = ended - started
+    health, _ = poller.during(started, ended)
     time.sleep(0.2)  # let a freed buffer go back before RSS is read
     growth = {}
     for name, pid in pids.items():
         rss, peak = memory(pid)
         growth[name] = (peak - before[name], rss - before[name])
-    return wall, growth
+    return wall, growth, max(health, default=0.0)
 
 
 def main() -> None:
@@ -81,12 +86,14 @@ def main() -> None:
         pids = {name: mock.pid for name, mock in mocks.items()}
         url = f"http://127.0.0.1:{ports['uploading']}"
         worst = 0.0
+        poller = HealthPoller(url, timeout=30)
+        poller.start()
         try:
             with httpx.Client(base_url=url, headers=KEY, timeout=300) as http:
                 http.get("/v1/files")  # warm up: the route's first request imports and builds what it needs
                 print(f"{args.mib} MiB upload, target: peak RSS growth < {TARGET_MIB:g} MiB (idle mock beside it)")
-                print("| run | what | wall s | MiB/s | uploading mock: peak / after MiB | idle mock: peak / after MiB |")
-                print("|---|---|---:|---:|---|---|")
+                print("| run | what | wall s | MiB/s | uploading mock: peak / after MiB | idle mock: peak / after MiB | /health max ms |")
+                print("|---|---|---:|---:|---|---|---:|")
                 file_id = None
                 for run in range(1, args.runs + 1):
                     answer = {}
@@ -99,29 +106,31 @@ def main() -> None:
                         assert response.json()["bytes"] == args.mib * MIB, response.text
                         answer.update(response.json())
 
-                    wall, growth = measured(pids, upload)
+                    wall, growth, health = measured(pids, upload, poller)
                     file_id = answer["id"]
                     worst = max(worst, growth["uploading"][0])
-                    print(_row(run, "upload", wall, args.mib, growth))
+                    print(_row(run, "upload", wall, args.mib, growth, health))
 
                 def download() -> None:
                     with http.stream("GET", f"/v1/files/{file_id}/content") as response:
                         for _ in response.iter_bytes(MIB):
                             pass
 
-                wall, growth = measured(pids, download)
-                print(_row(1, "download", wall, args.mib, growth))
+                wall, growth, health = measured(pids, download, poller)
+                print(_row(1, "download", wall, args.mib, growth, health))
                 worst = max(worst, growth["uploading"][0])
         finally:
+            poller.done.set()
             for mock in mocks.values():
                 stop(mock)
         verdict = "met" if worst < TARGET_MIB else "NOT met"
         print(f"\nlargest peak growth of the serving mock: {worst:.1f} MiB (target < {TARGET_MIB:g} MiB): {verdict}")
 
 
-def _row(run: int, what: str, wall: float, mib: int, growth: dict[str, tuple[float, float]]) -> str:
+def _row(run: int, what: str, wall: float, mib: int, growth: dict[str, tuple[float, float]], health: float) -> str:
     up, idle = growth["uploading"], growth["idle"]
-    return f"| {run} | {what} | {wall:.2f} | {mib / wall:.0f} | {up[0]:+.1f} / {up[1]:+.1f} | {idle[0]:+.1f} / {idle[1]:+.1f} |"
+    return (f"| {run} | {what} | {wall:.2f} | {mib / wall:.0f} | {up[0]:+.1f} / {up[1]:+.1f} "
+            f"| {idle[0]:+.1f} / {idle[1]:+.1f} | {health:.0f} |")
 
 
 if __name__ == "__main__":
