@@ -15,7 +15,7 @@ from perceptron_mock.exchange import Exchange
 from perceptron_mock.files.quota import UploadQuota
 from perceptron_mock.protocol.errors import APIError
 from tests.helpers import image_bytes, threaded_mock
-from tests.server import answer_to_head
+from tests.server import answer_to_head, free_port
 
 PNG = image_bytes("PNG", (64, 48))
 
@@ -71,3 +71,13 @@ def test_servers_on_one_redis_spend_one_quota(redis_url, tmp_path):
             for client in (a, b):
                 with pytest.raises(QuotaExceededError):
                     client.files.upload(PNG)
+
+
+def test_an_upload_while_redis_is_gone_is_a_503_and_keeps_nothing(tmp_path):
+    gone = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    files_dir = tmp_path / "files"
+    with threaded_mock(files_dir=files_dir, rate_limit_storage=gone, rate_limit_per_minute=0) as server, sdk(server) as client:
+        with pytest.raises(perceptron.ServerError) as caught:
+            client.files.upload(PNG)
+        assert (caught.value.status_code, caught.value.code) == (503, "storage_unavailable")
+    assert list(files_dir.iterdir()) == []
