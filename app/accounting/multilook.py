@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from perceptron_mock.accounting import media_tokens, tokens
 from perceptron_mock.accounting.prompt import Prompt, account
+from perceptron_mock.files.store import FileStore
 from perceptron_mock.protocol import model_rules
 from perceptron_mock.protocol.catalog import ModelEntry
 from perceptron_mock.protocol.errors import APIError
@@ -35,13 +36,18 @@ def audio_tokens(prompt: Prompt) -> int:
 
 
 def account_multilook(
-    request: MultilookRequest, settings: Settings, model: ModelEntry, payloads: dict[str, bytes] | None = None
+    request: MultilookRequest,
+    settings: Settings,
+    model: ModelEntry,
+    payloads: dict[str, bytes] | None = None,
+    files: FileStore | None = None,
 ) -> Accounted:
-    """``payloads``: the images lifted out of the body (``protocol.multilook.parse_multilook``)."""
+    """``payloads``: the images lifted out of the body (``protocol.multilook.parse_multilook``);
+    ``files``: the uploaded files that file-id parts name, as in chat."""
     shared = context_request(request)
     try:
         model_rules.check(shared, model)  # the output cap, reasoning_effort and the context's modalities
-        context = account(shared, settings, model, payloads)
+        context = account(shared, settings, model, payloads, files)
     except APIError as error:
         raise in_context(error) from None
     prompts: list[Prompt | APIError] = []
@@ -49,7 +55,7 @@ def account_multilook(
         alone = prompt_request(request, index, alone=True)
         try:
             model_rules.check(alone, model)  # its own parts' modalities
-            prompts.append(account(alone, settings, model, payloads, after=context))
+            prompts.append(account(alone, settings, model, payloads, files, after=context))
         except APIError as error:
             prompts.append(in_prompt(error, index))
     return Accounted(request=request, context=context, prompts=tuple(prompts))

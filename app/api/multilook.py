@@ -12,9 +12,10 @@ from perceptron_mock.accounting.multilook import Accounted, account_multilook
 from perceptron_mock.answers.answer import Answer, Pacing
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.answers import multilook as answers
-from perceptron_mock.api.completions import THREAD_ABOVE
+from perceptron_mock.api.completions import FILE_MARKS, THREAD_ABOVE
 from perceptron_mock.asgi import Receive, Scope, Send
 from perceptron_mock.exchange import exchange_of
+from perceptron_mock.files.store import FileStore
 from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.rate_limit import RateLimiter
 from perceptron_mock.protocol import ids
@@ -41,7 +42,9 @@ class Multilook:
         auth: BearerAuth,
         catalog: Catalog,
         limiter: RateLimiter | None = None,  # None: no rate limit; else chat's own bucket
+        files: FileStore | None = None,  # the uploaded files that file-id parts name
     ) -> None:
+        self.files = files
         self.settings = settings
         self.fixtures = fixtures
         self.limiter = limiter
@@ -60,7 +63,7 @@ class Multilook:
             raise model_not_found(request.model)
         if not model.multilook:
             raise unsupported(model, "multilook", "model")
-        return account_multilook(request, self.settings, model, payloads)
+        return account_multilook(request, self.settings, model, payloads, self.files)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange = exchange_of(scope)
@@ -68,7 +71,7 @@ class Multilook:
         if self.limiter is not None:
             await self.limiter.admit(exchange, key)  # before the body is read: a 429 costs no upload
         body = await exchange.read_body(receive)
-        if len(body) > THREAD_ABOVE:
+        if len(body) > THREAD_ABOVE or any(mark in body for mark in FILE_MARKS):  # file reads: disk I/O
             accounted = await asyncio.to_thread(self.understand, body)
         else:
             accounted = self.understand(body)

@@ -174,8 +174,8 @@ class MockClient:
     # --- the rest ---
 
     def reset(self) -> dict[str, Any]:
-        """Back to a fresh start: journal, fault queue, rate-limit counters and run-time fixtures cleared,
-        the fixtures directory re-read (a directory fixture removed by name comes back)."""
+        """Back to a fresh start: journal, fault queue, rate-limit counters, run-time fixtures and uploaded
+        files cleared, the fixtures directory re-read (a directory fixture removed by name comes back)."""
         return self._call("POST", "/reset")
 
     def config(self) -> dict[str, Any]:

@@ -243,3 +243,20 @@ def test_the_route_is_in_the_openapi_document_and_answers_match_its_schema(perce
     perceptron_mock.add_fixture(match={"user_text": "^fail"}, respond={"error": {"status": 400, "message": "No."}})
     answer = client.post(PATH, json={"model": MK15, "context": CONTEXT, "prompts": ["fail", "What is it?"], "n": 2, "temperature": 1.0})
     MultilookResponseSchema.model_validate(answer.json())
+
+
+def test_an_image_uploaded_once_is_used_by_id_in_the_context_as_in_chat(perceptron_sdk):
+    png = image_bytes(size=(320, 240))
+    uploaded = perceptron_sdk.files.upload(png, filename="scene.png")
+    by_id = [CONTEXT[0], {"role": "user", "content": [{"type": "image_file_id", "image_file_id": {"file_id": uploaded.id}}]}]
+
+    inline = multilook(perceptron_sdk, prompts=["What is in the image?"])
+    stored = multilook(perceptron_sdk, context=by_id, prompts=["What is in the image?"])
+
+    # The stored file is the same image as the data URL: the same tokens, the same answer.
+    assert stored.usage.prompt_tokens == inline.usage.prompt_tokens
+    assert stored.results[0].completions[0].text == inline.results[0].completions[0].text
+    perceptron_sdk.files.delete(uploaded.id)
+    with pytest.raises(perceptron.errors.BadRequestError) as refused:
+        multilook(perceptron_sdk, context=by_id, prompts=["What is in the image?"])
+    assert refused.value.param == "context[1].content[0].image_file_id"
