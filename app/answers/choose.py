@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 
 from perceptron_mock.accounting.prompt import Prompt
-from perceptron_mock.answers import grounding, json_schema, reasoning, regex, reply, tasks
+from perceptron_mock.answers import grounding, json_schema, reasoning, regex, reply, tasks, tools
 from perceptron_mock.answers.answer import Answer
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.answers.hints import Hints, read_hints, strip_hints
@@ -28,8 +28,10 @@ def choose(request: ChatCompletionRequest, prompt: Prompt, fixtures: FixtureStor
     if fixtures is not None:
         fixture = fixtures.find(request, prompt, hints)
         if fixture is not None:
-            scripted = fixture.answer
-            if fixture.writes_content or scripted.error is not None:
+            scripted, writes = fixture.answer_for(request)
+            if scripted.tool_calls:
+                return tools.scripted_calls(scripted, request, prompt.user_text, rng_for(request, prompt))
+            if writes or scripted.error is not None:
                 return scripted
             return _overlay(_rules(request, prompt, hints), scripted)
     return _rules(request, prompt, hints)
@@ -43,6 +45,10 @@ def _overlay(rules: Answer, scripted: Answer) -> Answer:
 
 def _rules(request: ChatCompletionRequest, prompt: Prompt, hints: Hints) -> Answer:
     rng = rng_for(request, prompt)
+    if request.tools or request.messages[-1].role == "tool":
+        called = tools.tool_answer(request, prompt.user_text, rng)
+        if called is not None:
+            return called
     focus = grounding.focus_region(rng) if hints.focus else None
     fmt = request.response_format
     if fmt is not None and fmt.type == "json_schema":

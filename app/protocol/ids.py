@@ -33,3 +33,9 @@ def completion_id() -> str:
     """``chatcmpl-`` + 29 letters and digits."""
     raw = _random.getrandbits(176).to_bytes(22, "big")
     return "chatcmpl-" + base64.b64encode(raw)[:29].translate(_ALNUM_ONLY).decode()
+
+
+def tool_call_id() -> str:
+    """``call_`` + 24 letters and digits, fresh in every answer."""
+    raw = _random.getrandbits(144).to_bytes(18, "big")
+    return "call_" + base64.b64encode(raw)[:24].translate(_ALNUM_ONLY).decode()
