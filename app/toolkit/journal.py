@@ -196,6 +196,7 @@ class Recorder:
                     "complete": complete,
                     "duration_ms": round((time.perf_counter() - began) * 1000, 3),
                     "fault": exchange.fault,
+                    "tool_calls": exchange.tool_calls,
                 }
             )
 
@@ -271,6 +272,7 @@ def present(entry: dict[str, Any]) -> dict[str, Any]:
         "complete": entry["complete"],
         "duration_ms": entry["duration_ms"],
         "fault": entry["fault"],
+        "tool_calls": entry.get("tool_calls"),  # the calls the answer made: [{id, name, arguments}], or null
     }
 
 
