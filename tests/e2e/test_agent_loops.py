@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import openai
 import pytest
+
+from tests.helpers import python_blocks, run_as_a_new_user
 
 MODEL = "perceptron-mk1.5"  # the catalog model with tool_calling
 PROMPT = "What is the weather in Paris in celsius, and what is on my calendar?"
@@ -153,3 +156,16 @@ def test_a_second_user_turn_calls_again(openai_client):
     again = openai_client.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS).choices[0]
     assert again.finish_reason == "tool_calls"
     assert json.loads(again.message.tool_calls[0].function.arguments)["city"] == "Oslo"
+
+
+TOOLS_PAGE = python_blocks((Path(__file__).resolve().parents[2] / "docs" / "tools.md").read_text(encoding="utf-8"))
+
+
+def test_the_tools_page_shows_an_agent_for_each_sdk():
+    assert any("import openai" in block and "chat.completions.stream(" in block for block in TOOLS_PAGE)
+    assert any("import perceptron" in block for block in TOOLS_PAGE)
+
+
+@pytest.mark.parametrize("index", range(len(TOOLS_PAGE)), ids=lambda i: f"block{i}")
+def test_the_tools_page_agent_runs_to_its_final_answer_as_printed(index, perceptron_mock, tmp_path):
+    run_as_a_new_user(TOOLS_PAGE[index], perceptron_mock, tmp_path)
