@@ -38,9 +38,13 @@ def choose(request: ChatCompletionRequest, prompt: Prompt, fixtures: FixtureStor
 
 
 def _overlay(rules: Answer, scripted: Answer) -> Answer:
-    """The fixture's answer with the rules' text, and their reasoning where the fixture scripts none (the
-    rules write only those two fields)."""
-    return replace(scripted, content=rules.content, reasoning=scripted.reasoning if scripted.reasoning is not None else rules.reasoning)
+    """The fixture's answer with the rules' text (or calls), and their reasoning where the fixture scripts
+    none (the rules write only those fields)."""
+    reasoning = scripted.reasoning if scripted.reasoning is not None else rules.reasoning
+    if rules.tool_calls:
+        finish = "tool_calls" if scripted.finish_reason == "stop" else scripted.finish_reason
+        return replace(scripted, content="", tool_calls=rules.tool_calls, finish_reason=finish, reasoning=reasoning)
+    return replace(scripted, content=rules.content, reasoning=reasoning)
 
 
 def _rules(request: ChatCompletionRequest, prompt: Prompt, hints: Hints) -> Answer:

@@ -27,6 +27,7 @@ MIN_WORD = 3
 MAX_TEXT = 100_000  # characters of the last user message searched for tool names
 WHOLE_NAME_CHARS = 64  # a longer name is matched by its words only
 QUOTED_RESULT_CHARS = 200  # of each tool result, in the answer that follows the results
+MAX_QUOTED = 32  # results quoted in that answer; the rest are counted
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SEPARATORS = re.compile(r"[_\-.\s]+")
 _TEXT_WORD = re.compile(r"[^\W_]+")
@@ -79,13 +80,19 @@ def _clip(text: str) -> str:
 def after_results(request: ChatCompletionRequest) -> str:
     """The text that ends the loop: each tool called since the last user message, with its result quoted."""
     names: dict[str, str] = {}
-    lines = []
+    lines: list[str] = []
+    skipped = 0
     for message in _since_last_user(request):
         if message.role == "assistant" and message.tool_calls:
             names.update((call.id, call.function.name) for call in message.tool_calls)
         elif message.role == "tool":
+            if len(lines) == MAX_QUOTED:
+                skipped += 1
+                continue
             name = names.get(message.tool_call_id, "the tool")
-            lines.append(f'- {name} returned: "{_clip(_text_of(message.content))}"')
+            lines.append(f'- {_clip(name)} returned: "{_clip(_text_of(message.content))}"')
+    if skipped:
+        lines.append(f"- and {skipped} more result{'s' if skipped > 1 else ''}")
     return "Here is what the tools returned:\n" + "\n".join(lines)
 
 

@@ -108,3 +108,10 @@ def test_the_one_line_helper_scripts_a_tool_call_and_the_journal_shows_it(percep
     first_entry, second_entry = perceptron_mock.requests()
     assert first_entry.tool_calls == [{"id": call.id, "name": "get_weather", "arguments": '{"city":"Oslo"}'}]
     assert second_entry.tool_calls is None
+
+
+def test_a_fixture_that_writes_no_content_keeps_the_rules_calls():
+    fixtures = store({}, {"latency_ms": 1})
+    answer = answer_for(body({"role": "user", "content": "weather in Rome"}, tools=[WEATHER]), fixtures)
+    assert [c.name for c in answer.tool_calls] == ["get_weather"] and answer.finish_reason == "tool_calls"
+    assert answer.latency_ms == 1

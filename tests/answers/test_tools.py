@@ -178,3 +178,15 @@ def test_generated_arguments_validate_against_any_tool_schema(parameters, strict
     got = arguments(prompt, parameters, strict)
     schema = strict_schema(parameters) if strict else parameters
     jsonschema.validate(got, schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def test_the_answer_after_many_results_quotes_32_and_counts_the_rest():
+    calls = [{"id": f"c{i}", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}} for i in range(40)]
+    messages = [
+        {"role": "user", "content": "weather"},
+        {"role": "assistant", "content": None, "tool_calls": calls},
+        *({"role": "tool", "tool_call_id": f"c{i}", "content": "result " * 40} for i in range(40)),
+    ]
+    lines = answer_for({"model": MODEL, "messages": messages}).content.splitlines()
+    assert len(lines) == 1 + 32 + 1 and lines[-1] == "- and 8 more results"
+    assert all(len(line) < 250 for line in lines)
