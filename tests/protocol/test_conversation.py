@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.helpers import post
 
 MODEL = "perceptron-mk1.5"
+TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
 
 
 def call(call_id: str, name: str = "get_weather") -> dict:
@@ -113,3 +116,26 @@ def test_tools_are_refused_beyond_openais_bound_of_128(client):
     response = post(client, {"model": MODEL, "messages": [USER], "tools": tools})
     assert response.status_code == 400
     assert (response.json()["error"]["param"], response.json()["error"]["code"]) == ("tools", "array_above_max_length")
+
+
+# --- any order of calls and results: a 200 or a 400 that names a message, never a 500 ---------------
+
+_ids = st.sampled_from(["call_1", "call_2", "call_3"])
+_steps = st.one_of(
+    st.just(USER),
+    st.just({"role": "assistant", "content": "ok"}),
+    st.lists(_ids, min_size=1, max_size=3).map(lambda ids: calls(*ids)),
+    _ids.map(result),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(messages=st.lists(_steps, min_size=1, max_size=7))
+def test_any_order_of_calls_and_results_is_answered_or_refused_naming_a_message(client, messages):
+    response = post(client, {"model": MODEL, "messages": messages, "tools": [TOOL]})
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 400:
+        assert response.json()["error"]["param"].startswith("messages[")
+    else:
+        choice = response.json()["choices"][0]
+        assert choice["finish_reason"] in ("stop", "tool_calls")
