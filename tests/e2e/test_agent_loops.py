@@ -169,3 +169,19 @@ def test_the_tools_page_shows_an_agent_for_each_sdk():
 @pytest.mark.parametrize("index", range(len(TOOLS_PAGE)), ids=lambda i: f"block{i}")
 def test_the_tools_page_agent_runs_to_its_final_answer_as_printed(index, perceptron_mock, tmp_path):
     run_as_a_new_user(TOOLS_PAGE[index], perceptron_mock, tmp_path)
+
+
+def test_openai_parse_with_a_pydantic_strict_tool_gives_parsed_arguments(openai_client):
+    from pydantic import BaseModel
+
+    class GetWeather(BaseModel):
+        city: str
+        days: int
+
+    completion = openai_client.chat.completions.parse(
+        model=MODEL,
+        messages=[{"role": "user", "content": "GetWeather for Lisbon over 3 days"}],
+        tools=[openai.pydantic_function_tool(GetWeather)],
+    )
+    [call] = completion.choices[0].message.tool_calls
+    assert call.function.parsed_arguments == GetWeather(city="Lisbon", days=3)
