@@ -89,6 +89,16 @@ def _kinds(sub: Any) -> set[str]:
     return set(declared) if isinstance(declared, list) else {"string"} if isinstance(sub, dict) and not sub else set()
 
 
+def _resolved(sub: dict, checked) -> Any:
+    """A property's schema, through one ``$ref`` (resolved and cached when the schema was checked)."""
+    if "$ref" not in sub:
+        return sub
+    try:
+        return checked.resolve(sub["$ref"], "")
+    except APIError:
+        return sub
+
+
 def _fill(value: dict, schema: dict, checked, text: str) -> dict:
     """``value`` with its top-level properties replaced by the prompt's values that validate there."""
     offered = offered_values(text)
@@ -103,7 +113,7 @@ def _fill(value: dict, schema: dict, checked, text: str) -> dict:
             member = _mentioned(sub["enum"][:MAX_OFFERED], lowered)
             candidates = [("enum", 0, member)] if member is not None else []
         else:
-            kinds = _kinds(sub)
+            kinds = _kinds(_resolved(sub, checked))
             if kinds & {"integer", "number"}:
                 candidates += [("number", i, v) for i, v in enumerate(offered["number"])]
             if "string" in kinds:

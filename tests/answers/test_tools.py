@@ -146,6 +146,8 @@ _leaf = st.one_of(
     st.just({"type": "boolean"}),
     st.lists(st.sampled_from(["celsius", "fahrenheit", "Paris", "kelvin", 3]), min_size=1, max_size=4, unique=True).map(lambda e: {"enum": e}),
     st.sampled_from([{"type": "string", "format": "date"}, {"type": "string", "pattern": "^[A-Z]{2}-\\d{3}$"}]),
+    st.just({"anyOf": [{"type": "integer", "maximum": 9}, {"type": "null"}]}),
+    st.just({"$ref": "#/$defs/name"}),
 )
 _schemas = st.recursive(
     _leaf,
@@ -158,7 +160,12 @@ _schemas = st.recursive(
     max_leaves=6,
 )
 _parameters = st.dictionaries(st.sampled_from(["city", "days", "unit", "title", "when", "count"]), _schemas, max_size=5).map(
-    lambda props: {"type": "object", "properties": props, "required": list(props)[: len(props) // 2]}
+    lambda props: {
+        "type": "object",
+        "properties": props,
+        "required": list(props)[: len(props) // 2],
+        "$defs": {"name": {"type": "string", "minLength": 2, "maxLength": 30}},
+    }
 )
 _prompts = st.sampled_from(
     [
