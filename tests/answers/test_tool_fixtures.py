@@ -89,11 +89,18 @@ def test_a_script_gives_its_nth_answer_at_the_nth_assistant_turn_and_then_leaves
         ({"script": [{"content": str(i)} for i in range(33)]}, "at most 32"),
         ({"tool_calls": [{"name": "f", "arguments": "x" * 70_000}]}, "at most 65536"),
         ({"tool_calls": []}, "at least 1"),
+        ({"tool_calls": [{"name": "f", "arguments": {"x": float("nan")}}]}, "must be JSON values"),
     ],
 )
 def test_scripts_and_tool_calls_are_bounded_and_refused_at_load_time(respond, problem):
     with pytest.raises(FixtureFileError, match=problem):
         FixtureStore().add({"name": "x", "respond": respond})
+
+
+def test_arguments_written_in_yaml_must_be_json_values(tmp_path):
+    (tmp_path / "agent.yaml").write_text("respond:\n  tool_calls:\n    - name: f\n      arguments: {when: 2024-05-01}\n")
+    with pytest.raises(FixtureFileError, match="must be JSON values"):
+        FixtureStore.load(tmp_path)
 
 
 def test_the_one_line_helper_scripts_a_tool_call_and_the_journal_shows_it(perceptron_mock, openai_client):
