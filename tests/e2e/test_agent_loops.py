@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import openai
@@ -164,6 +167,15 @@ TOOLS_PAGE = python_blocks((Path(__file__).resolve().parents[2] / "docs" / "tool
 def test_the_tools_page_shows_an_agent_for_each_sdk():
     assert any("import openai" in block and "chat.completions.stream(" in block for block in TOOLS_PAGE)
     assert any("import perceptron" in block for block in TOOLS_PAGE)
+
+
+def test_the_tools_page_shows_what_its_openai_agent_prints(perceptron_mock):
+    page = (Path(__file__).resolve().parents[2] / "docs" / "tools.md").read_text(encoding="utf-8")
+    [shown] = re.findall(r"```text\n(calling.*?)```", page, re.S)
+    code = TOOLS_PAGE[0].replace("http://127.0.0.1:8000", perceptron_mock.url)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == shown * 2  # not streamed, then streamed: the same calls and answer
 
 
 @pytest.mark.parametrize("index", range(len(TOOLS_PAGE)), ids=lambda i: f"block{i}")
