@@ -122,3 +122,11 @@ def test_a_fixture_that_writes_no_content_keeps_the_rules_calls():
     answer = answer_for(body({"role": "user", "content": "weather in Rome"}, tools=[WEATHER]), fixtures)
     assert [c.name for c in answer.tool_calls] == ["get_weather"] and answer.finish_reason == "tool_calls"
     assert answer.latency_ms == 1
+
+
+def test_the_journal_keeps_the_head_of_long_arguments(perceptron_mock, client):
+    perceptron_mock.script_tool_call("get_weather", {"city": "x" * 5000})
+    response = client.post("/v1/chat/completions", json=body({"role": "user", "content": "Hi"}, tools=[WEATHER]))
+    assert len(response.json()["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]) == 5011
+    [entry] = perceptron_mock.requests()
+    assert entry.tool_calls[0]["arguments"] == '{"city":"' + "x" * 2039 + "...[5011 chars]"
