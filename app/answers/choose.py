@@ -52,7 +52,9 @@ def _rules(request: ChatCompletionRequest, prompt: Prompt, hints: Hints) -> Answ
     if request.tools or request.messages[-1].role == "tool":
         called = tools.tool_answer(request, prompt.user_text, rng)
         if called is not None:
-            return called
+            names = " and ".join(dict.fromkeys(call.name for call in called.tool_calls))
+            thought = _think(hints, "tools", rng, mention=names) if names else _think(hints, "chat", rng)
+            return replace(called, reasoning=thought)
     focus = grounding.focus_region(rng) if hints.focus else None
     fmt = request.response_format
     if fmt is not None and fmt.type == "json_schema":

@@ -197,3 +197,17 @@ def test_the_answer_after_many_results_quotes_32_and_counts_the_rest():
     lines = answer_for({"model": MODEL, "messages": messages}).content.splitlines()
     assert len(lines) == 1 + 32 + 1 and lines[-1] == "- and 8 more results"
     assert all(len(line) < 250 for line in lines)
+
+
+def test_with_a_think_hint_the_calls_come_with_reasoning_that_names_the_tools():
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "system", "content": "<hint>THINK</hint>"}, {"role": "user", "content": "weather and calendar?"}],
+        "tools": [tool("get_weather"), tool("list_calendar_events")],
+    }
+    answer = answer_for(body)
+    assert answer.reasoning == (
+        "To answer, I need results from get_weather and list_calendar_events: "
+        "I call the tools first and answer from what they return."
+    )
+    assert answer_for({**body, "messages": body["messages"][1:]}).reasoning is None
