@@ -197,3 +197,14 @@ def test_openai_parse_with_a_pydantic_strict_tool_gives_parsed_arguments(openai_
     )
     [call] = completion.choices[0].message.tool_calls
     assert call.function.parsed_arguments == GetWeather(city="Lisbon", days=3)
+
+
+def test_perceptron_sdk_stream_rebuilds_the_calls_the_json_answer_gives(perceptron_sdk):
+    messages = [{"role": "user", "content": PROMPT}]
+    whole = perceptron_sdk.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS)
+    with perceptron_sdk.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS, stream=True) as chunks:
+        for _ in chunks:
+            pass
+        streamed = chunks.get_final_completion()
+    assert streamed.complete and streamed.finish_reason == "tool_calls"
+    assert [(c.name, c.arguments) for c in streamed.tool_calls] == [(c.name, c.arguments) for c in whole.tool_calls]
