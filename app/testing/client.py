@@ -51,6 +51,8 @@ class RecordedRequest:
     complete: bool  # False: the answer was cut off
     duration_ms: float
     fault: str | None  # the fault spec this request got
+    answer: dict[str, Any] | None  # what was answered: content, reasoning, tool_calls, error, stream events
+    images: list[str | None]  # sha256 of each data-URL image of the body, in order (the live view shows them)
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> "RecordedRequest":

@@ -25,9 +25,14 @@ class AnswerTape:
     def record(self, chunk: bytes, ms: float) -> None:
         if not chunk:
             return
-        if self.size + len(chunk) > self.limit:
-            self.shortened = True  # the rest is not kept: a stream's events past the bound are dropped
+        if self.shortened:
             return
+        if self.size + len(chunk) > self.limit:
+            # The head that fits (one bounded copy), then nothing more: events past the bound are dropped.
+            self.shortened = True
+            chunk = chunk[: self.limit - self.size]
+            if not chunk:
+                return
         self.chunks.append(chunk)
         self.times.append(ms)
         self.size += len(chunk)
