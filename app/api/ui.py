@@ -32,7 +32,9 @@ PAGE_HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a form POST carries "Origin: null", which the
+    # cross-site rules refuse.
+    "referrer-policy": "same-origin",
     "cache-control": "no-store",
 }
 _TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
