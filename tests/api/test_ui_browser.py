@@ -179,3 +179,19 @@ def test_the_page_fits_a_narrow_window(perceptron_mock, client):
         _open_row(page, answered.headers["x-request-id"])
         page.wait_for_selector(".answer", timeout=WAIT)
         assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_the_docs_screenshot_script_photographs_the_page_with_a_request_opened(tmp_path):
+    require_chromium()
+    import importlib.util
+    from pathlib import Path
+
+    from PIL import Image
+
+    spec = importlib.util.spec_from_file_location("ui_screenshot", Path(__file__).parents[2] / "scripts" / "ui_screenshot.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.screenshot(tmp_path / "ui.png")
+    with Image.open(tmp_path / "ui.png") as shot:
+        assert shot.size == (1280, 860)
+    assert (Path(__file__).parents[2] / "docs" / "images" / "ui.png").exists()

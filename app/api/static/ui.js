@@ -59,7 +59,8 @@
   // --- the list ------------------------------------------------------------------------------
 
   function cell(text, cls) {
-    return h("td", { class: cls }, text === null || text === undefined ? "—" : text);
+    const shown = text === null || text === undefined ? "—" : String(text);
+    return h("td", { class: cls, title: cls === "path" || cls === "model" ? shown : null }, shown);
   }
 
   function rowOf(entry) {
@@ -87,10 +88,10 @@
         },
       },
       cell(entry.id),
-      cell(new Date(entry.time * 1000).toLocaleTimeString()),
+      cell(new Date(entry.time * 1000).toLocaleTimeString([], { hour12: false })),
       cell(entry.method),
       cell(entry.path, "path"),
-      cell(entry.model),
+      cell(entry.model, "model"),
       cell(status, "status"),
       cell(entry.fault),
       cell(entry.duration_ms === null ? null : entry.duration_ms.toFixed(1), "num"),
