@@ -46,6 +46,7 @@ STATIC = {
 # Image kinds served as what they are; anything else is served as a download, never rendered here.
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"), (b"BM", "image/bmp"))
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_FORM_BYTES = 4096
 _ROW_FIELDS = ("id", "request_id", "time", "method", "path", "model", "status", "fault", "duration_ms", "stream", "complete")
 
 
@@ -92,8 +93,9 @@ async def session(request: Request) -> Response:
     back = Response(status_code=303, headers={"location": "/_admin/ui", "cache-control": "no-store"})
     if access.mode != "key":
         return back
-    # The body is bounded by --max-body-bytes; the key is the one field of the form.
-    form = parse_qs((await request.body()).decode("utf-8", errors="replace"), max_num_fields=4)
+    raw = await request.body()
+    # The key is the form's one field: a body past a few kB is no key, and is not parsed.
+    form = parse_qs(raw.decode("utf-8", errors="replace"), max_num_fields=4) if len(raw) <= _FORM_BYTES else {}
     key = (form.get("key") or [""])[0].encode()
     if not key or not access.is_key(key):
         return _login("That is not the admin key.")

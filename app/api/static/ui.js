@@ -72,7 +72,6 @@
         "data-id": entry.id,
         "data-request-id": entry.request_id,
         class: `row s${String(status)[0]}`,
-        "aria-selected": "false",
         onclick: () => open(entry.id),
         onkeydown: (event) => {
           if (event.key === "Enter" || event.key === " ") {
@@ -163,7 +162,10 @@
   async function open(id) {
     const entry = state.rows.get(id);
     if (!entry) return;
-    for (const tr of $("rows").rows) tr.setAttribute("aria-selected", String(Number(tr.dataset.id) === id));
+    for (const tr of $("rows").rows) {
+      if (Number(tr.dataset.id) === id) tr.setAttribute("aria-current", "true");
+      else tr.removeAttribute("aria-current");
+    }
     state.selected = id;
     try {
       const found = await api("GET", `/_admin/requests${query({ request_id: entry.request_id })}`);
@@ -225,7 +227,7 @@
     svg.setAttribute("class", "overlay");
     svg.setAttribute("preserveAspectRatio", "none");
     svg.setAttribute("aria-hidden", "true");
-    const stage = h("div", { class: "stage" }, img, svg);
+    const stage = h("span", { class: "stage" }, img, svg); // phrasing content: it sits in a button
     const box = h(
       "figure",
       { class: thumb ? "asset thumb" : "asset", "data-asset": asset.index },
