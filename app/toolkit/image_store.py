@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import threading
 from collections import OrderedDict
 
 from perceptron_mock.protocol.data_urls import Body, data_url_spans
@@ -21,26 +22,30 @@ class ImageStore:
         self.max_bytes = max_bytes
         self.size = 0
         self._images: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._lock = threading.Lock()  # large bodies' images are kept from a worker thread
 
     def put(self, media_type: str, data: bytes) -> str:
         """Keep ``data`` (if it fits) and return its sha256, by which the page asks for it."""
         digest = hashlib.sha256(data).hexdigest()
-        if digest in self._images:
-            self._images.move_to_end(digest)
-        elif len(data) <= self.max_bytes:
-            while self.size + len(data) > self.max_bytes:
-                _, (_, dropped) = self._images.popitem(last=False)
-                self.size -= len(dropped)
-            self._images[digest] = (media_type, data)
-            self.size += len(data)
+        with self._lock:
+            if digest in self._images:
+                self._images.move_to_end(digest)
+            elif len(data) <= self.max_bytes:
+                while self.size + len(data) > self.max_bytes:
+                    _, (_, dropped) = self._images.popitem(last=False)
+                    self.size -= len(dropped)
+                self._images[digest] = (media_type, data)
+                self.size += len(data)
         return digest
 
     def get(self, digest: str) -> tuple[str, bytes] | None:
-        return self._images.get(digest)
+        with self._lock:
+            return self._images.get(digest)
 
     def clear(self) -> None:
-        self._images.clear()
-        self.size = 0
+        with self._lock:
+            self._images.clear()
+            self.size = 0
 
     def __len__(self) -> int:
         return len(self._images)

@@ -179,6 +179,8 @@ class Recorder:
         answer_headers: list = []  # the response's, where perceptron_mock.main put the x-request-id
         written = False
         tape = AnswerTape(self.body_limit)  # the answer, bounded as the body is
+        images: list[str | None] = []  # filled after the answer: decoding and hashing is off its path
+        raw_body: list[Body] = []
 
         exchange = exchange_of(scope)
         exchange.wants_body = True  # the endpoint's read keeps the body there: no copy is made here
@@ -189,12 +191,13 @@ class Recorder:
             body, exchange.body = exchange.body, b""
             if self.store.remote and exchange.storage_failed:
                 return  # Redis failed earlier in this request: its one timeout was enough; the entry is lost
-            images: list[str | None] = []
+            if self.images is not None and self.store.remote:
+                await self._keep_images(body, images)  # the entry leaves for Redis: its images go with it
+            elif self.images is not None:
+                raw_body.append(body)  # its images are kept once the answer is out (in ``images``)
             if len(body) > self.body_limit:  # shortened, which may parse it: off the event loop
-                body, shortened, images = await asyncio.to_thread(self._stored, body)
+                body, shortened = await asyncio.to_thread(stored_body, body, self.body_limit, self.max_items)
             else:
-                if self.images is not None and b'"data:' in body:  # small: a few kB of base64 at most
-                    images = keep_images(self.images, body)
                 body, shortened = bytes(body), False
             headers, headers_shortened = stored_headers(scope["headers"])
             await self.store.add(
@@ -235,17 +238,27 @@ class Recorder:
                 if not message.get("more_body", False) and not written:
                     await write(complete=True)
             await send(message)
+            if raw_body and kind == "http.response.body" and not message.get("more_body", False):
+                await self._keep_images(raw_body.pop(), images)  # the answer is out: off its path
 
         try:
             await self.app(scope, receive, recording_send)
         finally:
             if not written:
                 await write(complete=False)
+            if raw_body:
+                await self._keep_images(raw_body.pop(), images)
 
-
-    def _stored(self, body: Body) -> tuple[bytes, bool, list[str | None]]:
-        images = keep_images(self.images, body) if self.images is not None else []
-        return (*stored_body(body, self.body_limit, self.max_items), images)
+    async def _keep_images(self, body: Body, into: list[str | None]) -> None:
+        """Keep the body's data-URL images in the store and their sha256 in the entry (``into``, the
+        entry's own list). Past the journal's body bound, in a thread: decoding and hashing cost
+        about 5 µs a kB."""
+        if self.images is None or not body:
+            return
+        if len(body) > self.body_limit:
+            into += await asyncio.to_thread(keep_images, self.images, body)
+        elif b'"data:' in body:
+            into += keep_images(self.images, body)
 
 
 def _request_id(headers: list) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from html.parser import HTMLParser
 
 import httpx
@@ -142,12 +143,22 @@ def test_a_large_image_is_shown_from_the_store_after_its_body_was_shortened(perc
     png = image_bytes(size=(400, 300), color="blue")
     noisy = png + b"\0" * 4000  # over the body bound on its own (PNG readers stop at IEND)
     post(client, chat("what is this?", images=[data_url(noisy)]))
-    [entry] = perceptron_mock.requests()
+    entry = _with_images(perceptron_mock)  # a large body's images are kept just after its answer, in a thread
     assert entry.body_shortened and "chars]" in entry.messages[0]["content"][0]["image_url"]["url"]
     assert entry.images == [hashlib.sha256(noisy).hexdigest()]
     shown = httpx.get(f"{perceptron_mock.url}/_admin/ui/images/{entry.images[0]}")
     assert shown.status_code == 200 and shown.content == noisy and shown.headers["content-type"] == "image/png"
     assert "sandbox" in shown.headers["content-security-policy"]
+
+
+def _with_images(mock):
+    """The one journal entry, once its images are listed (a watchdog of seconds, not a timing check)."""
+    deadline = time.monotonic() + 10
+    while True:
+        [entry] = mock.requests()
+        if entry.images or time.monotonic() > deadline:
+            return entry
+        time.sleep(0.01)
 
 
 def test_an_http_image_is_not_kept_or_fetched(perceptron_mock, client):
@@ -159,7 +170,7 @@ def test_an_http_image_is_not_kept_or_fetched(perceptron_mock, client):
 def test_a_stored_svg_is_served_as_a_download_never_as_a_page(perceptron_mock, client):
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
     post(client, chat("what is this?", images=[data_url(svg, "image/svg+xml")]))  # refused: still journaled
-    [entry] = perceptron_mock.requests()
+    entry = _with_images(perceptron_mock)
     shown = httpx.get(f"{perceptron_mock.url}/_admin/ui/images/{entry.images[0]}")
     assert shown.headers["content-type"] == "application/octet-stream"
     assert shown.headers["content-disposition"].startswith("attachment")
