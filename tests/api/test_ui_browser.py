@@ -195,3 +195,34 @@ def test_the_docs_screenshot_script_photographs_the_page_with_a_request_opened(t
     with Image.open(tmp_path / "ui.png") as shot:
         assert shot.size == (1280, 860)
     assert (Path(__file__).parents[2] / "docs" / "images" / "ui.png").exists()
+
+
+GROUNDING_CASES = [
+    '<point mention="a &amp; b &quot;c&quot;"> (1,2) </point>',
+    "<point_box mention='x' asset_idx=1>(10,20)(30,40)</point_box> and <POINT>(7,8)</POINT>",
+    '<collection mention="c" asset_idx="2"><point>(5,5)</point><polygon mention="p">(1,1) (9,1) (5,9)</polygon></collection>',
+    '<track mention="t"><point t="1s">(1,1)</point><point t="2s">(2,2)</point></track>',
+    "<point_box> 10 20 30 40 </point_box> <polygon>(1,1)(2,2)</polygon> <point>(1,2)(3,4)</point>",
+    'a < b and <point (1,2) then <point mention="q">(3,4)</point>',
+    '<collection mention="u"><point>(1,1)</point><point_box>(1,1)(2,2)</point_box>',
+    '<clip t="1 seconds 2 seconds" /> <point mention=\'&lt;script&gt;\' asset_idx="0">(999,1000)</point>',
+]
+
+
+def _sdk_items(text: str) -> list:
+    parsed = collect_annotations(text)
+    items = []
+    for kind, group in (("point", parsed.points), ("box", parsed.boxes), ("polygon", parsed.polygons)):
+        for a in group:
+            points = [(a.x, a.y)] if kind == "point" else [(p.x, p.y) for p in ((a.top_left, a.bottom_right) if kind == "box" else a.hull)]
+            items.append([kind, [list(p) for p in points], a.mention, a.asset_idx])
+    return sorted(items, key=repr)
+
+
+def test_the_pages_tag_reader_agrees_with_the_sdks_collect_annotations(page, perceptron_mock):
+    _open_live_view(page, perceptron_mock.url)
+    for text in GROUNDING_CASES:
+        ours = page.evaluate(
+            "text => PMGrounding.parse(text).map(a => [a.kind, a.points, a.mention, a.asset_idx])", text
+        )
+        assert sorted(ours, key=repr) == _sdk_items(text), text
