@@ -82,6 +82,13 @@ def test_a_request_appears_live_and_each_box_is_drawn_where_the_sdk_parser_puts_
     for x, y, cx, cy, w, h in rects:
         assert abs(left + (x + w / 2) * sx - cx) < 1.5 and abs(top + (y + h / 2) * sy - cy) < 1.5
 
+    # The conversation's thumbnail opens the image at full size, boxes and all.
+    page.click(".conversation .open-full")
+    page.wait_for_selector("dialog[open] figure[data-drawn]", timeout=WAIT)
+    assert page.eval_on_selector("dialog[open] img", "img => img.naturalWidth") == width
+    assert page.eval_on_selector_all("dialog[open] svg rect", "rects => rects.length") == len(expected)
+    page.keyboard.press("Escape")
+
 
 def test_points_and_polygons_are_drawn_at_the_sdk_parsers_pixels_on_the_image_they_name(page, perceptron_mock, admin):
     # Two images; a fixture answers with every kind, one on each asset, inside a collection too.

@@ -147,8 +147,16 @@
     });
     source.addEventListener("reload", loadList);
     source.onerror = () => {
-      live.textContent = "disconnected: retrying…";
       live.classList.remove("on");
+      if (source.readyState !== EventSource.CLOSED) {
+        live.textContent = "disconnected: retrying…"; // the browser reconnects by itself
+        return;
+      }
+      // Refused (journal off, key no longer valid): the browser will not retry; say why.
+      live.textContent = "not live";
+      api("GET", "/_admin/requests?limit=0")
+        .then(() => say("The live feed was refused; reload the page to try again.", true))
+        .catch((e) => say(`The live feed was refused: ${e.message}`, true));
     };
   }
 
