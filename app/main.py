@@ -22,6 +22,7 @@ from perceptron_mock.api import admin, models, ui
 from perceptron_mock.answers import caches as answer_caches
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.api.completions import ChatCompletions
+from perceptron_mock.api.multilook import MULTILOOK_PATH, Multilook
 from perceptron_mock.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, send_bytes
 from perceptron_mock.exchange import EXCHANGE_KEY, Exchange, exchange_of
 from perceptron_mock.guards.auth import BearerAuth
@@ -132,6 +133,14 @@ class MockServer:
             auth=self.api.state.auth,
             catalog=self.catalog,
         )
+        self.multilook = Multilook(
+            settings,
+            faults=self.toolkit.faults,
+            limiter=self.limiter,  # the same bucket as chat: the SDK and the reference name no other
+            fixtures=self.fixtures,
+            auth=self.api.state.auth,
+            catalog=self.catalog,
+        )
         self.max_header_bytes = settings.max_header_bytes
         self.guarded = BodyLimit(self._route, settings.max_body_bytes)
         journal = self.toolkit.journal
@@ -153,6 +162,10 @@ class MockServer:
             if scope["method"] != "POST":
                 raise method_not_allowed(scope["method"], COMPLETIONS_PATH, ["POST"])
             await self.completions(scope, receive, send)
+        elif scope["path"] == MULTILOOK_PATH:
+            if scope["method"] != "POST":
+                raise method_not_allowed(scope["method"], MULTILOOK_PATH, ["POST"])
+            await self.multilook(scope, receive, send)
         else:
             await self.api(scope, receive, send)
 

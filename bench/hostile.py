@@ -1,4 +1,4 @@
-"""Benchmark: what each hostile request of issue 11 costs the mock, beside a plain request.
+"""Benchmark: what each hostile request of issues 11 and 15 costs the mock, beside a plain request.
 
     .venv/bin/python bench/hostile.py [--timeout 60] [--pattern-chars 26] [--fixture-chars 28] [--schemas 20]
                                       [--schema-mb 8] [--only TEXT]
@@ -384,6 +384,52 @@ def fixture_named_with_slash(mock: Mock) -> Outcome:
     )
 
 
+def multilook_case(body: Callable[[], dict], status: int, check: Callable[[dict], bool]) -> Callable[[Mock], Outcome]:
+    """One multilook request: ``status`` and an answer ``check`` accepts (the body is built when run)."""
+
+    def run(mock: Mock) -> Outcome:
+        payload = json.dumps(body(), separators=(",", ":")).encode()
+        response = send(mock.client, "POST", "/v1/chat/completions/multilook", content=payload,
+                        headers={"content-type": "application/json"})
+        ok = response.status_code == status and check(response.json())
+        completions = sum(len(r.get("completions") or ()) for r in response.json().get("results", ())) if ok else 0
+        detail = f"{completions} completions, {len(payload) / MB:.1f} MB body" if completions else f"{len(payload) / MB:.1f} MB body"
+        return answered(response, ok, detail)
+
+    return run
+
+
+def multilook_cases() -> list[Case]:
+    """Issue 15: the worst cases the multilook limits allow, and past them."""
+    from tests.helpers import data_url, image_bytes  # the bench's only use of test helpers: a real PNG
+
+    image = {"type": "image_url", "image_url": {"url": data_url(image_bytes(size=(1024, 768)))}}
+    think = [{"role": "system", "content": "<hint>BOX THINK</hint>Find every object."},
+             {"role": "user", "content": [image, {"type": "text", "text": "the scene " * 2000}]}]
+    mk15 = "perceptron-mk1.5"
+
+    def completions(count: int) -> Callable[[dict], bool]:
+        return lambda answer: sum(len(r.get("completions") or ()) for r in answer["results"]) == count
+
+    def refused(code: str) -> Callable[[dict], bool]:
+        return lambda answer: answer["error"]["code"] == code
+
+    return [
+        Case("multilook 8 prompts x n 8 = 64 completions, reasoning", "200, 64 completions",
+             multilook_case(lambda: {"model": mk15, "context": think, "prompts": [f"Count the cups, {i}." for i in range(8)],
+                                     "n": 8, "temperature": 1.0, "reasoning_effort": "high"}, 200, completions(64))),
+        Case("multilook 16 prompts x n 4, an image in the context and each prompt, BOX THINK", "200, 64 completions",
+             multilook_case(lambda: {"model": mk15, "context": think, "n": 4, "temperature": 1.0,
+                                     "prompts": [{"content": [image, {"type": "text", "text": f"Where is cup {i}?"}]} for i in range(16)]},
+                            200, completions(64))),
+        Case("multilook 16 prompts of 1.1 MB text, each past the window", "400 context_length_exceeded",
+             multilook_case(lambda: {"model": mk15, "context": [], "prompts": ["word " * 230_000] * 16}, 400,
+                            refused("context_length_exceeded"))),
+        Case("multilook 100,000 one-letter prompts", "400 request_too_complex",
+             multilook_case(lambda: {"model": mk15, "context": [], "prompts": ["q"] * 100_000}, 400, refused("request_too_complex"))),
+    ]
+
+
 def cases(args: argparse.Namespace) -> list[Case]:
     n = args.pattern_chars
     draft4 = {"$schema": "http://json-schema.org/draft-04/schema#", "enum": [{"id": i} for i in range(4000)]}
@@ -440,6 +486,7 @@ def cases(args: argparse.Namespace) -> list[Case]:
         # the default --max-json-items (25,000).
         Case("(extra) object schema of 12,000 properties", "200 or 4xx",
              schema_case({"type": "object", "properties": {f"p{j}": {} for j in range(12_000)}})),
+        *multilook_cases(),
     ]
 
 

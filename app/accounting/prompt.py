@@ -115,8 +115,16 @@ def _reasoning_of(model: ModelEntry) -> str:
     return "always" if model.reasoning.always_enabled else "on_request"
 
 
+_NOTHING_BEFORE = Prompt(tokens.TOKENS_PER_REPLY, (), (), "", 0)  # a request's own: the generation prompt only
+
+
 def account(
-    request: ChatCompletionRequest, settings: Settings, model: ModelEntry, payloads: dict[str, bytes] | None = None
+    request: ChatCompletionRequest,
+    settings: Settings,
+    model: ModelEntry,
+    payloads: dict[str, bytes] | None = None,
+    *,
+    after: Prompt | None = None,
 ) -> Prompt:
     """``model``: the requested model's catalog entry, whose window (``window_of``) and output cap apply.
     ``payloads``: the images lifted out of the body (and decoded) before it was parsed, by the placeholder
@@ -126,17 +134,21 @@ def account(
 
     The prompt is read in order, message by message, and reading stops as soon as its tokens pass
     ``counted_bound``: no more text is counted and no more images are opened (an invalid image past
-    that point is not reported), so a 20 MB prompt costs what one just past the bound does."""
+    that point is not reported), so a 20 MB prompt costs what one just past the bound does.
+
+    ``after``: the account of messages that come before ``request``'s (a multilook's shared context,
+    counted once for all its prompts): the count and the assets go on from it."""
     window = window_of(model, settings)
     bound = counted_bound(window)
     budget = tokens.Budget(bound)
-    budget.add(tokens.TOKENS_PER_REPLY)
-    images: list[ImageInfo] = []
-    systems: list[str] = []
-    user_text = ""
-    query_image: int | None = None
-    kinds: list[str] = []
-    durations: list[float | None] = []
+    before = after or _NOTHING_BEFORE
+    budget.add(before.prompt_tokens)
+    images: list[ImageInfo] = list(before.images)
+    systems: list[str] = list(before.system_texts)
+    user_text = before.user_text
+    query_image: int | None = before.query_image
+    kinds: list[str] = list(before.asset_kinds)
+    durations: list[float | None] = list(before.durations)
     assumed = (settings.url_image_width, settings.url_image_height)
     for i, message in enumerate(request.messages):
         budget.add(tokens.TOKENS_PER_MESSAGE)

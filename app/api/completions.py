@@ -11,7 +11,7 @@ import asyncio
 import time
 
 from perceptron_mock.accounting.prompt import Prompt, account
-from perceptron_mock.answers.answer import Answer, Pacing, fit
+from perceptron_mock.answers.answer import Answer, Pacing, fit, interrupt
 from perceptron_mock.answers.choose import choose
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.asgi import Receive, Scope, Send
@@ -88,6 +88,8 @@ class ChatCompletions:
         await before_answer(fault, answer, exchange, receive)
         delivery = Delivery.of(fault, pacing=answer.pacing or self.pacing, events_per_write=self.events_per_write)
         completion = fit(answer, budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens)
+        if fault is not None and fault.interrupted:
+            completion = interrupt(completion)
         completion_id, created = ids.completion_id(), int(time.time())
         if request.stream:
             # Decided by the body alone: the openai SDK sends accept: application/json for streams too.
