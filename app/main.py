@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from perceptron_mock import __version__
 from perceptron_mock.api import admin, models
+from perceptron_mock.api import metrics as metrics_api
 from perceptron_mock.answers import caches as answer_caches
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.api.completions import ChatCompletions
@@ -36,6 +37,7 @@ from perceptron_mock.protocol.validation import first_error
 from perceptron_mock.settings import Settings, get_settings
 from perceptron_mock.storage import open_redis, outage, storage_unavailable, uses_redis
 from perceptron_mock.toolkit.journal import Recorder, recordable
+from perceptron_mock.toolkit.metrics import Metrics
 from perceptron_mock.toolkit.state import Toolkit
 
 log = logging.getLogger("perceptron_mock")
@@ -53,6 +55,9 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
     redis = getattr(api.state, "redis", None)
     if redis is not None:  # the process's Redis client, shared by the limiter, journal and fault queue
         await redis.aclose()
+    metrics = getattr(api.state, "metrics", None)
+    if metrics is not None:
+        metrics.process_exited()
 
 
 def build_api(settings: Settings, catalog: Catalog) -> FastAPI:
@@ -63,6 +68,7 @@ def build_api(settings: Settings, catalog: Catalog) -> FastAPI:
     api.state.admin_access = admin.AdminAccess(settings)
     api.include_router(models.router)
     api.include_router(admin.router)
+    api.include_router(metrics_api.router)
 
     @api.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> Response:
@@ -123,6 +129,8 @@ class MockServer:
         self.fixtures = FixtureStore.load(settings.fixtures_dir, reload_seconds=settings.fixtures_reload_seconds)
         answer_caches.configure(settings.schema_cache_bytes, settings.pattern_cache_bytes)
         self.api.state.fixtures = self.fixtures  # the admin API's add/remove/list/reload
+        self.metrics = Metrics(self.catalog.ids) if settings.metrics else None
+        self.api.state.metrics = self.metrics
         self.completions = ChatCompletions(
             settings,
             faults=self.toolkit.faults,
@@ -130,6 +138,7 @@ class MockServer:
             fixtures=self.fixtures,
             auth=self.api.state.auth,
             catalog=self.catalog,
+            observer=self.metrics,
         )
         self.max_header_bytes = settings.max_header_bytes
         self.guarded = BodyLimit(self._route, settings.max_body_bytes)
@@ -171,11 +180,13 @@ class MockServer:
         id_headers = ids.request_id_headers()
         exchange = exchange_of(scope)
         started = False
+        status: int | None = None
 
         async def send_with_id(message: dict) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *id_headers]
                 if self.limiter is not None:  # on every answer, errors included
                     message["headers"] += await self.limiter.headers(scope, exchange)
@@ -192,6 +203,9 @@ class MockServer:
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
             if not started:
                 await self._send_error(send_with_id, server_error())
+        finally:
+            if self.metrics is not None:
+                self.metrics.count(scope["path"], exchange, status)
 
     @staticmethod
     async def _send_error(send: Send, error: APIError, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
