@@ -150,6 +150,12 @@ class Settings(BaseSettings):
     stream_pacing_seed: int = Field(
         0, ge=0, le=2**63 - 1, description="Seeds drawn pacing, mixed with each request's content: same seed and request, same schedule."
     )
+    stream_tick_ms: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="Paced streams wake on one shared timer ticking this often (ms; events due within a tick go out together); 0: a timer per stream.",
+    )
     stream_keepalive_seconds: float = Field(
         15.0, ge=0, description="Seconds between ': ping' comment lines while a stream waits; 0: never."
     )

@@ -31,6 +31,7 @@ from perceptron_mock.protocol.validation import parse_request_lifting
 from perceptron_mock.render.delivery import Delivery, StreamObserver, before_answer, send_completion
 from perceptron_mock.render.json import render_completion
 from perceptron_mock.render.sse import CompletionStream, stream_events
+from perceptron_mock.render.ticker import Ticker
 from perceptron_mock.settings import Settings
 from perceptron_mock.toolkit.faults import Faults
 
@@ -69,6 +70,7 @@ class ChatCompletions:
         )
         self.pacing_seed = settings.stream_pacing_seed
         self.observer = observer
+        self.ticker = Ticker(settings.stream_tick_ms / 1000) if settings.stream_tick_ms else None
         self.keepalive = settings.stream_keepalive_seconds
         self.events_per_write = settings.stream_events_per_write
         self.max_items = settings.max_json_items
@@ -133,6 +135,7 @@ class ChatCompletions:
             prompt_tokens=prompt.prompt_tokens,
             seed=seed,
             observer=self.observer,
+            ticker=self.ticker,
         )
 
     async def choose(self, request: ChatCompletionRequest, prompt: Prompt) -> Answer:

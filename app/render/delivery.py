@@ -15,6 +15,7 @@ from perceptron_mock.asgi import JSON_HEADERS, ClientDisconnected, Receive, Send
 from perceptron_mock.exchange import Exchange
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.protocol.faults import Fault, status_error
+from perceptron_mock.render.ticker import Ticker
 
 
 class StreamObserver(Protocol):
@@ -49,6 +50,7 @@ class Delivery:
     prompt_tokens: int = 0  # what a pacing's prefill stretches the first-token wait by
     seed: int = 0  # draws the schedule of a pacing that is a distribution (perceptron_mock.answers.pacing)
     observer: StreamObserver | None = None
+    ticker: Ticker | None = None  # wakes paced streams together; None: each waits on a timer of its own
 
     @classmethod
     def of(
@@ -60,10 +62,11 @@ class Delivery:
         prompt_tokens: int = 0,
         seed: int = 0,
         observer: StreamObserver | None = None,
+        ticker: Ticker | None = None,
     ) -> "Delivery":
         """The delivery of an answer paced by ``pacing`` that ``fault`` (if any) interrupts."""
         if fault is None:
-            return cls(pacing, events_per_write, prompt_tokens=prompt_tokens, seed=seed, observer=observer)
+            return cls(pacing, events_per_write, prompt_tokens=prompt_tokens, seed=seed, observer=observer, ticker=ticker)
         if fault.drip_ms:
             pacing = Pacing(first_token_ms=fault.drip_ms, tokens_per_second=1000 / fault.drip_ms)
         error_after = fault.error_after
@@ -73,6 +76,7 @@ class Delivery:
             prompt_tokens=prompt_tokens,
             seed=seed,
             observer=observer,
+            ticker=ticker,
             stop_after=fault.cut_after,
             drop_connection=fault.cut_after is not None,
             error_after=error_after,

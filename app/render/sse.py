@@ -197,6 +197,7 @@ class CompletionStream(EventSourceResponse):
         paced = plan.first or plan.interval
         gaps = plan.gaps()
         observer = delivery.observer if paced else None
+        ticker = delivery.ticker
         per_write = delivery.events_per_write
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -217,7 +218,7 @@ class CompletionStream(EventSourceResponse):
                         if ready:
                             yield b"".join(ready)
                             ready.clear()
-                        await sleep_until(due)
+                        await (sleep_until(due) if ticker is None else ticker.sleep_until(due))
                         unpaused = 0
                     if observer is not None and sent:
                         now = loop.time()
