@@ -44,6 +44,12 @@ def test_the_header_sets_one_stream_pacing(perceptron_mock, client):
     assert scheduled_first_token(perceptron_mock, client, chat("Hi"), **{"x-mock-pacing": "ttft=30; tps=500"}) == 0.03
 
 
+@pytest.mark.perceptron_mock(stream_first_token_ms=30, stream_tokens_per_second=500)
+def test_none_in_the_header_turns_a_paced_server_off_for_one_request(perceptron_mock, client):
+    assert scheduled_first_token(perceptron_mock, client, chat("Hi")) == 0.03
+    assert scheduled_first_token(perceptron_mock, client, chat("Hi"), **{"x-mock-pacing": "none"}) == 0  # not paced: not reported
+
+
 def test_the_same_request_draws_the_same_wait_and_another_request_another(perceptron_mock, client):
     header = {"x-mock-pacing": "ttft=40; sd=15; dist=lognormal; tps=1000; jitter=0.2"}
     first = scheduled_first_token(perceptron_mock, client, chat("Hi"), **header)
