@@ -162,10 +162,11 @@ class PacedConnection(asyncio.Protocol):
             self.closed.set_result(None)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time the process ``pid`` has used so far (Linux /proc)."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system (kernel) CPU time the process ``pid`` has used so far (Linux /proc)."""
     fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 async def load(port: int, pid: int, streams: int, duration: float, stream_seconds: float) -> dict:
@@ -185,7 +186,8 @@ async def load(port: int, pid: int, streams: int, duration: float, stream_second
     stats.measuring = True
     cpu, server, start = time.process_time(), cpu_seconds(pid), time.perf_counter()
     await asyncio.sleep(duration)
-    elapsed, cpu, server = time.perf_counter() - start, time.process_time() - cpu, cpu_seconds(pid) - server
+    elapsed, cpu, (user, system) = time.perf_counter() - start, time.process_time() - cpu, cpu_seconds(pid)
+    user, system = user - server[0], system - server[1]
     events = len(stats.first) * 2 + len(stats.later)  # so far: the events of the streams begun in the window
     stats.measuring = False
     await asyncio.sleep(stream_seconds + 0.5)  # the streams begun in the window finish
@@ -193,7 +195,50 @@ async def load(port: int, pid: int, streams: int, duration: float, stream_second
     for protocol in connections:
         protocol.transport.close()
     await asyncio.wait([p.closed for p in connections], timeout=10)
-    return {"stats": stats, "cpu": cpu / elapsed, "elapsed": elapsed, "server": server / elapsed, "events": events / elapsed}
+    return {"stats": stats, "cpu": cpu / elapsed, "elapsed": elapsed, "server": (user + system) / elapsed,
+            "kernel": system / max(user + system, 1e-9), "events": events / elapsed}
+
+
+def python_cost(streams: int = 1000, tokens: int = 45, rate: float = 500.0) -> list[tuple[str, float]]:
+    """CPU microseconds per paced event to deliver ``streams`` concurrent paced streams in-process to a
+    no-op ``send``: no socket, no kernel, no other process in the measurement (CPU time, not wall time)."""
+    from perceptron_mock.accounting import tokens as tokenizer
+    from perceptron_mock.answers.answer import Completion, Pacing
+    from perceptron_mock.render.delivery import Delivery
+    from perceptron_mock.render.sse import CompletionStream, stream_events
+    from perceptron_mock.render.ticker import Ticker
+    from perceptron_mock.toolkit.metrics import Metrics
+
+    text = "".join(tokenizer.split(SENTENCE * (tokens // 10 + 1))[:tokens])
+    completion = Completion(content=text, reasoning=None, finish_reason="stop", prompt_tokens=10, completion_tokens=tokens)
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+    pacing = Pacing(first_token_ms=5, tokens_per_second=rate)
+
+    async def receive():
+        await asyncio.Event().wait()
+
+    async def send(message):
+        pass
+
+    async def run(delivery: Delivery) -> float:
+        async def one() -> None:
+            events = stream_events(completion, id="chatcmpl-x", created=0, model=MODEL, include_usage=False)
+            await CompletionStream(events, delivery=delivery, keepalive=0)(scope, receive, send)
+
+        cpu = time.process_time()
+        await asyncio.gather(*(one() for _ in range(streams)))
+        return (time.process_time() - cpu) / (streams * (tokens + 3)) * 1e6
+
+    cases = [
+        ("a timer per stream and event (--stream-tick-ms 0)", lambda: Delivery(pacing=pacing)),
+        ("shared 1 ms tick (default)", lambda: Delivery(pacing=pacing, ticker=Ticker(0.001))),
+        ("shared tick + metrics observer", lambda: Delivery(pacing=pacing, ticker=Ticker(0.001), observer=Metrics([MODEL]))),
+    ]
+    best = {name: float("inf") for name, _ in cases}
+    for _ in range(3):
+        for name, make in cases:
+            best[name] = min(best[name], asyncio.run(run(make())))
+    return [(name, best[name]) for name, _ in cases]
 
 
 def pct(values: array, q: float) -> float:
@@ -212,6 +257,7 @@ def main() -> None:
         "--variant", action="append", default=[],
         help="NAME=FLAGS: a mock with these extra flags (default: one, 'mock', with none)",
     )
+    parser.add_argument("--no-python-cost", action="store_true", help="skip the in-process cost-per-event table")
     args = parser.parse_args()
     variants = [v.partition("=")[::2] for v in args.variant] or [("mock", "")]
     counts = [int(n) for n in args.streams.split(",")]
@@ -235,10 +281,11 @@ def main() -> None:
     )
     header = (
         f"{'variant':<10} {'streams':>7} | {'first p50':>9} {'p99':>7} | {'later p50':>9} {'p99':>7} | "
-        f"{'head p99':>8} | {'events/s':>8} {'server':>7} {'us/ev':>6} | {'client cpu':>10} {'failed':>6} | targets"
+        f"{'head p99':>8} | {'events/s':>8} {'server':>7} {'us/ev':>6} {'kernel':>6} | {'client cpu':>10} {'failed':>6} | targets"
     )
     print("lateness against the schedule, ms (head: request sent -> response head, outside the schedule);")
-    print("server: the mock's CPU use over the window, and its CPU time per event delivered (us/ev)")
+    print("server: the mock's CPU use over the window, its CPU time per event delivered (us/ev), and the share of")
+    print("that time spent in the kernel (on loopback, the sender's CPU also runs the TCP receive path of the client)")
     print(header)
     print("-" * len(header))
     best: dict[str, int] = {}
@@ -261,13 +308,18 @@ def main() -> None:
                     per_event = r["server"] / max(events, 1) * 1e6
                     print(
                         f"{name:<10} {count:>7} | {pct(s.first, 0.5):>9.1f} {first99:>7.1f} | {pct(s.later, 0.5):>9.1f} "
-                        f"{later99:>7.1f} | {pct(s.head, 0.99):>8.1f} | {events:>8.0f} {r['server']:>7.0%} {per_event:>6.1f} | "
+                        f"{later99:>7.1f} | {pct(s.head, 0.99):>8.1f} | {events:>8.0f} {r['server']:>7.0%} {per_event:>6.1f} {r['kernel']:>6.0%} | "
                         f"{r['cpu']:>9.0%} {s.failures:>6} | {verdict}",
                         flush=True,
                     )
             finally:
                 stop(process)
     print()
+    if not args.no_python_cost:
+        print("Python cost per paced event, in-process: 1,000 streams at once, 45 tokens at 500 tokens/s, no-op send (best of 3):")
+        for name, micros in python_cost():
+            print(f"  {name:<52} {micros:6.2f} us")
+        print()
     print(f"targets: p99 first token <= {TARGET_FIRST_MS:g} ms and later events <= {TARGET_GAP_MS:g} ms, at {TARGET_AT} streams")
     for name, _ in variants:
         print(f"{name}: most streams within the targets: {best.get(name, 0)} (of the counts tried)")
