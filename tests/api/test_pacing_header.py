@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.api.test_metrics_route import scrape, value
-from tests.helpers import chat, post
+from tests.helpers import MODEL, chat, post
 
 SCHEDULED = "perceptron_mock_first_token_scheduled_seconds_sum"
 
@@ -42,6 +42,16 @@ def test_an_unreadable_pacing_header_is_a_400_naming_the_problem(client, spec, s
 
 def test_the_header_sets_one_stream_pacing(perceptron_mock, client):
     assert scheduled_first_token(perceptron_mock, client, chat("Hi"), **{"x-mock-pacing": "ttft=30; tps=500"}) == 0.03
+
+
+def test_the_openai_sdk_paces_a_stream_with_the_mock_client_helper(perceptron_mock, openai_client):
+    before = value(scrape(perceptron_mock.url), SCHEDULED)
+    stream = openai_client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Hi"}], stream=True, max_completion_tokens=2,
+        extra_headers=perceptron_mock.pacing_header("ttft=35; tps=500"),
+    )
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert round(value(scrape(perceptron_mock.url), SCHEDULED) - before, 9) == 0.035
 
 
 @pytest.mark.perceptron_mock(stream_first_token_ms=30, stream_tokens_per_second=500)
