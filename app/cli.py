@@ -10,7 +10,9 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import typing
 
 from pydantic import ValidationError
@@ -96,6 +98,17 @@ def check_catalog(settings: Settings) -> list[str]:
         raise SystemExit(2) from None
 
 
+def metrics_directory(settings: Settings) -> str | None:
+    """With several workers, a fresh directory for prometheus-client's multiprocess files (exported as
+    ``PROMETHEUS_MULTIPROC_DIR`` for the workers), so that /metrics sums every worker's; one the user set
+    is kept. Returns the directory to remove at exit, if any."""
+    if settings.workers == 1 or not settings.metrics or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    directory = tempfile.mkdtemp(prefix="perceptron-mock-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    return directory
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = parse_settings(argv)
     check_fixtures(settings)
@@ -107,6 +120,15 @@ def main(argv: list[str] | None = None) -> None:
         temporary = temporary_files_dir()
         settings = settings.model_copy(update={"files_dir": temporary})
     export(settings)
+    directory = metrics_directory(settings)
+    try:
+        _serve(settings, served)
+    finally:
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _serve(settings: Settings, served: list[str]) -> None:
     import uvicorn
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(name)s - %(message)s")

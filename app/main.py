@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from perceptron_mock import __version__
 from perceptron_mock.api import admin, files, models, ui
+from perceptron_mock.api import metrics as metrics_api
 from perceptron_mock.answers import caches as answer_caches
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.api.completions import ChatCompletions
@@ -40,6 +41,7 @@ from perceptron_mock.protocol.validation import first_error
 from perceptron_mock.settings import Settings, get_settings
 from perceptron_mock.storage import open_redis, outage, storage_unavailable, uses_redis
 from perceptron_mock.toolkit.journal import Recorder, recordable
+from perceptron_mock.toolkit.metrics import Metrics
 from perceptron_mock.toolkit.state import Toolkit
 
 log = logging.getLogger("perceptron_mock")
@@ -60,6 +62,9 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
     temporary = getattr(api.state, "temporary_files_dir", None)
     if temporary is not None:  # made for this app (no --files-dir): its uploads go with it
         remove_dir(temporary)
+    metrics = getattr(api.state, "metrics", None)
+    if metrics is not None:
+        metrics.process_exited()
 
 
 def build_api(settings: Settings, catalog: Catalog) -> FastAPI:
@@ -72,6 +77,7 @@ def build_api(settings: Settings, catalog: Catalog) -> FastAPI:
     api.include_router(files.router)
     api.include_router(ui.router)  # before admin's: its pages answer a missing key with a form, not JSON
     api.include_router(admin.router)
+    api.include_router(metrics_api.router)
 
     @api.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> Response:
@@ -133,6 +139,8 @@ class MockServer:
         answer_caches.configure(settings.schema_cache_bytes, settings.pattern_cache_bytes)
         self.api.state.fixtures = self.fixtures  # the admin API's add/remove/list/reload
         self._files(settings, redis)
+        self.metrics = Metrics(self.catalog.ids) if settings.metrics else None
+        self.api.state.metrics = self.metrics
         self.completions = ChatCompletions(
             settings,
             faults=self.toolkit.faults,
@@ -141,6 +149,7 @@ class MockServer:
             auth=self.api.state.auth,
             catalog=self.catalog,
             files=self.files,
+            observer=self.metrics,
         )
         self.multilook = Multilook(
             settings,
@@ -227,11 +236,13 @@ class MockServer:
         id_headers = ids.request_id_headers()
         exchange = exchange_of(scope)
         started = False
+        status: int | None = None
 
         async def send_with_id(message: dict) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *id_headers]
                 if self.limiter is not None:  # on every answer, errors included
                     message["headers"] += await self.limiter.headers(scope, exchange)
@@ -250,6 +261,9 @@ class MockServer:
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
             if not started:
                 await self._send_error(send_with_id, server_error())
+        finally:
+            if self.metrics is not None:
+                self.metrics.count(scope["path"], exchange, status)
 
     @staticmethod
     async def _send_error(send: Send, error: APIError, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:

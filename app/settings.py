@@ -152,6 +152,27 @@ class Settings(BaseSettings):
     stream_tokens_per_second: float = Field(
         0.0, ge=0, description="Default rate of a stream's token deltas; 0: as fast as possible."
     )
+    stream_first_token_sd_ms: float = Field(
+        0.0, ge=0, le=600_000, description="Standard deviation of the first-token wait, in ms; 0: fixed (docs: Streaming, latency models)."
+    )
+    stream_first_token_distribution: Literal["normal", "lognormal"] = Field(
+        "normal", description="Distribution of the first-token wait when its standard deviation is set: normal or lognormal."
+    )
+    stream_token_jitter_ms: float = Field(
+        0.0, ge=0, le=60_000, description="Standard deviation, in ms, of each gap between paced token deltas; 0: steady."
+    )
+    stream_prefill_ms_per_1k_tokens: float = Field(
+        0.0, ge=0, le=60_000, description="Added to the first-token wait per 1,000 prompt tokens (prefill)."
+    )
+    stream_pacing_seed: int = Field(
+        0, ge=0, le=2**63 - 1, description="Seeds drawn pacing, mixed with each request's content: same seed and request, same schedule."
+    )
+    stream_tick_ms: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="Paced streams wake on one shared timer ticking this often (ms; events due within a tick go out together); 0: a timer per stream.",
+    )
     stream_keepalive_seconds: float = Field(
         15.0, ge=0, description="Seconds between ': ping' comment lines while a stream waits; 0: never."
     )
@@ -161,7 +182,11 @@ class Settings(BaseSettings):
         description="Most SSE events that are due at the same moment written together; 1: each event in its own write.",
     )
 
-    # --- testing toolkit (admin API, journal) -------------------------------------------------
+    # --- testing toolkit (admin API, journal, metrics) ----------------------------------------
+    metrics: bool = Field(
+        True,
+        description="Count requests and stream timings and serve them at GET /metrics (Prometheus text; the admin API's access rules).",
+    )
     admin_key: str | None = Field(
         None,
         description="Bearer key the /_admin API requires. Unset: /_admin is open on loopback and off on other interfaces.",

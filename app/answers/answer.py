@@ -13,10 +13,20 @@ from perceptron_mock.protocol.faults import Fault
 
 @dataclass(frozen=True)
 class Pacing:
-    """How fast a streamed answer arrives: a delay before the first token, then a steady rate."""
+    """How fast a streamed answer arrives: a wait before the first token, then a rate; fixed, or drawn
+    from a seeded distribution (``perceptron_mock.answers.pacing`` draws each stream's schedule)."""
 
-    first_token_ms: float = 0.0
+    first_token_ms: float = 0.0  # the mean wait before the first token
     tokens_per_second: float | None = None  # None: as fast as possible
+    first_token_sd_ms: float = 0.0  # its standard deviation; 0: fixed
+    distribution: str = "normal"  # of the first-token wait: "normal" or "lognormal"
+    token_jitter_ms: float = 0.0  # standard deviation of each gap between tokens; 0: steady
+    prefill_ms_per_1k: float = 0.0  # added to the first-token wait per 1,000 prompt tokens
+    seed: int | None = None  # None: the server's --stream-pacing-seed
+
+    @property
+    def paced(self) -> bool:
+        return bool(self.first_token_ms or self.tokens_per_second or self.first_token_sd_ms or self.prefill_ms_per_1k)
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,13 @@ import asyncio
 import time
 
 from perceptron_mock.accounting.prompt import Prompt, account
+from perceptron_mock.answers import pacing
 from perceptron_mock.answers.answer import Answer, Pacing, fit, interrupt
 from perceptron_mock.answers.choose import choose
 from perceptron_mock.answers.fixtures import FixtureStore
+from perceptron_mock.answers.seed import seed_of
 from perceptron_mock.asgi import Receive, Scope, Send
-from perceptron_mock.exchange import exchange_of
+from perceptron_mock.exchange import Exchange, exchange_of
 from perceptron_mock.files.store import FileStore
 from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.rate_limit import RateLimiter
@@ -24,11 +26,13 @@ from perceptron_mock.protocol.data_urls import Body
 from perceptron_mock.protocol import model_rules
 from perceptron_mock.protocol.catalog import Catalog
 from perceptron_mock.protocol.errors import model_not_found
+from perceptron_mock.protocol.faults import Fault
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 from perceptron_mock.protocol.validation import parse_request_lifting
-from perceptron_mock.render.delivery import Delivery, before_answer, send_completion
+from perceptron_mock.render.delivery import Delivery, StreamObserver, before_answer, send_completion
 from perceptron_mock.render.json import render_completion
 from perceptron_mock.render.sse import CompletionStream, stream_events
+from perceptron_mock.render.ticker import Ticker
 from perceptron_mock.settings import Settings
 from perceptron_mock.toolkit.faults import Faults
 
@@ -51,6 +55,7 @@ class ChatCompletions:
         catalog: Catalog,
         limiter: RateLimiter | None = None,  # None: no rate limit
         files: FileStore | None = None,  # the uploads that file-id parts name
+        observer: StreamObserver | None = None,  # the metrics' view of each stream
     ) -> None:
         self.files = files
         self.settings = settings
@@ -60,14 +65,26 @@ class ChatCompletions:
         self.auth = auth
         self.catalog = catalog  # the served models, whose limits and capabilities each request follows
         self.reject_unknown = settings.unknown_fields == "reject"
-        self.pacing = Pacing(settings.stream_first_token_ms, settings.stream_tokens_per_second or None)
+        self.pacing = Pacing(
+            settings.stream_first_token_ms,
+            settings.stream_tokens_per_second or None,
+            first_token_sd_ms=settings.stream_first_token_sd_ms,
+            distribution=settings.stream_first_token_distribution,
+            token_jitter_ms=settings.stream_token_jitter_ms,
+            prefill_ms_per_1k=settings.stream_prefill_ms_per_1k_tokens,
+        )
+        self.pacing_seed = settings.stream_pacing_seed
+        self.observer = observer
+        self.ticker = Ticker(settings.stream_tick_ms / 1000) if settings.stream_tick_ms else None
         self.keepalive = settings.stream_keepalive_seconds
         self.events_per_write = settings.stream_events_per_write
         self.max_items = settings.max_json_items
 
-    def understand(self, body: Body) -> tuple[ChatCompletionRequest, Prompt]:
+    def understand(self, body: Body, exchange: Exchange | None = None) -> tuple[ChatCompletionRequest, Prompt]:
         """The body validated and accounted for: JSON → fields → model → its rules → images → context."""
         request, payloads = parse_request_lifting(body, reject_unknown=self.reject_unknown, max_items=self.max_items)
+        if exchange is not None:
+            exchange.model = request.model  # for the metrics, served or not
         model = self.catalog.get(request.model)
         if model is None:
             raise model_not_found(request.model)
@@ -83,15 +100,19 @@ class ChatCompletions:
         if len(body) > THREAD_ABOVE or any(mark in body for mark in FILE_MARKS):
             # Off the event loop: bounded (JSON items, context) but up to a few hundred ms. pydantic and
             # base64 hold the GIL for stretches of at most a few tens of ms; the tokenizer, not at all.
-            request, prompt = await asyncio.to_thread(self.understand, body)
+            request, prompt = await asyncio.to_thread(self.understand, body, exchange)
         else:
-            request, prompt = self.understand(body)
+            request, prompt = self.understand(body, exchange)
         del body
         answer = await self.choose(request, prompt)  # a bad schema or regex is refused here, using up no fault
         # The request's own header or queued fault wins over a fixture's.
         fault = await self.faults.pick(scope, exchange, stream=bool(request.stream), model=request.model) or answer.fault
+        chosen = pacing.from_header(scope)  # refused if unreadable, streamed or not; only a stream is paced
         await before_answer(fault, answer, exchange, receive)
-        delivery = Delivery.of(fault, pacing=answer.pacing or self.pacing, events_per_write=self.events_per_write)
+        if request.stream:
+            delivery = self.delivery(fault, chosen or answer.pacing or self.pacing, request, prompt)
+        else:
+            delivery = Delivery.of(fault, pacing=self.pacing, events_per_write=self.events_per_write)
         completion = fit(answer, budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens)
         if fault is not None and fault.interrupted:
             completion = interrupt(completion)
@@ -108,6 +129,23 @@ class ChatCompletions:
             return
         body = render_completion(completion, id=completion_id, created=created, model=request.model)
         await send_completion(body, delivery, exchange, receive, send)
+
+    def delivery(self, fault: Fault | None, paced: Pacing, request: ChatCompletionRequest, prompt: Prompt) -> Delivery:
+        """A stream's delivery (the request's X-Mock-Pacing won over its fixture's pacing, which wins over
+        the server's): a distribution is seeded by the request, so the same request draws the same."""
+        seed = 0
+        if paced.first_token_sd_ms or paced.token_jitter_ms:
+            base = self.pacing_seed if paced.seed is None else paced.seed
+            seed = pacing.stream_seed(base, seed_of(request, prompt))
+        return Delivery.of(
+            fault,
+            pacing=paced,
+            events_per_write=self.events_per_write,
+            prompt_tokens=prompt.prompt_tokens,
+            seed=seed,
+            observer=self.observer,
+            ticker=self.ticker,
+        )
 
     async def choose(self, request: ChatCompletionRequest, prompt: Prompt) -> Answer:
         if _searches_or_builds(request, self.fixtures):

@@ -8,12 +8,27 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Protocol
 
 from perceptron_mock.answers.answer import Answer, Pacing
 from perceptron_mock.asgi import JSON_HEADERS, ClientDisconnected, Receive, Send, reset_connection, send_bytes, until_disconnect
 from perceptron_mock.exchange import Exchange
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.protocol.faults import Fault, status_error
+from perceptron_mock.render.ticker import Ticker
+
+
+class StreamObserver(Protocol):
+    """What watches streams as they are delivered (the metrics): times in seconds, as scheduled and as
+    written; ``token`` is called for paced streams only, with the gap before each further event."""
+
+    def opened(self) -> None: ...
+
+    def first_token(self, scheduled: float, delivered: float) -> None: ...
+
+    def token(self, scheduled: float, delivered: float) -> None: ...
+
+    def closed(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -32,18 +47,36 @@ class Delivery:
     error_after: int | None = None  # send this many events, then ``error`` as an error event, then end
     error: APIError | None = None  # default: the service's generic server error
     malformed: bool = False  # the first token event's JSON (a JSON body: the body) cut in half
+    prompt_tokens: int = 0  # what a pacing's prefill stretches the first-token wait by
+    seed: int = 0  # draws the schedule of a pacing that is a distribution (perceptron_mock.answers.pacing)
+    observer: StreamObserver | None = None
+    ticker: Ticker | None = None  # wakes paced streams together; None: each waits on a timer of its own
 
     @classmethod
-    def of(cls, fault: Fault | None, *, pacing: Pacing, events_per_write: int) -> "Delivery":
+    def of(
+        cls,
+        fault: Fault | None,
+        *,
+        pacing: Pacing,
+        events_per_write: int,
+        prompt_tokens: int = 0,
+        seed: int = 0,
+        observer: StreamObserver | None = None,
+        ticker: Ticker | None = None,
+    ) -> "Delivery":
         """The delivery of an answer paced by ``pacing`` that ``fault`` (if any) interrupts."""
         if fault is None:
-            return cls(pacing=pacing, events_per_write=events_per_write)
+            return cls(pacing, events_per_write, prompt_tokens=prompt_tokens, seed=seed, observer=observer, ticker=ticker)
         if fault.drip_ms:
             pacing = Pacing(first_token_ms=fault.drip_ms, tokens_per_second=1000 / fault.drip_ms)
         error_after = fault.error_after
         return cls(
             pacing=pacing,
             events_per_write=events_per_write,
+            prompt_tokens=prompt_tokens,
+            seed=seed,
+            observer=observer,
+            ticker=ticker,
             stop_after=fault.cut_after,
             drop_connection=fault.cut_after is not None,
             error_after=error_after,

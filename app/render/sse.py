@@ -17,6 +17,7 @@ import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from perceptron_mock.accounting import tokens
+from perceptron_mock.answers import pacing
 from perceptron_mock.answers.answer import Completion
 from perceptron_mock.asgi import Receive, Scope, Send, reset_connection
 from perceptron_mock.exchange import Exchange
@@ -32,6 +33,11 @@ CONTENT_TYPE = (b"content-type", b"text/event-stream; charset=utf-8")
 # Unpaced, a stream lets the event loop run after this many events, so that a long answer neither
 # holds the loop nor misses a client's disconnect (uvicorn silently drops writes to a closed socket).
 YIELD_EVERY = 64
+
+
+async def sleep_until(when: float) -> None:
+    """Wait until the event loop's clock reads ``when``."""
+    await asyncio.sleep(when - asyncio.get_running_loop().time())
 
 
 def _ping() -> ServerSentEvent:
@@ -158,7 +164,8 @@ class CompletionStream(EventSourceResponse):
         if delivery.malformed:
             events = _malformed(events)
         self.exchange = exchange
-        paced = delivery.pacing.first_token_ms or delivery.pacing.tokens_per_second
+        self.delivery = delivery
+        paced = delivery.pacing.paced
         super().__init__(
             self._deliver(events, delivery),
             # Only a paced stream ever waits; an unpaced one is written as fast as the client reads,
@@ -180,6 +187,9 @@ class CompletionStream(EventSourceResponse):
             await super()._send_with_timeout(send, message)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        observer = self.delivery.observer
+        if observer is not None:
+            observer.opened()
         try:
             await super().__call__(scope, receive, send)
         except StreamDropped:
@@ -187,20 +197,26 @@ class CompletionStream(EventSourceResponse):
             # own; without the exchange, returning without ending the body makes it close the connection.
             if self.exchange is not None:
                 await reset_connection(self.exchange.receive, receive)
+        finally:
+            if observer is not None:
+                observer.closed()
 
     @staticmethod
     async def _deliver(events: StreamEvents, delivery: Delivery) -> AsyncIterator[bytes]:
-        """The events as they fall due: the role chunk with the first token after ``first_token_ms``,
-        then one event per ``1 / tokens_per_second`` (each token, then the finish chunk: the step
-        that produced end-of-sequence), ``[DONE]`` right after the finish chunk. Events due at the
-        same moment go out together, up to ``events_per_write`` in one write."""
+        """The events as they fall due: the role chunk with the first token after the schedule's first
+        wait, then one event per gap (each token, then the finish chunk: the step that produced
+        end-of-sequence), ``[DONE]`` right after the finish chunk. Events due at the same moment go
+        out together, up to ``events_per_write`` in one write."""
         limit = min((n for n in (delivery.stop_after, delivery.error_after) if n is not None), default=-1)
-        first = delivery.pacing.first_token_ms / 1000
-        rate = delivery.pacing.tokens_per_second
-        interval = 1 / rate if rate else 0.0
+        plan = pacing.schedule(delivery.pacing, prompt_tokens=delivery.prompt_tokens, seed=delivery.seed)
+        paced = plan.first or plan.interval
+        gaps = plan.gaps()
+        observer = delivery.observer if paced else None
+        ticker = delivery.ticker
         per_write = delivery.events_per_write
         loop = asyncio.get_running_loop()
         start = loop.time()
+        due = start + plan.first  # kept against the start: a late event does not delay the rest
         sent = 0  # events taken, written or in `ready`
         unpaused = 0  # events written since the loop last ran
         ready: list[bytes] = []
@@ -208,14 +224,24 @@ class CompletionStream(EventSourceResponse):
             for event in itertools.chain((events.head,), events.tokens, events.tail):
                 if sent == limit:
                     break
-                if (first or interval) and event != DONE:
-                    delay = start + first + max(sent - 1, 0) * interval - loop.time()
+                if paced and event != DONE:
+                    if sent >= 2:
+                        gap = next(gaps)
+                        due += gap
+                    delay = due - loop.time()
                     if delay > 0:
                         if ready:
                             yield b"".join(ready)
                             ready.clear()
-                        await asyncio.sleep(delay)
+                        await (sleep_until(due) if ticker is None else ticker.sleep_until(due))
                         unpaused = 0
+                    if observer is not None and sent:
+                        now = loop.time()
+                        if sent == 1:
+                            observer.first_token(plan.first, now - start)
+                        else:
+                            observer.token(gap, now - last)
+                        last = now
                 ready.append(event)
                 sent += 1
                 if len(ready) >= per_write:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 FAULT_HEADER = "X-Mock-Fault"
+PACING_HEADER = "X-Mock-Pacing"
 
 # The mock is local: an HTTP(S)_PROXY in the environment must not capture calls to it.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -152,6 +153,11 @@ class MockClient:
     def fault_header(fault: str) -> dict[str, str]:
         """Headers that give one request ``fault``, e.g. ``extra_headers=mock.fault_header("hang")``."""
         return {FAULT_HEADER: fault}
+
+    @staticmethod
+    def pacing_header(spec: str) -> dict[str, str]:
+        """Headers that pace one streamed request, e.g. ``extra_headers=mock.pacing_header("ttft=300; sd=80; tps=30")``."""
+        return {PACING_HEADER: spec}
 
     # --- fixtures ---
 

@@ -27,7 +27,7 @@ SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-ke
 
 # Paths that are about the mock rather than the API: reading the journal must not add to it, and a
 # health probe every few seconds would push real requests out of the ring.
-UNRECORDED_PREFIXES = ("/_admin", "/health")
+UNRECORDED_PREFIXES = ("/_admin", "/health", "/metrics")
 
 _LONG_STRING = 256  # strings longer than this are shortened in an oversized body
 _KEPT_HEAD = 64

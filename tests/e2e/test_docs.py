@@ -36,8 +36,8 @@ def test_the_settings_page_has_one_row_per_setting_with_its_flag_variable_and_de
 
     rows = {}
     for flag_cell, env_cell, default_cell, _ in settings_rows():
-        [flag] = re.findall(r"`(--[a-z-]+)`", flag_cell)
-        [env] = re.findall(r"`(PERCEPTRON_MOCK_[A-Z_]+)`", env_cell)
+        [flag] = re.findall(r"`(--[a-z0-9-]+)`", flag_cell)
+        [env] = re.findall(r"`(PERCEPTRON_MOCK_[A-Z0-9_]+)`", env_cell)
         backticked = re.findall(r"`([^`]+)`", default_cell)
         rows[flag] = (env, backticked[0] if backticked else None)
 
