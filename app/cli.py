@@ -126,6 +126,10 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
+        if temporary is not None:
+            from perceptron_mock.files.store import remove_dir
+
+            remove_dir(temporary)
 
 
 def _serve(settings: Settings, served: list[str]) -> None:
@@ -141,13 +145,7 @@ def _serve(settings: Settings, served: list[str]) -> None:
         "" if settings.workers == 1 else "s",
         f"{len(settings.api_keys)} configured" if settings.api_keys else "any non-empty key",
     )
-    try:
-        _run(uvicorn, settings)
-    finally:
-        if temporary is not None:
-            from perceptron_mock.files.store import remove_dir
-
-            remove_dir(temporary)
+    _run(uvicorn, settings)
 
 
 def _run(uvicorn, settings: Settings) -> None:
