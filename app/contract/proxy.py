@@ -126,7 +126,8 @@ class RecordingProxy:
         return headers, tuple(secrets)
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.client is not None, "the proxy is served with its lifespan"
+        if self.client is None:  # served without its lifespan (a server with lifespan off)
+            self.client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
         body = bytes(await read_body(receive))
         headers, secrets = self._outgoing(scope)
         query = scope.get("query_string", b"").decode("latin-1")

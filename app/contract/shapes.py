@@ -171,6 +171,8 @@ def drift(recorded: Mapping[str, Any], fresh: Mapping[str, Any]) -> list[str]:
             for key in sorted(set(old_error) | set(new_error)):
                 if old_error.get(key) != new_error.get(key):
                     out.append(f"error.{key} {old_error.get(key)!r} -> {new_error.get(key)!r}")
+    if (old_error is None) != (new_error is None):
+        return out  # an answer where an error was, or the reverse: its body's details would only repeat that
     if recorded.get("framing") != fresh.get("framing"):
         out.append(f"SSE framing {_steps(recorded.get('framing'))} -> {_steps(fresh.get('framing'))}")
     for key in ("body", "chunk"):
