@@ -18,6 +18,8 @@ from perceptron_mock.asgi import ASGIApp, Message, Receive, Scope, Send
 from perceptron_mock.exchange import exchange_of
 from perceptron_mock.protocol.json_items import items_over
 from perceptron_mock.protocol.data_urls import Body, data_url_spans, replace_spans
+from perceptron_mock.protocol.errors import APIError
+from perceptron_mock.protocol.test_ids import read_test_id, sees
 
 # Headers that carry credentials never leave the process: not through the admin API, not into Redis.
 SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-key", b"api-key", b"cookie"})
@@ -51,7 +53,7 @@ class JournalStore(Protocol):
 
     async def entries(self) -> list[dict[str, Any]]: ...
 
-    async def clear(self) -> int: ...
+    async def clear(self, test_id: str | None = None) -> int: ...
 
 
 class MemoryJournal:
@@ -70,10 +72,16 @@ class MemoryJournal:
     async def entries(self) -> list[dict[str, Any]]:
         return list(self._ring)
 
-    async def clear(self) -> int:
+    async def clear(self, test_id: str | None = None) -> int:
+        """Empty the ring, or with ``test_id`` drop that test's entries only."""
         count = len(self._ring)
+        if test_id is None:
+            self._ring.clear()
+            return count
+        kept = [entry for entry in self._ring if entry.get("test_id") != test_id]
         self._ring.clear()
-        return count
+        self._ring.extend(kept)
+        return count - len(kept)
 
 
 # --- recording -------------------------------------------------------------------------------------
@@ -196,6 +204,7 @@ class Recorder:
                     "complete": complete,
                     "duration_ms": round((time.perf_counter() - began) * 1000, 3),
                     "fault": exchange.fault,
+                    "test_id": _test_id(scope),
                 }
             )
 
@@ -214,6 +223,13 @@ class Recorder:
         finally:
             if not written:
                 await write(complete=False)
+
+
+def _test_id(scope: Scope) -> str | None:
+    try:
+        return read_test_id(scope)
+    except APIError:
+        return None  # refused with a 400, journaled in the shared scope
 
 
 def _request_id(headers: list) -> str | None:
@@ -271,6 +287,7 @@ def present(entry: dict[str, Any]) -> dict[str, Any]:
         "complete": entry["complete"],
         "duration_ms": entry["duration_ms"],
         "fault": entry["fault"],
+        "test_id": entry.get("test_id"),  # absent from entries of older versions
     }
 
 
@@ -295,6 +312,7 @@ def select(
     method: str | None = None,
     request_id: str | None = None,
     limit: int | None = None,
+    test_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """The presented entries that match every filter given, oldest first; ``limit`` keeps the newest.
     The walk goes newest first and stops at ``limit``: presenting parses a body, and the client's
@@ -303,6 +321,8 @@ def select(
         return []
     out = []
     for entry in reversed(entries):
+        if not sees(entry.get("test_id"), test_id):
+            continue
         if path is not None and entry["path"] != path:
             continue
         if method is not None and entry["method"] != method.upper():
