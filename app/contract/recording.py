@@ -38,6 +38,7 @@ ERROR_HEADERS_KEPT = ("retry-after", "retry-after-ms")
 MAX_RECORDED_RESPONSE_BYTES = 8 * 1024 * 1024  # larger answers pass through but are not recorded
 MAX_RECORDINGS = 10_000  # per recording session; past it answers pass through, unrecorded
 REDACTED = "[redacted]"
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when built with it: several times faster
 
 
 @dataclass
@@ -237,7 +238,7 @@ class RecordingDirectory:
                 self._by_match[key] = path
         fixture = {"name": path.stem, **fixture}
         FixtureSpec.model_validate(fixture)
-        text = yaml.safe_dump(fixture, sort_keys=False, allow_unicode=True, width=120)
+        text = yaml.dump(fixture, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=120)
         for secret in secrets:
             if secret and len(secret) >= 4:
                 text = text.replace(secret, REDACTED)  # anywhere at all: a key must never reach a file
