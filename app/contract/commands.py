@@ -57,7 +57,17 @@ def record(argv: list[str]) -> None:
     logging.getLogger("perceptron_mock").info(
         "perceptron-mock recording %s into %s on http://%s:%d", args.upstream, args.to, args.host, args.port
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, server_header=False, lifespan="on")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+        loop="uvloop",
+        http="perceptron_mock.guards.head_reader:HeadLimitedHttpTools",  # a head bounded as it arrives, as the mock's
+    )
 
 
 def verify_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ Upstream failures reach the client as a gateway passes them: 502/504 before a st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import orjson
 from perceptron_mock.asgi import JSON_HEADERS, Message, Receive, Scope, Send, read_body, reset_connection, send_bytes
 from perceptron_mock.contract.recording import Exchange, RecordingDirectory, fixture_of
 from perceptron_mock.guards.body_limit import BodyLimit
+from perceptron_mock.guards.header_limit import header_bytes, headers_too_large
 from perceptron_mock.protocol.errors import APIError, route_not_found
+from perceptron_mock.settings import Settings
 
 log = logging.getLogger("perceptron_mock")
 
@@ -52,6 +55,12 @@ def _token_event(data: bytes) -> bool:
     return False
 
 
+async def _until_disconnect(receive: Receive, gone: asyncio.Event) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    gone.set()
+
+
 class RecordingProxy:
     """The ASGI app of ``perceptron-mock record``."""
 
@@ -69,6 +78,7 @@ class RecordingProxy:
         self.upstream_key = upstream_key
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self.guarded = BodyLimit(self._proxy, max_body_bytes)
+        self.max_header_bytes = Settings.model_fields["max_header_bytes"].default  # HeadLimitedHttpTools reads it too
         self.client: httpx.AsyncClient | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,6 +95,8 @@ class RecordingProxy:
             await send(message)
 
         try:
+            if header_bytes(scope["headers"]) > self.max_header_bytes:
+                raise headers_too_large(self.max_header_bytes)
             if scope["path"] == "/health":
                 await send_bytes(send, 200, b'{"status":"ok"}', JSON_HEADERS)
             elif not scope["path"].startswith("/v1/"):
@@ -145,36 +157,64 @@ class RecordingProxy:
         exchange.status = response.status_code
         exchange.response_headers = {k.lower(): v for k, v in response.headers.items()}
         out_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items() if k.lower() not in HOP_HEADERS]
-        await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
-        streamed = "text/event-stream" in exchange.response_headers.get("content-type", "")
-        pending = b""
+        gone = asyncio.Event()
+        watcher = asyncio.create_task(_until_disconnect(receive, gone))  # a client that leaves stops the upstream too
         try:
-            async for piece in response.aiter_bytes():
-                await send({"type": "http.response.body", "body": piece, "more_body": True})
-                if len(exchange.response_body) <= MAX_KEPT:
-                    exchange.response_body += piece
-                if streamed and len(pending) <= MAX_KEPT:  # an event that never ends is not timed
-                    pending += piece
-                    *events, pending = pending.replace(b"\r\n", b"\n").split(b"\n\n")
-                    now = loop.time() - began
-                    for event in events:
-                        data = b"\n".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
-                        if _token_event(data):
-                            exchange.token_times.append(now)
+            await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
+            held = await self._relay(response, exchange, send, began, gone)
         except (httpx.HTTPError, OSError) as exc:
             # The answer has begun: the client sees the same cut the upstream gave, and nothing is recorded.
             log.warning("upstream answer to %s cut off (%s); not recorded", scope["path"], type(exc).__name__)
-            await response.aclose()
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher  # the reset below reads the disconnect itself
             await reset_connection(scope[SERVER_RECEIVE], receive)
             return
-        await response.aclose()
+        finally:
+            watcher.cancel()
+            await response.aclose()
+        if held is None:
+            log.info("the client left before the answer to %s ended; not recorded", scope["path"])
+            return
         # Written before the answer ends, so that a client holding its answer finds the recording on disk.
         fixture = fixture_of(exchange, upstream=self.upstream)
         if fixture is not None:
             path = await asyncio.to_thread(self.recordings.write, fixture, exchange.secrets)
             if path is not None:
                 log.info("recorded %s", path.name)
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send({"type": "http.response.body", "body": held, "more_body": False})
+
+    async def _relay(
+        self, response: httpx.Response, exchange: Exchange, send: Send, began: float, gone: asyncio.Event
+    ) -> bytes | None:
+        """The upstream's body to the client as it arrives, kept for the recording (up to its cap) with the
+        time of each token event. Returns what is held back until the recording is written (a JSON body,
+        a stream's ``[DONE]``), or None when the client left first."""
+        streamed = "text/event-stream" in exchange.response_headers.get("content-type", "")
+        loop = asyncio.get_running_loop()
+        pending = b""
+        held = bytearray()
+        async for piece in response.aiter_bytes():
+            if gone.is_set():
+                return None
+            if len(exchange.response_body) <= MAX_KEPT:
+                exchange.response_body += piece
+            if not streamed or held or b"data: [DONE]" in exchange.response_body[-len(piece) - 16 :]:
+                held += piece
+                if len(held) > MAX_KEPT:  # too large to record: passed on as it comes
+                    await send({"type": "http.response.body", "body": bytes(held), "more_body": True})
+                    held.clear()
+                continue
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+            if len(pending) <= MAX_KEPT:  # an event that never ends is not timed
+                pending += piece
+                *events, pending = pending.replace(b"\r\n", b"\n").split(b"\n\n")
+                now = loop.time() - began
+                for event in events:
+                    data = b"\n".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
+                    if _token_event(data):
+                        exchange.token_times.append(now)
+        return bytes(held)
 
 
 SERVER_RECEIVE = "perceptron_mock.server_receive"

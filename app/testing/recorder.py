@@ -18,6 +18,7 @@ class ThreadedRecorder:
         import uvicorn
 
         from perceptron_mock.contract.proxy import RecordingProxy
+        from perceptron_mock.guards.head_reader import HeadLimitedHttpTools
 
         self.directory = Path(directory)
         self.proxy = RecordingProxy(upstream, self.directory, upstream_key=upstream_key, timeout=timeout)
@@ -27,7 +28,13 @@ class ThreadedRecorder:
         port = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         config = uvicorn.Config(
-            self.proxy, log_level="warning", access_log=False, server_header=False, lifespan="on", timeout_graceful_shutdown=1
+            self.proxy,
+            http=HeadLimitedHttpTools,  # as the record command serves it
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            lifespan="on",
+            timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -133,3 +133,15 @@ def test_the_record_command_refuses_an_unset_key_variable(tmp_path):
     )
     assert done.returncode == 2
     assert "$SURELY_UNSET_VARIABLE_FOR_THIS_TEST is empty or unset" in done.stderr
+
+
+def test_a_client_that_leaves_mid_stream_stops_the_upstream_and_nothing_is_recorded(upstream, tmp_path):
+    upstream.reset()
+    upstream.add_fixture(match={"user_text": "long story"}, respond={"content": "word " * 200, "pacing": {"tokens_per_second": 50}})
+    with ThreadedRecorder(upstream.base_url, tmp_path, upstream_key="upstream-only-key") as proxy:
+        body = chat("Tell a long story", stream=True)
+        with httpx.stream("POST", proxy.base_url + "/chat/completions", json=body, headers={"authorization": "Bearer x"}, timeout=30) as answer:
+            next(line for line in answer.iter_lines() if '"content":"word' in line)  # then the client hangs up
+        [entry] = upstream.wait_for_requests(1, timeout=10, status="200")
+        assert entry.complete is False  # the proxy closed its upstream request when its client left
+    assert list(tmp_path.iterdir()) == []
