@@ -177,9 +177,12 @@ class RecordingProxy:
             log.info("the client left before the answer to %s ended; not recorded", scope["path"])
             return
         # Written before the answer ends, so that a client holding its answer finds the recording on disk.
-        fixture = fixture_of(exchange, upstream=self.upstream)
-        if fixture is not None:
-            path = await asyncio.to_thread(self.recordings.write, fixture, exchange.secrets)
+        try:
+            fixture = fixture_of(exchange, upstream=self.upstream)
+            path = await asyncio.to_thread(self.recordings.write, fixture, exchange.secrets) if fixture else None
+        except Exception:  # the client still gets its answer; the exchange is named in the log
+            log.exception("could not record the answer to %s %s", scope["method"], scope["path"])
+        else:
             if path is not None:
                 log.info("recorded %s", path.name)
         await send({"type": "http.response.body", "body": held, "more_body": False})

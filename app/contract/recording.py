@@ -125,10 +125,16 @@ def _error(exchange: Exchange) -> dict[str, Any]:
     return error
 
 
+def _url(part: dict) -> str:
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, dict) else None
+    return url if isinstance(url, str) else ""
+
+
 def _match(request: dict) -> dict[str, Any]:
     messages = request.get("messages") or []
     parts = list(media_parts(messages))
-    digests = [data_url_digest(p.get("image_url", {}).get("url", "")) if p.get("type") == "image_url" else None for p in parts]
+    digests = [data_url_digest(_url(p)) if p.get("type") == "image_url" else None for p in parts]
     match: dict[str, Any] = {"model": request.get("model"), "messages": normal_messages(messages, digests)}
     if any(digests):
         match["image_sha256"] = sorted({d for d in digests if d})

@@ -145,3 +145,12 @@ def test_a_client_that_leaves_mid_stream_stops_the_upstream_and_nothing_is_recor
         [entry] = upstream.wait_for_requests(1, timeout=10, status="200")
         assert entry.complete is False  # the proxy closed its upstream request when its client left
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_answer_that_cannot_become_a_recording_still_reaches_the_client(upstream, tmp_path):
+    odd = {"model": MODEL, "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": "not-an-object"}]}]}
+    with ThreadedRecorder(upstream.base_url, tmp_path, upstream_key="upstream-only-key") as proxy:
+        refused = _post(proxy.url, odd)
+    assert refused.status_code == 400 and refused.json()["error"]["param"].startswith("messages[0].content[0]")
+    [recording] = tmp_path.iterdir()  # the upstream's refusal, recorded as sent
+    assert yaml.safe_load(recording.read_text())["respond"]["error"]["status"] == 400
