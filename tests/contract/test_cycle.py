@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import openai
 import perceptron
 import pytest
@@ -73,21 +75,33 @@ def run_suite(base_url: str, api_key: str) -> list:
     return out
 
 
+@dataclass
+class Recorded:
+    recordings: Path
+    results: list  # what the suite read through the proxy
+    verified: subprocess.CompletedProcess  # verify against the recorded mock, before it stopped
+    upstream_fixtures: Path
+    upstream_url: str  # stopped by now
+
+
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory) -> tuple[Path, list, Path]:
-    """The suite run once through the recording proxy: the recordings, what the suite read, and the
-    upstream's fixtures (so that a second upstream can answer the same)."""
+def recorded(tmp_path_factory) -> Recorded:
+    """The suite run once through the recording proxy, and verify run against the mock it recorded;
+    then the upstream is stopped."""
     upstream_fixtures = tmp_path_factory.mktemp("upstream")
     (upstream_fixtures / "quota.yaml").write_text(QUOTA_FIXTURE)
     recordings = tmp_path_factory.mktemp("recordings")
     with threaded_mock(api_keys=[UPSTREAM_KEY], fixtures_dir=upstream_fixtures) as upstream:
         with ThreadedRecorder(upstream.base_url, recordings, upstream_key=UPSTREAM_KEY) as proxy:
             results = run_suite(proxy.base_url, DUMMY_KEY)
-    return recordings, results, upstream_fixtures
+        verified = _verify(recordings, upstream.base_url)
+    return Recorded(recordings, results, verified, upstream_fixtures, upstream.url)
 
 
 def test_the_suite_recorded_from_a_mock_replays_the_same_contents_with_the_upstream_stopped(recorded):
-    recordings, live, _ = recorded
+    recordings, live = recorded.recordings, recorded.results
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(recorded.upstream_url + "/health")
     assert live[0][0] and live[1]["reasoning"] and live[3][0] == 429  # the suite exercised answers and refusals
     with threaded_mock(fixtures_dir=recordings, unmatched="error") as replay:
         replayed = run_suite(replay.base_url, "any-key")
@@ -95,7 +109,7 @@ def test_the_suite_recorded_from_a_mock_replays_the_same_contents_with_the_upstr
 
 
 def test_each_exchange_is_one_readable_recording_and_none_holds_a_key(recorded):
-    recordings, _, _ = recorded
+    recordings = recorded.recordings
     names = sorted(p.name for p in recordings.iterdir())
     assert len(names) == 7
     assert names[0] == "0001-describe-the-loading-dock-json-200.yaml"
@@ -113,17 +127,21 @@ def _verify(recordings: Path, url: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_verify_passes_against_a_mock_that_answers_as_the_recorded_one(recorded):
-    recordings, _, upstream_fixtures = recorded
-    with threaded_mock(api_keys=[UPSTREAM_KEY], fixtures_dir=upstream_fixtures) as same:
-        done = _verify(recordings, same.base_url)
+def test_verify_passes_against_the_mock_that_was_recorded(recorded):
+    done = recorded.verified
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("ok ") == 7
     assert "7 recordings checked" in done.stdout and "0 drifted" in done.stdout
 
 
+def test_verify_passes_against_another_mock_with_the_same_settings(recorded):
+    with threaded_mock(api_keys=[UPSTREAM_KEY], fixtures_dir=recorded.upstream_fixtures) as same:
+        done = _verify(recorded.recordings, same.base_url)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_verify_fails_against_a_mock_that_answers_in_another_shape_and_names_each_difference(recorded, tmp_path):
-    recordings, _, _ = recorded
+    recordings = recorded.recordings
     # Thinking on every answer, every answer cut at its budget, no rate-limit headers, no quota fixture.
     (tmp_path / "drift.yaml").write_text("match: {}\nrespond: {reasoning_content: Thinking., finish_reason: length}\n")
     with threaded_mock(api_keys=[UPSTREAM_KEY], fixtures_dir=tmp_path, rate_limit_per_minute=0) as other:
