@@ -12,8 +12,10 @@ COPY . .
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
-# Numeric ids: USER 10001 is non-root even where the image has no passwd entry to look up.
-RUN groupadd --gid 10001 mock && useradd --uid 10001 --gid 10001 --create-home mock
+# Numeric ids: USER 10001 is non-root even where the image has no passwd entry to look up. /files is
+# for uploads in a named volume (docker-compose.yml): a new volume takes its owner from here.
+RUN groupadd --gid 10001 mock && useradd --uid 10001 --gid 10001 --create-home mock \
+    && mkdir /files && chown 10001:10001 /files
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index /wheels/*.whl && rm -rf /wheels
 COPY fixtures /fixtures

@@ -106,6 +106,12 @@ def main(argv: list[str] | None = None) -> None:
     settings = parse_settings(argv)
     check_fixtures(settings)
     served = check_catalog(settings)
+    temporary = None
+    if settings.files_dir is None:  # one directory for every worker's uploads, gone at exit
+        from perceptron_mock.files.store import temporary_files_dir
+
+        temporary = temporary_files_dir()
+        settings = settings.model_copy(update={"files_dir": temporary})
     export(settings)
     import uvicorn
 
@@ -119,6 +125,16 @@ def main(argv: list[str] | None = None) -> None:
         "" if settings.workers == 1 else "s",
         f"{len(settings.api_keys)} configured" if settings.api_keys else "any non-empty key",
     )
+    try:
+        _run(uvicorn, settings)
+    finally:
+        if temporary is not None:
+            from perceptron_mock.files.store import remove_dir
+
+            remove_dir(temporary)
+
+
+def _run(uvicorn, settings: Settings) -> None:
     uvicorn.run(
         "perceptron_mock.main:create_worker_app",
         factory=True,

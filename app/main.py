@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import weakref
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Sequence
 
@@ -18,12 +19,15 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from perceptron_mock import __version__
-from perceptron_mock.api import admin, models
+from perceptron_mock.api import admin, files, models
 from perceptron_mock.answers import caches as answer_caches
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.api.completions import ChatCompletions
+from perceptron_mock.api.multilook import MULTILOOK_PATH, Multilook
 from perceptron_mock.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, send_bytes
 from perceptron_mock.exchange import EXCHANGE_KEY, Exchange, exchange_of
+from perceptron_mock.files.quota import UploadQuota
+from perceptron_mock.files.store import FileStore, remove_dir, temporary_files_dir
 from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.body_limit import BodyLimit
 from perceptron_mock.guards.header_limit import header_bytes, headers_too_large
@@ -53,6 +57,9 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
     redis = getattr(api.state, "redis", None)
     if redis is not None:  # the process's Redis client, shared by the limiter, journal and fault queue
         await redis.aclose()
+    temporary = getattr(api.state, "temporary_files_dir", None)
+    if temporary is not None:  # made for this app (no --files-dir): its uploads go with it
+        remove_dir(temporary)
 
 
 def build_api(settings: Settings, catalog: Catalog) -> FastAPI:
@@ -62,6 +69,7 @@ def build_api(settings: Settings, catalog: Catalog) -> FastAPI:
     api.state.auth = BearerAuth(settings.api_keys)
     api.state.admin_access = admin.AdminAccess(settings)
     api.include_router(models.router)
+    api.include_router(files.router)
     api.include_router(admin.router)
 
     @api.exception_handler(APIError)
@@ -125,6 +133,7 @@ class MockServer:
         )
         answer_caches.configure(settings.schema_cache_bytes, settings.pattern_cache_bytes)
         self.api.state.fixtures = self.fixtures  # the admin API's add/remove/list/reload
+        self._files(settings, redis)
         self.completions = ChatCompletions(
             settings,
             faults=self.toolkit.faults,
@@ -132,6 +141,16 @@ class MockServer:
             fixtures=self.fixtures,
             auth=self.api.state.auth,
             catalog=self.catalog,
+            files=self.files,
+        )
+        self.multilook = Multilook(
+            settings,
+            faults=self.toolkit.faults,
+            limiter=self.limiter,  # the same bucket as chat: the SDK and the reference name no other
+            fixtures=self.fixtures,
+            auth=self.api.state.auth,
+            catalog=self.catalog,
+            files=self.files,
         )
         self.max_header_bytes = settings.max_header_bytes
         self.guarded = BodyLimit(self._route, settings.max_body_bytes)
@@ -142,12 +161,41 @@ class MockServer:
             else None
         )
 
+    def _files(self, settings: Settings, redis) -> None:
+        """The files directory (a temporary one of this app's own without ``--files-dir``), the upload
+        quota, the Files API's rate limits and its upload endpoint, served outside the chat body cap."""
+        directory = settings.files_dir
+        self.api.state.temporary_files_dir = None
+        if directory is None:
+            directory = self.api.state.temporary_files_dir = temporary_files_dir()
+            weakref.finalize(self, remove_dir, directory)  # an app that never served (never ran its lifespan)
+        self.files = FileStore(directory)
+        self.api.state.files = self.files
+        quota = settings.upload_quota_bytes
+        self.upload_quota = UploadQuota(quota, settings.upload_quota_seconds, redis) if quota else None
+        self.api.state.upload_quota = self.upload_quota
+        limiters = files.build_limiters(settings.rate_limit_per_minute > 0, settings.rate_limit_refill_seconds, redis)
+        self.api.state.files_limiters = limiters
+        self.uploads = files.FileUploads(
+            self.files,
+            auth=self.api.state.auth,
+            max_file_bytes=settings.max_upload_bytes,
+            quota=self.upload_quota,
+            limiter=limiters["upload"],
+            reject_unknown=settings.unknown_fields == "reject",
+        )
+
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] == COMPLETIONS_PATH:
             if scope["method"] != "POST":
                 raise method_not_allowed(scope["method"], COMPLETIONS_PATH, ["POST"])
             await self.completions(scope, receive, send)
+        elif scope["path"] == MULTILOOK_PATH:
+            if scope["method"] != "POST":
+                raise method_not_allowed(scope["method"], MULTILOOK_PATH, ["POST"])
+            await self.multilook(scope, receive, send)
         else:
+            files.check_method(scope)  # the Files API's paths each have two routes: the 405 names both
             await self.api(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -183,8 +231,10 @@ class MockServer:
                     message["headers"] += await self.limiter.headers(scope, exchange)
             await send(message)
 
+        # An upload has its own cap (by declared length) instead of the chat body cap.
+        uploading = scope["path"] == files.FILES_PATH and scope["method"] == "POST"
         try:
-            await self.guarded(scope, receive, send_with_id)
+            await (self.uploads if uploading else self.guarded)(scope, receive, send_with_id)
         except ClientDisconnected:
             return
         except APIError as error:

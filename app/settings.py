@@ -108,6 +108,23 @@ class Settings(BaseSettings):
         description="Where rate-limit buckets live: memory:// (per worker) or redis://host:port/db (shared by all workers).",
     )
 
+    # --- files (docs: Files) ------------------------------------------------------------------
+    files_dir: Path | None = Field(
+        None,
+        description="Directory that keeps uploaded files (POST /v1/files) across restarts. Unset: a temporary directory made at start-up, shared by the workers, removed at exit.",
+    )
+    max_upload_bytes: int = Field(
+        128 * 1024 * 1024, ge=1, description="Largest file an upload may carry (413 above; the perceptron SDK's own cap)."
+    )
+    upload_quota_bytes: int = Field(
+        20_000_000_000,
+        ge=0,
+        description="Bytes the organization may upload per upload_quota_seconds, over a rolling window (429 insufficient_quota above); 0 turns it off.",
+    )
+    upload_quota_seconds: float = Field(
+        48 * 3600.0, gt=0, description="The rolling window of upload_quota_bytes (the service's 48 hours)."
+    )
+
     # --- answers ------------------------------------------------------------------------------
     fixtures_dir: Path | None = Field(
         None, description="Directory of fixture files (YAML or JSON) answered before the rules."

@@ -1,4 +1,4 @@
-"""Benchmark: what each hostile request of issue 11 costs the mock, beside a plain request.
+"""Benchmark: what each hostile request of issues 11 and 15 costs the mock, beside a plain request.
 
     .venv/bin/python bench/hostile.py [--timeout 60] [--pattern-chars 26] [--fixture-chars 28] [--schemas 20]
                                       [--schema-mb 8] [--only TEXT]
@@ -384,6 +384,82 @@ def fixture_named_with_slash(mock: Mock) -> Outcome:
     )
 
 
+def multilook_case(body: Callable[[], dict], status: int, check: Callable[[dict], bool]) -> Callable[[Mock], Outcome]:
+    """One multilook request: ``status`` and an answer ``check`` accepts (the body is built when run)."""
+
+    def run(mock: Mock) -> Outcome:
+        payload = json.dumps(body(), separators=(",", ":")).encode()
+        response = send(mock.client, "POST", "/v1/chat/completions/multilook", content=payload,
+                        headers={"content-type": "application/json"})
+        ok = response.status_code == status and check(response.json())
+        completions = sum(len(r.get("completions") or ()) for r in response.json().get("results", ())) if ok else 0
+        detail = f"{completions} completions, {len(payload) / MB:.1f} MB body" if completions else f"{len(payload) / MB:.1f} MB body"
+        return answered(response, ok, detail)
+
+    return run
+
+
+def upload_case(parts: list[tuple[str, bytes]], *, end: bool = True, cut: int = 0) -> Callable[[Mock], Outcome]:
+    """One ``POST /v1/files`` of the multipart body made of ``parts`` (part headers, data), closed unless
+    ``end`` is False, its last ``cut`` bytes dropped: a 4xx in the envelope or a stored file is the
+    answer asked for, and the files directory must hold nothing but stored files (``id.bin``/``id.json``)."""
+    body = b"".join(b"--hostile\r\n" + head.encode("latin-1") + b"\r\n\r\n" + data + b"\r\n" for head, data in parts)
+    body += b"--hostile--\r\n" if end else b""
+    body = body[: len(body) - cut]
+
+    def run(mock: Mock) -> Outcome:
+        headers = {"content-type": "multipart/form-data; boundary=hostile"}
+        response = send(mock.client, "POST", "/v1/files", content=body, headers=headers)
+        files_dir = mock.admin_settings()["files_dir"]
+        strays = [n for n in os.listdir(files_dir) if not re.fullmatch(r"file-[A-Za-z0-9]{22}\.(bin|json)", n)]
+        strays += [ESCAPED] if os.path.exists(ESCAPED) else []  # where a filename taken as a path would land
+        ok = (response.status_code == 200 or is_4xx(response)) and not strays
+        return answered(response, ok, f"strays in the files dir: {strays}" if strays else "")
+
+    return run
+
+
+def multilook_cases() -> list[Case]:
+    """Issue 15: the worst cases the multilook limits allow, and past them."""
+    from tests.helpers import data_url, image_bytes  # the bench's only use of test helpers: a real PNG
+
+    image = {"type": "image_url", "image_url": {"url": data_url(image_bytes(size=(1024, 768)))}}
+    think = [{"role": "system", "content": "<hint>BOX THINK</hint>Find every object."},
+             {"role": "user", "content": [image, {"type": "text", "text": "the scene " * 2000}]}]
+    mk15 = "perceptron-mk1.5"
+
+    def completions(count: int) -> Callable[[dict], bool]:
+        return lambda answer: sum(len(r.get("completions") or ()) for r in answer["results"]) == count
+
+    def refused(code: str) -> Callable[[dict], bool]:
+        return lambda answer: answer["error"]["code"] == code
+
+    return [
+        Case("multilook 8 prompts x n 8 = 64 completions, reasoning", "200, 64 completions",
+             multilook_case(lambda: {"model": mk15, "context": think, "prompts": [f"Count the cups, {i}." for i in range(8)],
+                                     "n": 8, "temperature": 1.0, "reasoning_effort": "high"}, 200, completions(64))),
+        Case("multilook 16 prompts x n 4, an image in the context and each prompt, BOX THINK", "200, 64 completions",
+             multilook_case(lambda: {"model": mk15, "context": think, "n": 4, "temperature": 1.0,
+                                     "prompts": [{"content": [image, {"type": "text", "text": f"Where is cup {i}?"}]} for i in range(16)]},
+                            200, completions(64))),
+        Case("multilook 16 prompts of 1.1 MB text, each past the window", "400 context_length_exceeded",
+             multilook_case(lambda: {"model": mk15, "context": [], "prompts": ["word " * 230_000] * 16}, 400,
+                            refused("context_length_exceeded"))),
+        Case("multilook 100,000 one-letter prompts", "400 request_too_complex",
+             multilook_case(lambda: {"model": mk15, "context": [], "prompts": ["q"] * 100_000}, 400, refused("request_too_complex"))),
+    ]
+_PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000000000200015e2a8b6b0000000049454e44ae426082"
+)
+ESCAPED = "/tmp/escaped.png"
+_PURPOSE = ('Content-Disposition: form-data; name="purpose"', b"vision")
+
+
+def _file_part(filename: str) -> tuple[str, bytes]:
+    return (f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\nContent-Type: image/png', _PNG_1PX)
+
+
 def cases(args: argparse.Namespace) -> list[Case]:
     n = args.pattern_chars
     draft4 = {"$schema": "http://json-schema.org/draft-04/schema#", "enum": [{"id": i} for i in range(4000)]}
@@ -440,6 +516,17 @@ def cases(args: argparse.Namespace) -> list[Case]:
         # the default --max-json-items (25,000).
         Case("(extra) object schema of 12,000 properties", "200 or 4xx",
              schema_case({"type": "object", "properties": {f"p{j}": {} for j in range(12_000)}})),
+        *multilook_cases(),
+        # Issue 15: uploads (POST /v1/files).
+        Case("upload: truncated multipart body", "4xx, nothing left in the files dir",
+             upload_case([_PURPOSE, _file_part("a.png")], end=False, cut=20)),
+        Case("upload: no file part", "4xx, nothing left in the files dir", upload_case([_PURPOSE])),
+        Case("upload: 100,000 tiny parts", "4xx, nothing left in the files dir",
+             upload_case([(f'Content-Disposition: form-data; name="p{i}"', b"1") for i in range(100_000)])),
+        Case(f"upload: filename ../../(...){ESCAPED}", "stored (the name is metadata) or 4xx",
+             upload_case([_PURPOSE, _file_part("../../../../../../../.." + ESCAPED)])),
+        Case("upload: filename with a NUL", "4xx or stored, nothing outside the files dir",
+             upload_case([_PURPOSE, _file_part("a\x00/../b.png")])),
     ]
 
 

@@ -36,16 +36,30 @@ def stop(process: subprocess.Popen, timeout: float = 10.0) -> bool:
 
 
 @contextmanager
-def declared_body(url: str, length: int, timeout: float = 10.0, **headers: str) -> Iterator[socket.socket]:
-    """A connection to ``url`` that has sent the head of ``POST /v1/chat/completions`` declaring a JSON
-    body of ``length`` bytes, and none of the body: what comes back was decided before any of it was
-    read. ``headers`` are added to the head (``authorization="Bearer k"``)."""
+def declared_body(
+    url: str, length: int, timeout: float = 10.0, path: str = "/v1/chat/completions", **headers: str
+) -> Iterator[socket.socket]:
+    """A connection to ``url`` that has sent the head of ``POST <path>`` declaring a JSON (or another
+    ``content_type``) body of ``length`` bytes, and none of the body: what comes back was decided
+    before any of it was read. ``headers`` are added to the head (``authorization="Bearer k"``)."""
     address = urlsplit(url)
-    fields = {"host": "mock", "content-type": "application/json", **headers, "content-length": str(length)}
-    head = "POST /v1/chat/completions HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
+    content_type = headers.pop("content_type", "application/json")
+    fields = {"host": "mock", "content-type": content_type, **headers, "content-length": str(length)}
+    head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
     with socket.create_connection((address.hostname, address.port), timeout=timeout) as sock:
         sock.sendall(head.encode("latin-1"))
         yield sock
+
+
+def answer_to_head(url: str, length: int, **options: str) -> tuple[int, bytes, bytes]:
+    """(status, head, body) of the answer to ``declared_body(url, length, **options)``, read until the
+    server closes the connection."""
+    with declared_body(url, length, **options) as sock:
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head, body
 
 
 @dataclass

@@ -13,6 +13,8 @@ from perceptron_mock.accounting import tokens
 from perceptron_mock.accounting.image_tokens import image_tokens
 from perceptron_mock.accounting import media_tokens
 from perceptron_mock.accounting.images import ImageInfo, inspect_image_url
+from perceptron_mock.accounting.stored_files import FILE_ID_PARTS, content_url_image, resolve
+from perceptron_mock.files.store import FileStore
 from perceptron_mock.protocol.catalog import ModelEntry
 from perceptron_mock.protocol.errors import APIError, invalid
 from perceptron_mock.protocol.media_parts import MODALITY
@@ -115,28 +117,42 @@ def _reasoning_of(model: ModelEntry) -> str:
     return "always" if model.reasoning.always_enabled else "on_request"
 
 
+_NOTHING_BEFORE = Prompt(tokens.TOKENS_PER_REPLY, (), (), "", 0)  # a request's own: the generation prompt only
+
+
 def account(
-    request: ChatCompletionRequest, settings: Settings, model: ModelEntry, payloads: dict[str, bytes] | None = None
+    request: ChatCompletionRequest,
+    settings: Settings,
+    model: ModelEntry,
+    payloads: dict[str, bytes] | None = None,
+    files: FileStore | None = None,
+    *,
+    after: Prompt | None = None,
 ) -> Prompt:
     """``model``: the requested model's catalog entry, whose window (``window_of``) and output cap apply.
     ``payloads``: the images lifted out of the body (and decoded) before it was parsed, by the placeholder
     URL that stands for each in ``request`` (``perceptron_mock.protocol.validation.parse_request_lifting``). Each
     is taken out of ``payloads`` as its image is read, so that no view of the request body outlives
-    this step (without a journal, the body is then freed before the answer is chosen).
+    this step (without a journal, the body is then freed before the answer is chosen). ``files``: the
+    uploaded files that file-id parts name (``accounting.stored_files``); None estimates them unopened.
 
     The prompt is read in order, message by message, and reading stops as soon as its tokens pass
     ``counted_bound``: no more text is counted and no more images are opened (an invalid image past
-    that point is not reported), so a 20 MB prompt costs what one just past the bound does."""
+    that point is not reported), so a 20 MB prompt costs what one just past the bound does.
+
+    ``after``: the account of messages that come before ``request``'s (a multilook's shared context,
+    counted once for all its prompts): the count and the assets go on from it."""
     window = window_of(model, settings)
     bound = counted_bound(window)
     budget = tokens.Budget(bound)
-    budget.add(tokens.TOKENS_PER_REPLY)
-    images: list[ImageInfo] = []
-    systems: list[str] = []
-    user_text = ""
-    query_image: int | None = None
-    kinds: list[str] = []
-    durations: list[float | None] = []
+    before = after or _NOTHING_BEFORE
+    budget.add(before.prompt_tokens)
+    images: list[ImageInfo] = list(before.images)
+    systems: list[str] = list(before.system_texts)
+    user_text = before.user_text
+    query_image: int | None = before.query_image
+    kinds: list[str] = list(before.asset_kinds)
+    durations: list[float | None] = list(before.durations)
     assumed = (settings.url_image_width, settings.url_image_height)
     for i, message in enumerate(request.messages):
         budget.add(tokens.TOKENS_PER_MESSAGE)
@@ -147,9 +163,11 @@ def account(
                     break
                 if part.type == "image_url":
                     url = part.image_url.url
-                    info = inspect_image_url(
+                    param = f"messages[{i}].content[{j}].image_url.url"
+                    stored = content_url_image(url, param, files, max_pixels=settings.max_image_pixels) if files is not None else None
+                    info = stored or inspect_image_url(
                         url,
-                        f"messages[{i}].content[{j}].image_url.url",
+                        param,
                         max_pixels=settings.max_image_pixels,
                         assumed_size=assumed,
                         decoded=payloads.pop(url, None) if payloads else None,
@@ -159,7 +177,11 @@ def account(
                     kinds.append("image")
                     durations.append(None)
                 elif part.type in MODALITY:
-                    info, cost, duration = _unopened(part, assumed)
+                    if files is not None and part.type in FILE_ID_PARTS:
+                        where = f"messages[{i}].content[{j}]"
+                        info, cost, duration = resolve(part, where, files, max_pixels=settings.max_image_pixels)
+                    else:
+                        info, cost, duration = _unopened(part, assumed)
                     images.append(info)
                     budget.add(cost)
                     kinds.append(MODALITY[part.type])

@@ -3,7 +3,7 @@ the one place where an answer is cut to the token budget."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from perceptron_mock.accounting import tokens
 from perceptron_mock.protocol.errors import APIError
@@ -73,3 +73,11 @@ def fit(answer: Answer, *, budget: int, prompt_tokens: int) -> Completion:
         reasoning_ids=tuple(reasoning_ids),
         content_ids=tuple(content_ids),
     )
+
+
+def interrupt(completion: Completion) -> Completion:
+    """``completion`` closed as ``interrupted`` (the fault of that name): a force-closed think budget, which
+    the perceptron SDK counts as a complete answer. One cut to its budget stays ``length``."""
+    if completion.finish_reason == "length":
+        return completion
+    return replace(completion, finish_reason="interrupted")

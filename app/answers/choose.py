@@ -35,14 +35,25 @@ def choose(request: ChatCompletionRequest, prompt: Prompt, fixtures: FixtureStor
     return _rules(request, prompt, hints)
 
 
+def choose_samples(request: ChatCompletionRequest, prompt: Prompt, fixtures: FixtureStore | None, count: int) -> list[Answer]:
+    """``count`` answers to one request, as its ``n`` samples: the fixture is looked up once, and the rules
+    draw sample ``j`` from the request's seed and ``j`` (sample 0 is the answer ``choose`` gives)."""
+    hints = read_hints(request, prompt.system_texts, prompt.reasoning)
+    fixture = fixtures.find(request, prompt, hints) if fixtures is not None else None
+    if fixture is not None and (fixture.writes_content or fixture.answer.error is not None):
+        return [fixture.answer] * count
+    answers = [_rules(request, prompt, hints, sample) for sample in range(count)]
+    return answers if fixture is None else [_overlay(answer, fixture.answer) for answer in answers]
+
+
 def _overlay(rules: Answer, scripted: Answer) -> Answer:
     """The fixture's answer with the rules' text, and their reasoning where the fixture scripts none (the
     rules write only those two fields)."""
     return replace(scripted, content=rules.content, reasoning=scripted.reasoning if scripted.reasoning is not None else rules.reasoning)
 
 
-def _rules(request: ChatCompletionRequest, prompt: Prompt, hints: Hints) -> Answer:
-    rng = rng_for(request, prompt)
+def _rules(request: ChatCompletionRequest, prompt: Prompt, hints: Hints, sample: int = 0) -> Answer:
+    rng = rng_for(request, prompt, sample)
     focus = grounding.focus_region(rng) if hints.focus else None
     fmt = request.response_format
     if fmt is not None and fmt.type == "json_schema":

@@ -41,5 +41,6 @@ def seed_of(request: ChatCompletionRequest, prompt: Prompt) -> int:
     return int.from_bytes(digest.digest(), "big")
 
 
-def rng_for(request: ChatCompletionRequest, prompt: Prompt) -> random.Random:
-    return random.Random(seed_of(request, prompt))
+def rng_for(request: ChatCompletionRequest, prompt: Prompt, sample: int = 0) -> random.Random:
+    """``sample``: which of the request's ``n`` samples (a multilook's), each drawn from its own seed."""
+    return random.Random(seed_of(request, prompt) + (sample << 64))  # seed_of is 64 bits: no two collide

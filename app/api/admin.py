@@ -6,6 +6,8 @@ Bodies are validated here rather than by FastAPI, so that every problem is a 400
 
 from __future__ import annotations
 
+import asyncio
+
 import ipaddress
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -241,9 +243,10 @@ async def reload_fixtures(fixtures: FixturesDep) -> dict[str, Any]:
 async def reset(request: Request, toolkit: ToolkitDep, fixtures: FixturesDep, test_id: ScopeDep) -> dict[str, Any]:
     """Back to the state of a fresh start: no journal, no queued faults, full rate-limit buckets, empty
     schema and pattern caches, and the fixtures of the fixtures directory as it is now (re-read: one
-    removed by name comes back). ``fixtures`` counts the run-time fixtures removed, ``cache_bytes`` what
-    the caches were counted at. A bad fixture file is a 400 and changes nothing. With a test id, only that
-    test's journal entries, queued faults and run-time fixtures go (what all tests share stays)."""
+    removed by name comes back), no uploaded files and a full upload quota. ``fixtures`` counts the
+    run-time fixtures removed, ``cache_bytes`` what the caches were counted at. A bad fixture file is a
+    400 and changes nothing. With a test id, only that test's journal entries, queued faults and
+    run-time fixtures go (what all tests share stays: buckets, caches, files, the directory)."""
     if test_id is not None:
         journal = await toolkit.journal.clear(test_id) if toolkit.journal is not None else 0
         return {
@@ -260,8 +263,22 @@ async def reset(request: Request, toolkit: ToolkitDep, fixtures: FixturesDep, te
     for each in (limiter, request.app.state.models_limiter):
         if each is not None:
             await each.reset()
+    for each in request.app.state.files_limiters.values():
+        if each is not None:
+            await each.reset()
+    quota = request.app.state.upload_quota
+    if quota is not None:
+        await quota.reset()
+    files = await asyncio.to_thread(request.app.state.files.clear)  # uploaded files, also in a --files-dir
     freed = answer_caches.clear()
-    return {"journal": journal, "faults": faults, "fixtures": removed, "rate_limits": limiter is not None, "cache_bytes": freed}
+    return {
+        "journal": journal,
+        "faults": faults,
+        "fixtures": removed,
+        "rate_limits": limiter is not None,
+        "cache_bytes": freed,
+        "files": files,
+    }
 
 
 def _masked(name: str, value: Any) -> Any:

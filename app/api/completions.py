@@ -11,11 +11,12 @@ import asyncio
 import time
 
 from perceptron_mock.accounting.prompt import Prompt, account
-from perceptron_mock.answers.answer import Answer, Pacing, fit
+from perceptron_mock.answers.answer import Answer, Pacing, fit, interrupt
 from perceptron_mock.answers.choose import choose
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.asgi import Receive, Scope, Send
 from perceptron_mock.exchange import exchange_of
+from perceptron_mock.files.store import FileStore
 from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.rate_limit import RateLimiter
 from perceptron_mock.protocol import ids
@@ -36,6 +37,8 @@ from perceptron_mock.toolkit.faults import Faults
 # Bodies larger than this are validated and accounted for in a worker thread. Smaller ones take at most
 # about 2 ms whatever they hold; a typical request, tens of microseconds: what the hop itself costs.
 THREAD_ABOVE = 16 * 1024
+# A body that may name uploaded files (file-id parts, content URLs): reading them is disk I/O.
+FILE_MARKS = (b'_file_id"', b"/files/file-")
 
 
 class ChatCompletions:
@@ -48,7 +51,9 @@ class ChatCompletions:
         auth: BearerAuth,
         catalog: Catalog,
         limiter: RateLimiter | None = None,  # None: no rate limit
+        files: FileStore | None = None,  # the uploads that file-id parts name
     ) -> None:
+        self.files = files
         self.settings = settings
         self.fixtures = fixtures
         self.limiter = limiter
@@ -68,7 +73,7 @@ class ChatCompletions:
         if model is None:
             raise model_not_found(request.model)
         model_rules.check(request, model)  # output cap, unsupported parameters and inputs
-        return request, account(request, self.settings, model, payloads)  # images and context: an invalid request keeps its 4xx
+        return request, account(request, self.settings, model, payloads, self.files)  # images and context: an invalid request keeps its 4xx
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange = exchange_of(scope)
@@ -76,7 +81,7 @@ class ChatCompletions:
         if self.limiter is not None:
             await self.limiter.admit(exchange, key)  # before the body is read: a 429 costs no upload
         body = await exchange.read_body(receive)
-        if len(body) > THREAD_ABOVE:
+        if len(body) > THREAD_ABOVE or any(mark in body for mark in FILE_MARKS):
             # Off the event loop: bounded (JSON items, context) but up to a few hundred ms. pydantic and
             # base64 hold the GIL for stretches of at most a few tens of ms; the tokenizer, not at all.
             request, prompt = await asyncio.to_thread(self.understand, body)
@@ -93,6 +98,8 @@ class ChatCompletions:
         await before_answer(fault, answer, exchange, receive)
         delivery = Delivery.of(fault, pacing=answer.pacing or self.pacing, events_per_write=self.events_per_write)
         completion = fit(answer, budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens)
+        if fault is not None and fault.interrupted:
+            completion = interrupt(completion)
         completion_id, created = ids.completion_id(), int(time.time())
         if request.stream:
             # Decided by the body alone: the openai SDK sends accept: application/json for streams too.

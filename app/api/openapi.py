@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from perceptron_mock.protocol.catalog import Catalog
+from perceptron_mock.protocol.multilook import MultilookRequest, MultilookResponse
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 from perceptron_mock.protocol.responses import ChatCompletionChunk, ChatCompletionResponse, ErrorResponse
 from perceptron_mock.settings import Settings
@@ -30,6 +31,12 @@ def _schemas(settings: Settings, catalog: Catalog) -> dict[str, Any]:
     # The one rule between fields that JSON Schema says plainly (the service answers 400 otherwise).
     request["if"] = {"required": ["stream_options"], "properties": {"stream_options": {"type": "object"}}}
     request["then"] = {"required": ["stream"], "properties": {"stream": {"const": True}}}
+    for model in (MultilookRequest, MultilookResponse):
+        schema = model.model_json_schema(ref_template=_REF, mode="validation")
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    out["MultilookRequest"]["additionalProperties"] = settings.unknown_fields == "ignore"
+    out["MultilookRequest"]["properties"]["model"]["enum"] = [e.id for e in catalog.entries.values() if e.multilook]
     return out
 
 
@@ -100,11 +107,40 @@ def _completions_path(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _multilook_path() -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": "Answer several prompts over one shared context (perceptron SDK: multilook)",
+            "operationId": "createMultilook",
+            "security": [{"bearerAuth": []}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": _REF.format(model="MultilookRequest")}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "One result per prompt: its completions, or its error.",
+                    "content": {"application/json": {"schema": {"$ref": _REF.format(model="MultilookResponse")}}},
+                },
+                "400": _error("Invalid request, or every prompt failed (the first prompt's error)"),
+                "401": _error("Missing or refused API key"),
+                "404": _error("Unknown model"),
+                "413": _error("Request body too large"),
+                "429": _error("Rate limit exceeded"),
+                "431": _error("Request header fields too large"),
+                "500": _error("Server error"),
+                "503": _error("Overloaded, or the rate limiter's storage is unavailable"),
+            },
+        }
+    }
+
+
 def install_openapi(api: FastAPI, settings: Settings, catalog: Catalog) -> None:
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
             document = get_openapi(title=api.title, version=api.version, routes=api.routes)
             document.setdefault("paths", {})["/v1/chat/completions"] = _completions_path(settings)
+            document["paths"]["/v1/chat/completions/multilook"] = _multilook_path()
             components = document.setdefault("components", {})
             components.setdefault("schemas", {}).update(_schemas(settings, catalog))
             _errors_not_422(document)

@@ -60,6 +60,9 @@ class ModelEntry(BaseModel):
     created: int = Field(ge=0, le=2**63 - 1)
     owned_by: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "perceptron"
     early_access: bool = False
+    # Serves POST /v1/chat/completions/multilook. Not a listed capability: the perceptron SDK says
+    # "Multilook support is not listed" (perceptron/models.py), so /v1/models does not show it.
+    multilook: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelEntry":

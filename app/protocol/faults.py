@@ -35,6 +35,7 @@ class Fault:
     cut_after: int | None = None  # events (stream); a non-stream body is cut in half
     error_after: int | None = None  # events, stream only
     drip_ms: float | None = None  # stream only
+    interrupted: bool = False  # the answer closes with finish_reason "interrupted" (a force-closed think budget)
 
     @property
     def streams_only(self) -> bool:
@@ -79,7 +80,7 @@ def status_error(status: int) -> APIError:
 
 # --- parsing ---------------------------------------------------------------------------------------
 
-_FLAGS = {"hang", "reset", "malformed"}
+_FLAGS = {"hang", "reset", "malformed", "interrupted"}
 _ALIASES = {"retry-after": "retry_after", "sse-error": "sse_error", "error": "sse_error", "delay": "latency"}
 
 
@@ -145,7 +146,7 @@ def _parse(spec: str) -> Fault:
         else:
             raise FaultSpecError(
                 f"unknown fault {name!r}; known: a status such as 503, retry_after, latency, hang, reset, "
-                "malformed, cut, sse_error, drip"
+                "malformed, cut, sse_error, drip, interrupted"
             )
     # A status may name the envelope of an SSE error event; otherwise each of these ends a request its own way.
     endings = [n for n in ("status", "hang", "reset", "malformed", "cut_after", "error_after") if n in fields]
@@ -157,6 +158,8 @@ def _parse(spec: str) -> Fault:
         raise FaultSpecError("retry_after goes with a status, e.g. '429; retry_after=1'")
     if "drip_ms" in fields and any(n in fields for n in ("status", "hang", "reset")):
         raise FaultSpecError("drip slows a stream; it cannot go with a status, hang or reset")
+    if "interrupted" in fields and any(n in fields for n in ("status", "hang", "reset")):
+        raise FaultSpecError("interrupted changes the answer; it cannot go with a status, hang or reset")
     return Fault(spec="; ".join(items), **fields)
 
 

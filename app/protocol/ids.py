@@ -33,3 +33,8 @@ def completion_id() -> str:
     """``chatcmpl-`` + 29 letters and digits."""
     raw = _random.getrandbits(176).to_bytes(22, "big")
     return "chatcmpl-" + base64.b64encode(raw)[:29].translate(_ALNUM_ONLY).decode()
+
+
+def multilook_id() -> str:
+    """``mlcmpl-`` + 32 hex digits, as the perceptron SDK's fixture spells a multilook response's id."""
+    return f"mlcmpl-{_random.getrandbits(128):032x}"

@@ -1,8 +1,8 @@
 """Content parts of the media the perceptron SDK sends besides ``image_url``: video, video frames, audio, file ids.
 
 They are accepted without decoding (docs/validation.md, "Media parts"): a data URL must be of the
-part's MIME family, an http(s) URL is never fetched, and a file id is checked for its form only, as
-files cannot be resolved yet.
+part's MIME family, an http(s) URL is never fetched; a file id is checked for its form here and
+resolved to the upload by ``accounting.stored_files``.
 """
 
 from __future__ import annotations

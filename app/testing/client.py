@@ -188,8 +188,8 @@ class MockClient:
     # --- the rest ---
 
     def reset(self) -> dict[str, Any]:
-        """Back to a fresh start: journal, fault queue, rate-limit counters and run-time fixtures cleared,
-        the fixtures directory re-read (a directory fixture removed by name comes back). With a
+        """Back to a fresh start: journal, fault queue, rate-limit counters, run-time fixtures and uploaded
+        files cleared, the fixtures directory re-read (a directory fixture removed by name comes back). With a
         ``test_id``, only that test's journal entries, faults and run-time fixtures are cleared."""
         return self._call("POST", "/reset")
 

@@ -61,6 +61,11 @@ def test_quickstart_block_runs_against_the_mock(index: int, perceptron_mock, tmp
     run_as_a_new_user(QUICKSTART[index], perceptron_mock, tmp_path)
 
 
+def test_the_files_page_example_runs_against_the_mock(perceptron_mock, tmp_path: Path) -> None:
+    [block] = python_blocks((DOCS / "files.md").read_text(encoding="utf-8"))
+    run_as_a_new_user(block, perceptron_mock, tmp_path)
+
+
 def test_the_mock_client_example_runs_against_a_mock_of_its_own(perceptron_mock, tmp_path: Path) -> None:
     """The pytest page's ``MockClient`` block, on the plugin's server (reset before each test: the block queues faults)."""
     [block] = [b for b in python_blocks((DOCS / "pytest.md").read_text(encoding="utf-8")) if "MockClient(" in b]

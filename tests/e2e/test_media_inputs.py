@@ -8,6 +8,7 @@ import perceptron
 import pytest
 
 from perceptron_mock.accounting.media_tokens import VIDEO_SECONDS
+from tests.helpers import image_bytes
 
 TINY_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 32  # the SDK labels it video/mp4
 TINY_WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 24  # the SDK sends it as input_audio, format wav
@@ -62,7 +63,7 @@ def test_caption_of_audio_on_the_default_model_is_text(perceptron_sdk):
 
 
 def test_every_media_part_counts_as_an_asset_and_grounding_goes_to_the_last(perceptron_sdk):
-    file_id = "file-" + "A" * 22
+    file_id = perceptron_sdk.files.upload(image_bytes("PNG", (64, 48))).id
     messages = [
         {"role": "system", "content": "<hint>BOX</hint>"},
         {"role": "user", "content": [

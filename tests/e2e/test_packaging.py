@@ -50,6 +50,9 @@ def test_compose_file_parses_and_names_real_services_and_settings():
             assert dependency in services, f"{name} depends on unknown service {dependency}"
     assert services["smoke"]["command"][0] == "perceptron-mock-smoke"
     assert any(volume.split(":")[1] == "/fixtures" for volume in mock["volumes"])
+    # Uploads live in a named volume, so they outlive the container.
+    files_dir = mock["environment"]["PERCEPTRON_MOCK_FILES_DIR"]
+    assert f"files:{files_dir}" in mock["volumes"] and "files" in compose["volumes"]
 
 
 def test_dockerfile_runs_as_non_root_with_settings_from_the_environment():
