@@ -23,6 +23,7 @@ class Exchange:
     quota: Any = None  # the rate limiter's Quota for this caller, once it admitted or refused the request
     storage_failed: bool = False  # a Redis call of this request failed: the rest of it does not wait on Redis again
     fault: str | None = None  # the spec of the fault this request got, for the journal
+    tool_calls: list | None = None  # the calls the answer made ({id, name, arguments}), for the journal
 
     async def read_body(self, receive: Receive) -> bytes | bytearray:
         """The request body (``perceptron_mock.asgi.read_body``), kept here too when the journal wants it."""

@@ -22,6 +22,12 @@ ENTRY = Catalog.load().get("isaac-0.2-2b-preview")
 def body(system, text_, **f):
     m = ([{"role":"system","content":system}] if system else []) + [{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/a.jpg"}},{"type":"text","text":text_}]}]
     return {"model":"isaac-0.2-2b-preview","messages":m, **f}
+TOOLS = [{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"},"unit":{"type":"string","enum":["celsius","fahrenheit"]}},"required":["city"]}}},
+         {"type":"function","function":{"name":"list_calendar_events","parameters":{"type":"object","properties":{"date":{"type":"string","format":"date"}},"required":["date"]}}}]
+CALL = lambda i, n: {"id":f"call_{i}","type":"function","function":{"name":n,"arguments":"{}"}}
+AFTER = {"model":"isaac-0.2-2b-preview","tools":TOOLS,"messages":[{"role":"user","content":"Weather in Paris, and my calendar?"},
+         {"role":"assistant","content":None,"tool_calls":[CALL(1,"get_weather"),CALL(2,"list_calendar_events")]},
+         {"role":"tool","tool_call_id":"call_1","content":"18 degrees and sunny"},{"role":"tool","tool_call_id":"call_2","content":"10:00 stand-up"}]}
 cases = {
  "baseline reply.reply": (body(None, "Hello there"), "baseline"),
  "chat": (body(None, "Hello there"), None),
@@ -30,6 +36,8 @@ cases = {
  "ocr": (body(None, "Extract each produce label along with its listed price."), None),
  "json_schema": (body(None, "x", response_format={"type":"json_schema","json_schema":{"name":"n","schema":{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"array","items":{"type":"integer"}}},"required":["a","b"]}}}), None),
  "regex": (body(None, "x", regex=r"[A-Z]{3}-\d{4}"), None),
+ "tool calls (2 of 2)": (body(None, "Weather in Paris, and my calendar?", tools=TOOLS), None),
+ "after tool results": (AFTER, None),
 }
 for name, (b, mode) in cases.items():
     req = parse_request(orjson.dumps(b)); p = account(req, S, ENTRY)

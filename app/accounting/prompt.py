@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from perceptron_mock.accounting import tokens
 from perceptron_mock.accounting.image_tokens import image_tokens
-from perceptron_mock.accounting import media_tokens
+from perceptron_mock.accounting import media_tokens, tool_tokens
 from perceptron_mock.accounting.images import ImageInfo, inspect_image_url
 from perceptron_mock.accounting.stored_files import FILE_ID_PARTS, content_url_image, resolve
 from perceptron_mock.files.store import FileStore
@@ -154,7 +154,16 @@ def account(
     kinds: list[str] = list(before.asset_kinds)
     durations: list[float | None] = list(before.durations)
     assumed = (settings.url_image_width, settings.url_image_height)
+    tools_block = tool_tokens.tools_text(request) if request.tools else ""
+    if tools_block and request.messages[0].role != "system":
+        budget.add(tokens.TOKENS_PER_MESSAGE)  # the template's own system turn for the tools
+        budget.add_text(tools_block)
     for i, message in enumerate(request.messages):
+        if message.role == "tool":  # results in a user turn, consecutive ones sharing it
+            if i == 0 or request.messages[i - 1].role != "tool":
+                budget.add(tokens.TOKENS_PER_MESSAGE)
+            budget.add_text(tool_tokens.result_text(_text_of(message.content)))
+            continue
         budget.add(tokens.TOKENS_PER_MESSAGE)
         content = message.content
         if isinstance(content, list):
@@ -196,6 +205,10 @@ def account(
         budget.add_text(text)
         if message.role == "assistant" and message.reasoning_content:
             budget.add_text(message.reasoning_content)
+        if message.role == "assistant" and message.tool_calls:
+            budget.add_text(tool_tokens.calls_text(message))
+        if i == 0 and message.role == "system" and tools_block:
+            budget.add_text(tools_block)
         if message.role == "system":
             systems.append(text)
         elif message.role == "user":

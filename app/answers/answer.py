@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from perceptron_mock.accounting import tokens
+from perceptron_mock.protocol import ids
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.protocol.faults import Fault
 
@@ -16,6 +17,15 @@ class Pacing:
 
     first_token_ms: float = 0.0
     tokens_per_second: float | None = None  # None: as fast as possible
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call the answer makes: ``arguments`` is JSON text, or None for "made from the tool's parameters"
+    (a fixture that names a tool without arguments; ``answers.choose`` fills them in)."""
+
+    name: str
+    arguments: str | None
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,7 @@ class Answer:
     prompt_tokens: int | None = None  # usage as the fixture states it, instead of counted
     completion_tokens: int | None = None
     fault: Fault | None = None  # to apply to this answer, as if sent in the X-Mock-Fault header
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class Completion:
     # stream sends one delta per id, so deltas and usage always agree.
     reasoning_ids: tuple[int, ...] = ()
     content_ids: tuple[int, ...] = ()
+    # (id, name, arguments) of each call, ids fresh for every answer; arguments cut by fit() if need be
+    tool_calls: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def total_tokens(self) -> int:
@@ -62,8 +75,10 @@ def fit(answer: Answer, *, budget: int, prompt_tokens: int) -> Completion:
     if reasoning is not None:
         reasoning, reasoning_ids, cut = tokens.cut(reasoning, budget)
     content, content_ids, content_cut = tokens.cut(answer.content, budget - len(reasoning_ids))
-    finish = "length" if cut or content_cut else answer.finish_reason
     counted = len(reasoning_ids) + len(content_ids)
+    calls, calls_tokens, calls_cut = _fit_calls(answer.tool_calls, budget - counted)
+    finish = "length" if cut or content_cut or calls_cut else answer.finish_reason
+    counted += calls_tokens
     return Completion(
         content=content,
         reasoning=reasoning,
@@ -72,6 +87,7 @@ def fit(answer: Answer, *, budget: int, prompt_tokens: int) -> Completion:
         completion_tokens=counted if answer.completion_tokens is None else answer.completion_tokens,
         reasoning_ids=tuple(reasoning_ids),
         content_ids=tuple(content_ids),
+        tool_calls=calls,
     )
 
 
@@ -81,3 +97,25 @@ def interrupt(completion: Completion) -> Completion:
     if completion.finish_reason == "length":
         return completion
     return replace(completion, finish_reason="interrupted")
+def call_text(name: str, arguments: str) -> str:
+    """A call as the Qwen3 chat template writes it in the assistant's turn: what it costs in tokens."""
+    return f'<tool_call>\n{{"name": "{name}", "arguments": {arguments}}}\n</tool_call>'
+
+
+def _fit_calls(calls: tuple[ToolCall, ...], budget: int) -> tuple[tuple[tuple[str, str, str], ...], int, bool]:
+    """The calls that fit ``budget`` tokens, each with a fresh id: the first that does not fit keeps the
+    arguments that do (a cut answer is visible, as the service's is), and later ones are left out."""
+    out: list[tuple[str, str, str]] = []
+    spent = 0
+    for call in calls:
+        arguments = call.arguments if call.arguments is not None else "{}"
+        cost = tokens.count(call_text(call.name, arguments)) + (1 if out else 0)
+        if spent + cost > budget:
+            overhead = cost - tokens.count(arguments)
+            kept, _ids, _cut = tokens.cut(arguments, max(0, budget - spent - overhead))
+            if kept:
+                out.append((ids.tool_call_id(), call.name, kept))
+            return tuple(out), max(budget, spent), True
+        out.append((ids.tool_call_id(), call.name, arguments))
+        spent += cost
+    return tuple(out), spent, False

@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 
 from perceptron_mock.accounting.prompt import Prompt
-from perceptron_mock.answers import grounding, json_schema, reasoning, regex, reply, tasks
+from perceptron_mock.answers import grounding, json_schema, reasoning, regex, reply, tasks, tools
 from perceptron_mock.answers.answer import Answer
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.answers.hints import Hints, read_hints, strip_hints
@@ -28,8 +28,10 @@ def choose(request: ChatCompletionRequest, prompt: Prompt, fixtures: FixtureStor
     if fixtures is not None:
         fixture = fixtures.find(request, prompt, hints)
         if fixture is not None:
-            scripted = fixture.answer
-            if fixture.writes_content or scripted.error is not None:
+            scripted, writes = fixture.answer_for(request)
+            if scripted.tool_calls:
+                return tools.scripted_calls(scripted, request, prompt.user_text, rng_for(request, prompt))
+            if writes or scripted.error is not None:
                 return scripted
             return _overlay(_rules(request, prompt, hints), scripted)
     return _rules(request, prompt, hints)
@@ -47,13 +49,23 @@ def choose_samples(request: ChatCompletionRequest, prompt: Prompt, fixtures: Fix
 
 
 def _overlay(rules: Answer, scripted: Answer) -> Answer:
-    """The fixture's answer with the rules' text, and their reasoning where the fixture scripts none (the
-    rules write only those two fields)."""
-    return replace(scripted, content=rules.content, reasoning=scripted.reasoning if scripted.reasoning is not None else rules.reasoning)
+    """The fixture's answer with the rules' text (or calls), and their reasoning where the fixture scripts
+    none (the rules write only those fields)."""
+    reasoning = scripted.reasoning if scripted.reasoning is not None else rules.reasoning
+    if rules.tool_calls:
+        finish = "tool_calls" if scripted.finish_reason == "stop" else scripted.finish_reason
+        return replace(scripted, content="", tool_calls=rules.tool_calls, finish_reason=finish, reasoning=reasoning)
+    return replace(scripted, content=rules.content, reasoning=reasoning)
 
 
 def _rules(request: ChatCompletionRequest, prompt: Prompt, hints: Hints, sample: int = 0) -> Answer:
     rng = rng_for(request, prompt, sample)
+    if request.tools or request.messages[-1].role == "tool":
+        called = tools.tool_answer(request, prompt.user_text, rng)
+        if called is not None:
+            names = " and ".join(dict.fromkeys(call.name for call in called.tool_calls))
+            thought = _think(hints, "tools", rng, mention=names) if names else _think(hints, "chat", rng)
+            return replace(called, reasoning=thought)
     focus = grounding.focus_region(rng) if hints.focus else None
     fmt = request.response_format
     if fmt is not None and fmt.type == "json_schema":

@@ -53,6 +53,8 @@ def reasoning_for(
     annotations: list[Annotation] | None = None,
     focus: Region | None = None,
 ) -> str:
+    if kind == "tools":  # ``mention``: the tools called, named
+        return f"To answer, I need results from {mention}: I call the tools first and answer from what they return."
     sentences = [_OPENERS.get(kind, _OPENERS["chat"]).format(m=mention)]
     budget = _SENTENCES.get(effort, 3)
     if kind == "count" and annotations is not None:

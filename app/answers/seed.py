@@ -38,6 +38,9 @@ def seed_of(request: ChatCompletionRequest, prompt: Prompt) -> int:
                 digest.update(b"\x02" + (image.sha256 or image.url).encode())
         if message.role == "assistant" and message.reasoning_content:
             digest.update(b"\x03" + message.reasoning_content.encode("utf-8", "surrogatepass"))
+        if message.role == "assistant" and message.tool_calls:  # names and arguments: ids are fresh each answer
+            for call in message.tool_calls:
+                digest.update(b"\x05" + f"{call.function.name}\x00{call.function.arguments}".encode("utf-8", "surrogatepass"))
     return int.from_bytes(digest.digest(), "big")
 
 

@@ -101,6 +101,8 @@ class ChatCompletions:
         if fault is not None and fault.interrupted:
             completion = interrupt(completion)
         completion_id, created = ids.completion_id(), int(time.time())
+        if completion.tool_calls:  # for the journal: the calls this answer made
+            exchange.tool_calls = [{"id": i, "name": n, "arguments": a} for i, n, a in completion.tool_calls]
         if request.stream:
             # Decided by the body alone: the openai SDK sends accept: application/json for streams too.
             include_usage = bool(request.stream_options and request.stream_options.include_usage)
@@ -123,6 +125,6 @@ class ChatCompletions:
 
 def _searches_or_builds(request, fixtures: FixtureStore) -> bool:
     """Whether choosing the answer may do more than a few microseconds of work: a json_schema or regex
-    answer, or fixtures that search the prompt's text (RE2 releases the GIL while it searches)."""
+    answer, a tool call's arguments (made from a schema), or fixtures that search the prompt's text (RE2 releases the GIL while it searches)."""
     fmt = request.response_format
-    return (fmt is not None and fmt.type == "json_schema") or request.regex is not None or fixtures.searches_text
+    return (fmt is not None and fmt.type == "json_schema") or request.regex is not None or bool(request.tools) or fixtures.searches_text

@@ -19,7 +19,7 @@ import orjson
 import yaml
 
 from perceptron_mock.answers.fixtures.conversation import data_url_digest, media_parts, normal_messages
-from perceptron_mock.answers.fixtures.format import MOCKS_OWN_HEADERS, FixtureSpec, Respond
+from perceptron_mock.answers.fixtures.format import MOCKS_OWN_HEADERS, FixtureSpec
 from perceptron_mock.contract import shapes
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.protocol.requests import ChatCompletionRequest
@@ -61,11 +61,24 @@ def _respond_json(body: dict) -> dict[str, Any]:
     out: dict[str, Any] = {"content": message.get("content") or ""}
     if message.get("reasoning_content") is not None:
         out["reasoning_content"] = message["reasoning_content"]
-    if message.get("tool_calls") and "tool_calls" in Respond.model_fields:  # a format that has them (issue 14)
-        out["tool_calls"] = message["tool_calls"]
+    calls = _calls(message.get("tool_calls"))
+    if calls:
+        out["tool_calls"] = calls
     out["finish_reason"] = choice.get("finish_reason") or "stop"
     if isinstance(body.get("usage"), dict):
         out["usage"] = _usage(body["usage"])
+    return out
+
+
+def _calls(calls: Any) -> list[dict[str, Any]]:
+    """OpenAI's ``tool_calls`` as the fixture format writes them: ``{name, arguments}``, the arguments as
+    sent (a string); ids are the mock's own on replay."""
+    out = []
+    for call in calls if isinstance(calls, list) else ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            arguments = function.get("arguments")
+            out.append({"name": function["name"], "arguments": arguments if isinstance(arguments, str) else "{}"})
     return out
 
 
@@ -79,6 +92,7 @@ def _respond_stream(body: bytes) -> dict[str, Any] | None:
     if not events or events[-1].strip() != b"[DONE]":
         return None
     content, reasoning, finish, usage = [], [], None, None
+    calls: dict[int, dict[str, Any]] = {}  # streamed by index: the name first, the arguments in pieces
     for data in events[:-1]:
         chunk = orjson.loads(data)
         if "error" in chunk:
@@ -87,12 +101,19 @@ def _respond_stream(body: bytes) -> dict[str, Any] | None:
             delta = choice.get("delta") or {}
             content.append(delta.get("content") or "")
             reasoning.append(delta.get("reasoning_content") or "")
+            for piece in delta.get("tool_calls") or ():
+                call = calls.setdefault(piece.get("index", len(calls)), {"function": {"name": None, "arguments": ""}})
+                function = piece.get("function") or {}
+                call["function"]["name"] = function.get("name") or call["function"]["name"]
+                call["function"]["arguments"] += function.get("arguments") or ""
             finish = choice.get("finish_reason") or finish
         if isinstance(chunk.get("usage"), dict):
             usage = chunk["usage"]
     out: dict[str, Any] = {"content": "".join(content)}
     if any(reasoning):
         out["reasoning_content"] = "".join(reasoning)
+    if calls:
+        out["tool_calls"] = _calls([calls[index] for index in sorted(calls)])
     out["finish_reason"] = finish or "stop"
     if usage is not None:
         out["usage"] = _usage(usage)

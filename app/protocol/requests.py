@@ -101,6 +101,22 @@ class FunctionCall(Strict):
     name: str
 
 
+class ToolCallFunction(Strict):
+    name: str
+    arguments: str
+    parsed_arguments: Any = None  # the openai SDK's stream helpers replay it: accepted and not read
+
+
+class ToolCall(Strict):
+    """A call an earlier answer made, replayed; its id is what the ``tool`` message answering it names.
+    ``index`` is what the openai SDK's stream helpers replay: accepted and not read."""
+
+    id: str
+    type: Literal["function"]
+    function: ToolCallFunction
+    index: int | None = None
+
+
 class AssistantMessage(Strict):
     """An earlier answer, as the openai SDK replays it: ``refusal``, ``audio``, ``function_call`` and the
     response-only ``annotations`` and ``parsed`` (``.parse()``) are accepted and not read."""
@@ -109,12 +125,20 @@ class AssistantMessage(Strict):
     content: str | Annotated[list[AssistantPart], Field(min_length=1, fail_fast=True)] | None = None
     reasoning_content: str | None = None
     name: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: Annotated[list[ToolCall], Field(min_length=1, fail_fast=True)] | None = None
     refusal: str | None = None
     audio: AudioRef | None = None
     function_call: FunctionCall | None = None
     annotations: list[dict[str, Any]] | None = None
     parsed: Any = None
+
+
+class ToolMessage(Strict):
+    """A tool's result, answering one call of the assistant message before it (``protocol.conversation``)."""
+
+    role: Literal["tool"]
+    content: str | Annotated[list[TextOnlyPart], Field(min_length=1, fail_fast=True)]
+    tool_call_id: str
 
 
 Message = Annotated[
@@ -123,11 +147,12 @@ Message = Annotated[
         Annotated[SystemMessage, Tag("role:developer")],
         Annotated[UserMessage, Tag("role:user")],
         Annotated[AssistantMessage, Tag("role:assistant")],
+        Annotated[ToolMessage, Tag("role:tool")],
     ],
     Discriminator(
-        _tag("role", "role", ("system", "developer", "user", "assistant")),
+        _tag("role", "role", ("system", "developer", "user", "assistant", "tool")),
         custom_error_type="invalid_role",
-        custom_error_message="role must be 'system', 'developer', 'user' or 'assistant'",
+        custom_error_message="role must be 'system', 'developer', 'user', 'assistant' or 'tool'",
     ),
 ]
 

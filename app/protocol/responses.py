@@ -11,17 +11,32 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 
+class FunctionCall(BaseModel):
+    name: str
+    arguments: str  # JSON text
+
+
+class ToolCall(BaseModel):
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
 class Message(BaseModel):
     role: Literal["assistant"]
     content: str | None
     reasoning_content: str | None
+    tool_calls: list[ToolCall] | SkipJsonSchema[None] = None  # only when the answer calls tools
+
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
 
 class Choice(BaseModel):
     index: int
     message: Message
     logprobs: None = None
-    finish_reason: Literal["stop", "length"]
+    finish_reason: FinishReason
 
 
 class Usage(BaseModel):
@@ -39,17 +54,32 @@ class ChatCompletionResponse(BaseModel):
     usage: Usage
 
 
+class FunctionCallDelta(BaseModel):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ToolCallDelta(BaseModel):
+    """A fragment of a call: the first of each carries ``id``, ``type`` and ``function.name``."""
+
+    index: int
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: FunctionCallDelta
+
+
 class Delta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
     reasoning_content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
 
 
 class ChunkChoice(BaseModel):
     index: int
     delta: Delta
     logprobs: None = None
-    finish_reason: Literal["stop", "length"] | None
+    finish_reason: FinishReason | None
 
 
 class ChatCompletionChunk(BaseModel):

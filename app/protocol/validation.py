@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from perceptron_mock.protocol.conversation import check_conversation
 from perceptron_mock.protocol.errors import APIError, clip, invalid, unparseable_json
 from perceptron_mock.protocol.json_items import items_over
 from perceptron_mock.protocol.data_urls import LIFT_ABOVE, Body, Lifted, lift
@@ -271,11 +272,22 @@ def check_request(request: ChatCompletionRequest, *, reject_unknown: bool = True
         )
     if request.tools:
         check_tools(request.tools)
+    check_conversation(request.messages)
+
+
+MAX_TOOLS = 128  # OpenAI's bound on the list; the answer rules try every tool's name against the prompt
 
 
 def check_tools(tools: list) -> None:
     """The perceptron SDK's rules over the list (``_validate_tools``): no reserved or shared recipient,
-    and ``perceptron.FOCUS`` alone."""
+    and ``perceptron.FOCUS`` alone; and OpenAI's bound on its length."""
+    if len(tools) > MAX_TOOLS:
+        raise invalid(
+            f"Invalid 'tools': array too long. Expected an array with maximum length {MAX_TOOLS}, "
+            f"but got an array with length {len(tools)} instead.",
+            "tools",
+            "array_above_max_length",
+        )
     seen: dict[str, str] = {}
     for i, tool in enumerate(tools):
         if isinstance(tool, FocusTool):

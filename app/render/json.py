@@ -15,7 +15,19 @@ def usage_of(completion: Completion) -> dict:
     }
 
 
+def tool_calls_of(completion: Completion) -> list[dict]:
+    return [
+        {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        for call_id, name, arguments in completion.tool_calls
+    ]
+
+
 def completion_object(completion: Completion, *, id: str, created: int, model: str) -> dict:
+    message = {"role": "assistant", "content": completion.content, "reasoning_content": completion.reasoning}
+    if completion.tool_calls:
+        # OpenAI's shape: content null beside the calls unless the model also wrote text
+        message["content"] = completion.content or None
+        message["tool_calls"] = tool_calls_of(completion)
     return {
         "id": id,
         "object": "chat.completion",
@@ -24,11 +36,7 @@ def completion_object(completion: Completion, *, id: str, created: int, model: s
         "choices": [
             {
                 "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": completion.content,
-                    "reasoning_content": completion.reasoning,
-                },
+                "message": message,
                 "logprobs": None,
                 "finish_reason": completion.finish_reason,
             }

@@ -88,12 +88,27 @@ def _token_events(
 def _tokens(completion: Completion, prefix: bytes, suffix: bytes) -> Iterator[bytes]:
     yield from _token_events(prefix, "reasoning_content", completion.reasoning, completion.reasoning_ids, suffix)
     yield from _token_events(prefix, "content", completion.content, completion.content_ids, suffix)
+    if completion.tool_calls:
+        yield from _tool_call_events(completion, prefix, suffix)
+
+
+def _tool_call_events(completion: Completion, prefix: bytes, suffix: bytes) -> Iterator[bytes]:
+    """Each call as the service streams it: a first fragment with its index, id, type and name (sent once:
+    the openai SDK concatenates repeated strings), then its arguments one token a fragment."""
+    for index, (call_id, name, arguments) in enumerate(completion.tool_calls):
+        first = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        yield prefix + orjson.dumps({"tool_calls": [first]}) + suffix[1:]
+        head = prefix + b'{"tool_calls":[{"index":' + str(index).encode() + b',"function":{"arguments":'
+        for piece in tokens.split(arguments):
+            yield head + orjson.dumps(piece) + b"}}]" + suffix
 
 
 def stream_events(completion: Completion, *, id: str, created: int, model: str, include_usage: bool) -> StreamEvents:
     """The events that stream ``completion``: its deltas joined give the JSON answer back."""
-    # OpenAI's first delta carries an empty content beside the role: clients print content from it.
-    head = _frame(chunk(id=id, created=created, model=model, delta={"role": "assistant", "content": ""}))
+    # OpenAI's first delta carries an empty content beside the role: clients print content from it
+    # (null when the answer is tool calls alone, as the JSON answer's content is).
+    content = None if completion.tool_calls and not completion.content else ""
+    head = _frame(chunk(id=id, created=created, model=model, delta={"role": "assistant", "content": content}))
     template = _frame(chunk(id=id, created=created, model=model, delta={}))
     prefix, suffix = template.split(b"{}", 1)  # the first "{}" is the delta: id and model are JSON strings
     suffix = b"}" + suffix  # closes the one-field delta spliced in by _token_events

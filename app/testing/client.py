@@ -52,6 +52,7 @@ class RecordedRequest:
     complete: bool  # False: the answer was cut off
     duration_ms: float
     fault: str | None  # the fault spec this request got
+    tool_calls: list[dict[str, Any]] | None = None  # the calls the answer made: {id, name, arguments}
     test_id: str | None = None  # the X-Mock-Test-Id it carried
 
     @classmethod
@@ -171,6 +172,17 @@ class MockClient:
         ``first=True`` puts it ahead of every other one. Returns it as the mock stored it."""
         body = {**(fixture or {}), **fields}
         return self._call("POST", "/fixtures", body, params={"first": "true" if first else None})
+
+    def script_tool_call(
+        self, name: str, arguments: dict[str, Any] | str | None = None, *, then: str | None = None, **match: Any
+    ) -> dict[str, Any]:
+        """Script one agent step: the first turn of a conversation offering tool ``name`` calls it with
+        ``arguments`` (None: made from its parameters), and the turn after the result answers ``then``
+        (None: the rules' answer, which quotes the result). ``match``: more conditions, as in a fixture."""
+        steps: list[dict[str, Any]] = [{"tool_calls": [{"name": name, "arguments": arguments}]}]
+        if then is not None:
+            steps.append({"content": then})
+        return self.add_fixture(match={"tools": [name], **match}, respond={"script": steps}, first=True)
 
     def fixtures(self) -> list[dict[str, Any]]:
         return self._call("GET", "/fixtures")["data"]

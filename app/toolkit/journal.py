@@ -152,6 +152,18 @@ def stored_headers(headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes
     return kept, shortened
 
 
+def kept_calls(calls: list[dict[str, str]] | None) -> list[dict[str, str]] | None:
+    """An answer's tool calls as an entry keeps them: a name or arguments over ``HEADER_VALUE_KEPT``
+    characters keeps its head and says how long it was (a ring of entries must not hold megabytes)."""
+    if not calls:
+        return None
+
+    def kept(text: str) -> str:
+        return text if len(text) <= HEADER_VALUE_KEPT else f"{text[:HEADER_VALUE_KEPT]}...[{len(text)} chars]"
+
+    return [{"id": call["id"], "name": kept(call["name"]), "arguments": kept(call["arguments"])} for call in calls]
+
+
 class Recorder:
     """ASGI wrapper that records each request it passes on, with its answer, in a journal.
 
@@ -204,6 +216,7 @@ class Recorder:
                     "complete": complete,
                     "duration_ms": round((time.perf_counter() - began) * 1000, 3),
                     "fault": exchange.fault,
+                    "tool_calls": kept_calls(exchange.tool_calls),
                     "test_id": _test_id(scope),
                 }
             )
@@ -287,6 +300,7 @@ def present(entry: dict[str, Any]) -> dict[str, Any]:
         "complete": entry["complete"],
         "duration_ms": entry["duration_ms"],
         "fault": entry["fault"],
+        "tool_calls": entry.get("tool_calls"),  # the calls the answer made: [{id, name, arguments}], or null
         "test_id": entry.get("test_id"),  # absent from entries of older versions
     }
 

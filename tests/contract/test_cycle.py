@@ -163,3 +163,28 @@ def test_verify_fails_against_a_mock_that_answers_in_another_shape_and_names_eac
         "error gone: {'type': 'requests', 'code': 'rate_limit_exceeded', 'param': None}",
     ]
     assert lines[-1].endswith("drifted") and " 0 drifted" not in lines[-1]
+
+
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+
+
+def _calls(base_url: str) -> list:
+    oai = openai.OpenAI(base_url=base_url, api_key=DUMMY_KEY, max_retries=0)
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    done = oai.chat.completions.create(model="perceptron-mk1.5", messages=messages, tools=TOOLS)
+    call = done.choices[0].message.tool_calls[0].function
+    stream = oai.chat.completions.create(model="perceptron-mk1.5", messages=messages, tools=TOOLS, stream=True)
+    pieces = [(c.choices[0].delta.tool_calls or [None])[0] for c in stream if c.choices]
+    streamed = "".join(p.function.arguments or "" for p in pieces if p is not None and p.function)
+    return [call.name, call.arguments, done.choices[0].finish_reason, streamed]
+
+
+def test_tool_calls_are_recorded_and_replayed_json_and_streamed(tmp_path):
+    recordings = tmp_path / "recordings"
+    with threaded_mock() as upstream:
+        upstream.add_fixture(match={"tools": ["get_weather"]}, respond={"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]})
+        with ThreadedRecorder(upstream.base_url, recordings) as proxy:
+            live = _calls(proxy.base_url)
+    assert live[0] == "get_weather" and live[2] == "tool_calls" and live[1] == live[3] and "Paris" in live[1]
+    with threaded_mock(fixtures_dir=recordings, unmatched="error") as replay:
+        assert _calls(replay.base_url) == live

@@ -79,6 +79,8 @@ def _tool_with(keys: int) -> dict:
     return {**_request([{"role": "user", "content": "hi"}], tools=[tool], temperature=0), "model": "perceptron-mk1.5"}
 
 
+# The tool's definition counts toward the prompt (docs/tools.md, accounting): ~112,000 tokens of it.
+@pytest.mark.perceptron_mock(context_tokens=400_000)
 def test_the_item_cap_is_exact_a_body_of_25000_items_is_parsed_and_one_more_is_not(client):
     assert 14 + 2 * 12_493 == ITEMS
     assert post(client, orjson.dumps(_tool_with(12_493))).status_code == 200

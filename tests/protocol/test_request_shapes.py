@@ -18,9 +18,9 @@ from perceptron.chat import _validate_request_body
 from tests.helpers import MODEL, chat
 
 IMAGE_URL = "https://example.com/a.png"
-# What this API does not take, whatever the openai types allow: tool results (issue 14), the
-# deprecated function role and file parts; audio parts are refused by a model without audio (MODEL).
-REFUSED_ROLES = {"tool", "function"}
+# What this API does not take, whatever the openai types allow: the deprecated function role and file
+# parts; audio parts are refused by a model without audio (MODEL).
+REFUSED_ROLES = {"function"}
 REFUSED_PARTS = {"input_audio", "file"}
 UNSUPPORTED_PARTS = {"input_audio"}
 
@@ -58,7 +58,12 @@ def samples(tp: typing.Any, key: str = "") -> list:
 def _accepted(message: dict) -> bool:
     content = message.get("content")
     parts = content if isinstance(content, list) else []
-    return message["role"] not in REFUSED_ROLES and not any(part["type"] in REFUSED_PARTS for part in parts)
+    calls = message.get("tool_calls") or [] if message["role"] == "assistant" else []
+    return (
+        message["role"] not in REFUSED_ROLES
+        and not any(part["type"] in REFUSED_PARTS for part in parts)
+        and all(call["type"] == "function" for call in calls)  # custom tools: OpenAI's, not Perceptron's
+    )
 
 
 MESSAGES = samples(ChatCompletionMessageParam)
@@ -71,15 +76,25 @@ def test_the_openai_types_give_every_role_and_part():
     assert {m["refusal"] for m in MESSAGES if m["role"] == "assistant" and "refusal" in m} == {"x", None}
 
 
+def _in_conversation(message: dict) -> list[dict]:
+    """``message`` where the tool-call order allows it: a tool result after the call it answers, calls
+    followed by their results."""
+    if message["role"] == "tool":
+        call = {"id": message["tool_call_id"], "type": "function", "function": {"name": "f", "arguments": "{}"}}
+        return [{"role": "assistant", "content": None, "tool_calls": [call]}, message]
+    calls = message.get("tool_calls") or [] if message["role"] == "assistant" else []
+    return [message, *({"role": "tool", "tool_call_id": call["id"], "content": "ok"} for call in calls)]
+
+
 @pytest.mark.parametrize("message", [m for m in MESSAGES if _accepted(m)], ids=repr)
 def test_every_message_the_openai_types_allow_is_accepted(client, message):
-    body = {"model": MODEL, "messages": [message, {"role": "user", "content": "And now?"}]}
+    body = {"model": MODEL, "messages": [*_in_conversation(message), {"role": "user", "content": "And now?"}]}
     response = client.post("/v1/chat/completions", json=body)
     assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("message", [m for m in MESSAGES if not _accepted(m)], ids=repr)
-def test_tool_and_function_messages_and_audio_and_file_parts_are_refused(client, message):
+def test_function_messages_custom_tool_calls_and_audio_and_file_parts_are_refused(client, message):
     response = client.post("/v1/chat/completions", json={"model": MODEL, "messages": [message]})
     assert response.status_code == 400, response.text
     error = response.json()["error"]

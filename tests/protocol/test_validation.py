@@ -80,7 +80,7 @@ def test_wrong_types_are_named(client, field, value, expected):
     ("messages", "param", "code"),
     [
         ([], "messages", "empty_array"),
-        ([{"role": "tool", "content": "x"}], "messages[0].role", "invalid_value"),
+        ([{"role": "tool", "content": "x"}], "messages[0].tool_call_id", "missing_required_parameter"),
         ([{"role": "function", "name": "f", "content": "x"}], "messages[0].role", "invalid_value"),
         ([{"content": "x"}], "messages[0].role", "missing_required_parameter"),
         ([{"role": "user"}], "messages[0].content", "missing_required_parameter"),
