@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from perceptron_mock import __version__
-from perceptron_mock.api import admin, files, models
+from perceptron_mock.api import admin, files, models, ui
 from perceptron_mock.answers import caches as answer_caches
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.api.completions import ChatCompletions
@@ -70,6 +70,7 @@ def build_api(settings: Settings, catalog: Catalog) -> FastAPI:
     api.state.admin_access = admin.AdminAccess(settings)
     api.include_router(models.router)
     api.include_router(files.router)
+    api.include_router(ui.router)  # before admin's: its pages answer a missing key with a form, not JSON
     api.include_router(admin.router)
 
     @api.exception_handler(APIError)
@@ -156,7 +157,14 @@ class MockServer:
         self.guarded = BodyLimit(self._route, settings.max_body_bytes)
         journal = self.toolkit.journal
         self.recorder = (
-            Recorder(self._serve, journal, body_limit=settings.journal_body_bytes, max_items=settings.max_json_items)
+            Recorder(
+                self._serve,
+                journal,
+                body_limit=settings.journal_body_bytes,
+                max_items=settings.max_json_items,
+                images=self.toolkit.images,
+                live=self.toolkit.live,
+            )
             if journal
             else None
         )

@@ -178,6 +178,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="Bodies larger than this are journaled with their long strings (data-URL images) shortened.",
     )
+    journal_image_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=0,
+        description="Bytes of the journaled requests' data-URL images kept by sha256 for the live view (/_admin/ui), oldest dropped first; 0: none.",
+    )
 
     @field_validator("models", "api_keys", mode="before")
     @classmethod

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+import hashlib
+import hmac
 import ipaddress
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from perceptron_mock.answers import caches as answer_caches
 from perceptron_mock.answers.fixtures import FixtureFileError, FixtureStore
+from perceptron_mock.asgi import header
 from perceptron_mock.guards.auth import bearer_token, matches_any
 from perceptron_mock.guards.cross_site import refuse_cross_site
 from perceptron_mock.protocol.errors import APIError, clip, mask_key, route_not_found, unparseable_json
@@ -40,11 +43,27 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# The live view's session (/_admin/ui): a cookie the browser sends by itself, so the cross-site rules
+# (and SameSite=Strict) are what keep other sites from using it. Its value is derived from the admin
+# key, so every worker accepts it and it never shows the key.
+SESSION_COOKIE = "perceptron_mock_admin"
+
+
+def _session_cookie(scope: Any) -> bytes | None:
+    raw = header(scope, b"cookie")
+    for pair in (raw or b"").split(b";"):
+        name, _, value = pair.strip().partition(b"=")
+        if name == SESSION_COOKIE.encode():
+            return value
+    return None
+
+
 class AdminAccess:
     """``open`` (loopback, no key), ``key`` (an admin key is required) or ``off``."""
 
     def __init__(self, settings: Settings) -> None:
         self.key = settings.admin_key.encode() if settings.admin_key else None
+        self.session = hmac.new(self.key, b"perceptron-mock /_admin/ui session", hashlib.sha256).hexdigest() if self.key else None
         if self.key is not None:
             self.mode = "key"
         elif is_loopback(settings.host):
@@ -52,15 +71,26 @@ class AdminAccess:
         else:
             self.mode = "off"
 
-    def check(self, request: Request) -> None:
+    def check_place(self, request: Request) -> None:
+        """Refuse a request from where the admin API is off (404) or from another site (403)."""
         if self.mode == "off":
             raise route_not_found(request.method, request.url.path)
         # Open, it must also be called by a loopback name: a keyed mock is reached by any name
         # (a docker-compose service), and a rebinding page cannot send the key.
         refuse_cross_site(request.scope, loopback_host=self.mode == "open")
+
+    def is_key(self, token: bytes) -> bool:
+        return matches_any(token, [self.key or b""])
+
+    def check(self, request: Request) -> None:
+        self.check_place(request)
         if self.mode == "open":
             return
         token = bearer_token(request.scope)
+        if token is None:
+            cookie = _session_cookie(request.scope)
+            if cookie is not None and self.session is not None and hmac.compare_digest(cookie, self.session.encode()):
+                return
         if token is None or not matches_any(token, [self.key or b""]):
             raise APIError(
                 401,
@@ -145,7 +175,10 @@ async def list_requests(
 async def clear_requests(toolkit: ToolkitDep, test_id: ScopeDep) -> dict[str, Any]:
     if toolkit.journal is None:
         raise _journal_off()
-    return {"deleted": await toolkit.journal.clear(test_id)}
+    deleted = await toolkit.journal.clear(test_id)
+    if test_id is None:  # a test's own clear leaves the images and live views of the others
+        toolkit.forget_journal()
+    return {"deleted": deleted}
 
 
 # --- faults ----------------------------------------------------------------------------------------
@@ -258,6 +291,7 @@ async def reset(request: Request, toolkit: ToolkitDep, fixtures: FixturesDep, te
     except FixtureFileError as exc:
         raise _bad_fixture(exc) from None
     journal = await toolkit.journal.clear() if toolkit.journal is not None else 0
+    toolkit.forget_journal()
     faults = await toolkit.faults.store.clear()
     limiter = request.app.state.limiter  # None when rate limiting is off
     for each in (limiter, request.app.state.models_limiter):

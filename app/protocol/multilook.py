@@ -98,6 +98,8 @@ def _refusal(errors: list[dict[str, Any]]) -> APIError:
     multilook body has: tool traffic in the context, a prompt's content that is not a list."""
     first = errors[0]
     loc = first["loc"]
+    if len(loc) >= 3 and loc[0] == "context" and isinstance(loc[1], int) and "tool_calls" in loc[2:4]:
+        return tool_traffic(loc[1])  # a malformed call is still tool traffic: that is the refusal to name
     if len(loc) == 2 and loc[0] == "context" and first["type"] == "invalid_role":
         value = first.get("input")
         if isinstance(value, dict) and value.get("role") == "tool":
@@ -196,7 +198,7 @@ def check_limits(request: MultilookRequest, *, reject_unknown: bool = True) -> N
             "conflicting_parameters",
         )
     for i, message in enumerate(request.context):
-        if message.role == "assistant" and message.tool_calls:
+        if message.role == "tool" or (message.role == "assistant" and message.tool_calls):
             raise tool_traffic(i)
 
 

@@ -52,6 +52,8 @@ class RecordedRequest:
     complete: bool  # False: the answer was cut off
     duration_ms: float
     fault: str | None  # the fault spec this request got
+    answer: dict[str, Any] | None  # what was answered: content, reasoning, tool_calls, error, stream events
+    images: list[str | None]  # sha256 of each data-URL image of the body, in order (the live view shows them)
     tool_calls: list[dict[str, Any]] | None = None  # the calls the answer made: {id, name, arguments}
     test_id: str | None = None  # the X-Mock-Test-Id it carried
 

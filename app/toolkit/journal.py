@@ -18,6 +18,9 @@ from perceptron_mock.asgi import ASGIApp, Message, Receive, Scope, Send
 from perceptron_mock.exchange import exchange_of
 from perceptron_mock.protocol.json_items import items_over
 from perceptron_mock.protocol.data_urls import Body, data_url_spans, replace_spans
+from perceptron_mock.toolkit.answer_tape import AnswerTape, decode as decode_answer
+from perceptron_mock.toolkit.image_store import ImageStore, keep_images
+from perceptron_mock.toolkit.live import Live
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.protocol.test_ids import read_test_id, sees
 
@@ -172,11 +175,22 @@ class Recorder:
     client gave up on, a reset, a cut stream) is written when the app returns.
     """
 
-    def __init__(self, app: ASGIApp, store: JournalStore, *, body_limit: int, max_items: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        store: JournalStore,
+        *,
+        body_limit: int,
+        max_items: int | None = None,
+        images: ImageStore | None = None,  # keeps the data-URL images of the bodies, for the live view
+        live: Live | None = None,  # told of each entry written
+    ) -> None:
         self.app = app
         self.store = store
         self.body_limit = body_limit
         self.max_items = max_items
+        self.images = images
+        self.live = live
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         wall = time.time()
@@ -184,6 +198,9 @@ class Recorder:
         status: int | None = None
         answer_headers: list = []  # the response's, where perceptron_mock.main put the x-request-id
         written = False
+        tape = AnswerTape(self.body_limit)  # the answer, bounded as the body is
+        images: list[str | None] = []  # filled after the answer: decoding and hashing is off its path
+        raw_body: list[Body] = []
 
         exchange = exchange_of(scope)
         exchange.wants_body = True  # the endpoint's read keeps the body there: no copy is made here
@@ -194,13 +211,17 @@ class Recorder:
             body, exchange.body = exchange.body, b""
             if self.store.remote and exchange.storage_failed:
                 return  # Redis failed earlier in this request: its one timeout was enough; the entry is lost
+            if self.images is not None and self.store.remote:
+                await self._keep_images(body, images)  # the entry leaves for Redis: its images go with it
+            elif self.images is not None:
+                raw_body.append(body)  # its images are kept once the answer is out (in ``images``)
             if len(body) > self.body_limit:  # shortened, which may parse it: off the event loop
                 body, shortened = await asyncio.to_thread(stored_body, body, self.body_limit, self.max_items)
             else:
                 body, shortened = bytes(body), False
             headers, headers_shortened = stored_headers(scope["headers"])
             await self.store.add(
-                {
+                entry := {
                     "request_id": _request_id(answer_headers),
                     "time": wall,
                     "method": scope["method"],
@@ -217,9 +238,16 @@ class Recorder:
                     "duration_ms": round((time.perf_counter() - began) * 1000, 3),
                     "fault": exchange.fault,
                     "tool_calls": kept_calls(exchange.tool_calls),
+                    # The answer as sent (references to the bytes written) and the images kept of the body.
+                    "answer_chunks": tape.chunks,
+                    "answer_times": tape.times,
+                    "answer_shortened": tape.shortened,
+                    "images": images,
                     "test_id": _test_id(scope),
                 }
             )
+            if self.live is not None:
+                self.live.publish(entry)
 
         async def recording_send(message: Message) -> None:
             nonlocal status, answer_headers
@@ -227,15 +255,32 @@ class Recorder:
             if kind == "http.response.start":
                 status = message["status"]
                 answer_headers = message.get("headers", answer_headers)
-            elif kind == "http.response.body" and not message.get("more_body", False) and not written:
-                await write(complete=True)
+            elif kind == "http.response.body":
+                tape.record(message.get("body", b""), (time.perf_counter() - began) * 1000)
+                if not message.get("more_body", False) and not written:
+                    await write(complete=True)
             await send(message)
+            if raw_body and kind == "http.response.body" and not message.get("more_body", False):
+                await self._keep_images(raw_body.pop(), images)  # the answer is out: off its path
 
         try:
             await self.app(scope, receive, recording_send)
         finally:
             if not written:
                 await write(complete=False)
+            if raw_body:
+                await self._keep_images(raw_body.pop(), images)
+
+    async def _keep_images(self, body: Body, into: list[str | None]) -> None:
+        """Keep the body's data-URL images in the store and their sha256 in the entry (``into``, the
+        entry's own list). Past the journal's body bound, in a thread: decoding and hashing cost
+        about 5 µs a kB."""
+        if self.images is None or not body:
+            return
+        if len(body) > self.body_limit:
+            into += await asyncio.to_thread(keep_images, self.images, body)
+        elif b'"data:' in body:
+            into += keep_images(self.images, body)
 
 
 def _test_id(scope: Scope) -> str | None:
@@ -301,6 +346,11 @@ def present(entry: dict[str, Any]) -> dict[str, Any]:
         "duration_ms": entry["duration_ms"],
         "fault": entry["fault"],
         "tool_calls": entry.get("tool_calls"),  # the calls the answer made: [{id, name, arguments}], or null
+        # Entries of older versions have no answer or images.
+        "answer": decode_answer(
+            entry.get("answer_chunks") or [], entry.get("answer_times") or [], shortened=entry.get("answer_shortened", False)
+        ),
+        "images": entry.get("images") or [],
         "test_id": entry.get("test_id"),  # absent from entries of older versions
     }
 

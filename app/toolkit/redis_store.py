@@ -92,12 +92,13 @@ class RedisJournal:
         data = {
             **entry,
             "body": base64.b64encode(entry["body"]).decode(),
+            "answer_chunks": [base64.b64encode(chunk).decode() for chunk in entry.get("answer_chunks", ())],
             "headers": [(k.decode("latin-1"), v.decode("latin-1")) for k, v in public_headers(entry["headers"])],
         }
         # The request was answered: losing its journal entry must not fail it.
         try:
             with self._outage.watching("writing the journal"):
-                await self._append(keys=[JOURNAL, JOURNAL_IDS], args=[orjson.dumps(data), self.size])
+                entry["id"] = await self._append(keys=[JOURNAL, JOURNAL_IDS], args=[orjson.dumps(data), self.size])
         except STORAGE_ERRORS:
             pass  # logged once per outage
         except Exception:
@@ -111,6 +112,7 @@ class RedisJournal:
             entry = orjson.loads(data)
             entry["id"] = int(id_)
             entry["body"] = base64.b64decode(entry["body"])
+            entry["answer_chunks"] = [base64.b64decode(chunk) for chunk in entry.get("answer_chunks", ())]
             out.append(entry)
         return out
 

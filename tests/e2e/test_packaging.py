@@ -87,6 +87,12 @@ def test_the_wheel_holds_the_model_catalog(wheel):
     assert wheel.read("perceptron_mock/models.yaml") == (ROOT / "app" / "models.yaml").read_bytes()
 
 
+def test_the_wheel_holds_the_live_views_static_files(wheel):
+    static = ROOT / "app" / "api" / "static"
+    for path in static.iterdir():
+        assert wheel.read(f"perceptron_mock/api/static/{path.name}") == path.read_bytes()
+
+
 def test_the_wheel_declares_the_console_scripts_and_the_pytest_plugin(wheel):
     [entry_points] = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
     text = wheel.read(entry_points).decode()

@@ -95,8 +95,8 @@ def test_the_limits_are_inclusive(client):
     assert answer.status_code == 200
     results = answer.json()["results"]
     assert len(results) == 16 and all(len(r["completions"]) == 4 for r in results)
-    no_calls = {"role": "assistant", "content": "ok", "tool_calls": []}  # no calls is not tool traffic
-    assert client.post(PATH, json=body(context=[no_calls])).status_code == 200
+    an_answer = {"role": "assistant", "content": "ok"}  # an assistant turn without calls is not tool traffic
+    assert client.post(PATH, json=body(context=[{"role": "user", "content": "hi"}, an_answer])).status_code == 200
 
 
 @pytest.mark.perceptron_mock(unknown_fields="ignore")

@@ -117,3 +117,22 @@ def test_a_reset_that_fails_in_the_rate_limiter_says_storage_unavailable(redis_u
     with threaded_mock(rate_limit_storage=restricted) as server:
         assert ask(server).status_code == 200  # the limiter's check, the fault queue and the journal work
         assert_storage_unavailable(httpx.post(server.url + "/_admin/reset", timeout=30))
+
+
+def test_the_answer_and_images_of_an_entry_survive_redis_for_every_replica(replicas, admin):
+    from tests.helpers import data_url, image_bytes
+
+    first, second = replicas
+    image = image_bytes()
+    httpx.post(
+        first.base_url + "/chat/completions",
+        json=chat("Hello", images=[data_url(image)], stream=True),
+        headers={"authorization": "Bearer k"},
+        timeout=10,
+    )
+    [entry] = httpx.get(second.url + "/_admin/requests").json()["data"]
+    assert entry["answer"]["content"] and entry["answer"]["events"][-1]["data"] == "[DONE]"
+    assert len(entry["images"]) == 1
+    # The image is kept by the replica that served the request; the other has none of its own.
+    assert httpx.get(f"{first.url}/_admin/ui/images/{entry['images'][0]}").content == image
+    assert httpx.get(f"{second.url}/_admin/ui/images/{entry['images'][0]}").status_code == 404
