@@ -37,6 +37,14 @@ def read_test_id(scope: Any) -> str | None:
     return None
 
 
+def lenient_test_id(scope: Any) -> str | None:
+    """The request's test id, None for a bad one (refused with its 400, journaled in the shared scope)."""
+    try:
+        return read_test_id(scope)
+    except APIError:
+        return None
+
+
 def sees(owner: str | None, viewer: str | None) -> bool:
     """Whether what ``owner`` added is visible to ``viewer``: no viewer id sees everything (as without
     ids); an id sees its own and the shared scope's, never another id's."""

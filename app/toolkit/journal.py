@@ -21,8 +21,7 @@ from perceptron_mock.protocol.data_urls import Body, data_url_spans, replace_spa
 from perceptron_mock.toolkit.answer_tape import AnswerTape, decode as decode_answer
 from perceptron_mock.toolkit.image_store import ImageStore, keep_images
 from perceptron_mock.toolkit.live import Live
-from perceptron_mock.protocol.errors import APIError
-from perceptron_mock.protocol.test_ids import read_test_id, sees
+from perceptron_mock.protocol.test_ids import lenient_test_id, sees
 
 # Headers that carry credentials never leave the process: not through the admin API, not into Redis.
 SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-key", b"api-key", b"cookie"})
@@ -243,7 +242,7 @@ class Recorder:
                     "answer_times": tape.times,
                     "answer_shortened": tape.shortened,
                     "images": images,
-                    "test_id": _test_id(scope),
+                    "test_id": lenient_test_id(scope),
                 }
             )
             if self.live is not None:
@@ -281,13 +280,6 @@ class Recorder:
             into += await asyncio.to_thread(keep_images, self.images, body)
         elif b'"data:' in body:
             into += keep_images(self.images, body)
-
-
-def _test_id(scope: Scope) -> str | None:
-    try:
-        return read_test_id(scope)
-    except APIError:
-        return None  # refused with a 400, journaled in the shared scope
 
 
 def _request_id(headers: list) -> str | None:
