@@ -110,6 +110,12 @@ def metrics_directory(settings: Settings) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("record", "verify"):  # contract testing (docs: "Contract testing")
+        from perceptron_mock.contract.commands import COMMANDS
+
+        COMMANDS[argv[0]](argv[1:])
+        return
     settings = parse_settings(argv)
     check_fixtures(settings)
     served = check_catalog(settings)

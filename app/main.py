@@ -135,7 +135,9 @@ class MockServer:
         self.toolkit = Toolkit.from_settings(settings, redis)
         self.api.state.toolkit = self.toolkit
         # Loaded before serving: a bad fixture file stops start-up (the CLI checks it first, with a clear message).
-        self.fixtures = FixtureStore.load(settings.fixtures_dir, reload_seconds=settings.fixtures_reload_seconds)
+        self.fixtures = FixtureStore.load(
+            settings.fixtures_dir, reload_seconds=settings.fixtures_reload_seconds, unmatched=settings.unmatched
+        )
         answer_caches.configure(settings.schema_cache_bytes, settings.pattern_cache_bytes)
         self.api.state.fixtures = self.fixtures  # the admin API's add/remove/list/reload
         self._files(settings, redis)

@@ -134,6 +134,10 @@ class Settings(BaseSettings):
         ge=0,
         description="Check the fixtures directory for changed files at most this often and reload it; 0: never.",
     )
+    unmatched: Literal["rules", "error"] = Field(
+        "rules",
+        description="What a request no fixture matches gets: 'rules' (the rules answer it) or 'error' (404 no_matching_fixture naming the nearest fixture).",
+    )
     schema_cache_bytes: int = Field(
         64 * 1024 * 1024,
         ge=0,

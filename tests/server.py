@@ -84,14 +84,16 @@ def _read(log: IO[bytes]) -> str:
 
 
 @contextmanager
-def run_server(*args: str, env: dict[str, str] | None = None, timeout: float = 20.0) -> Iterator[RunningServer]:
-    """``python -m perceptron_mock --port <free> *args``, waited for on /health, stopped on exit."""
+def run_server(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 20.0, command: tuple[str, ...] = ()
+) -> Iterator[RunningServer]:
+    """``python -m perceptron_mock [command] --port <free> *args``, waited for on /health, stopped on exit."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PERCEPTRON_MOCK_")}
     full_env.update(env or {})
     log = tempfile.TemporaryFile()  # what the server printed (warnings, tracebacks); gone on exit
     process = subprocess.Popen(
-        [sys.executable, "-m", "perceptron_mock", "--port", str(port), "--log-level", "warning", *args],
+        [sys.executable, "-m", "perceptron_mock", *command, "--port", str(port), "--log-level", "warning", *args],
         env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,

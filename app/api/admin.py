@@ -28,6 +28,8 @@ from perceptron_mock.protocol.validation import json_kind, first_error
 from perceptron_mock.settings import Settings
 from perceptron_mock.toolkit import journal as journal_view
 from perceptron_mock.protocol.faults import FaultSpecError, parse
+from perceptron_mock.protocol.test_ids import read_test_id, sees
+from perceptron_mock.toolkit.faults import MAX_QUEUED
 from perceptron_mock.toolkit.state import Toolkit
 
 
@@ -105,8 +107,14 @@ def _toolkit(request: Request) -> Toolkit:
     return request.app.state.toolkit
 
 
+def _test_id(request: Request) -> str | None:
+    return read_test_id(request.scope)
+
+
 router = APIRouter(prefix="/_admin", include_in_schema=False, dependencies=[Depends(_guard)])
 ToolkitDep = Annotated[Toolkit, Depends(_toolkit)]
+# X-Mock-Test-Id: the call sees and changes that test's entries, faults and fixtures (and sees the shared ones).
+ScopeDep = Annotated[str | None, Depends(_test_id)]
 
 
 # --- request bodies --------------------------------------------------------------------------------
@@ -152,22 +160,24 @@ async def list_requests(
     method: str | None = None,
     request_id: str | None = None,
     limit: Annotated[int | None, Query(ge=0)] = None,
+    test_id: ScopeDep = None,
 ) -> dict[str, Any]:
     if toolkit.journal is None:
         raise _journal_off()
     entries = await toolkit.journal.entries()
     data = journal_view.select(
-        entries, model=model, status=status, path=path, method=method, request_id=request_id, limit=limit
+        entries, model=model, status=status, path=path, method=method, request_id=request_id, limit=limit, test_id=test_id
     )
     return {"object": "list", "data": data}
 
 
 @router.delete("/requests")
-async def clear_requests(toolkit: ToolkitDep) -> dict[str, Any]:
+async def clear_requests(toolkit: ToolkitDep, test_id: ScopeDep) -> dict[str, Any]:
     if toolkit.journal is None:
         raise _journal_off()
-    deleted = await toolkit.journal.clear()
-    toolkit.forget_journal()
+    deleted = await toolkit.journal.clear(test_id)
+    if test_id is None:  # a test's own clear leaves the images and live views of the others
+        toolkit.forget_journal()
     return {"deleted": deleted}
 
 
@@ -183,24 +193,27 @@ class FaultRequest(BaseModel):
 
 
 @router.post("/faults", status_code=201)
-async def add_fault(request: Request, toolkit: ToolkitDep) -> dict[str, Any]:
+async def add_fault(request: Request, toolkit: ToolkitDep, test_id: ScopeDep) -> dict[str, Any]:
     body = _validated(FaultRequest, await _json_object(request))
     try:
         fault = parse(body.fault)
     except FaultSpecError as exc:
         raise APIError(400, f"Invalid fault: {exc}.", param="fault", code="invalid_fault") from None
-    queued = await toolkit.faults.store.push(fault, body.count, body.model)
+    if len(await toolkit.faults.store.list()) >= MAX_QUEUED:  # every request walks the queue
+        raise APIError(400, f"{MAX_QUEUED} faults are already queued, the most kept; clear some first.", code="too_many_faults")
+    queued = await toolkit.faults.store.push(fault, body.count, body.model, test_id)
     return queued.describe()
 
 
 @router.get("/faults")
-async def list_faults(toolkit: ToolkitDep) -> dict[str, Any]:
-    return {"object": "list", "data": [queued.describe() for queued in await toolkit.faults.store.list()]}
+async def list_faults(toolkit: ToolkitDep, test_id: ScopeDep) -> dict[str, Any]:
+    queued = [q.describe() for q in await toolkit.faults.store.list() if sees(q.test_id, test_id)]
+    return {"object": "list", "data": queued}
 
 
 @router.delete("/faults")
-async def clear_faults(toolkit: ToolkitDep) -> dict[str, Any]:
-    return {"deleted": await toolkit.faults.store.clear()}
+async def clear_faults(toolkit: ToolkitDep, test_id: ScopeDep) -> dict[str, Any]:
+    return {"deleted": await toolkit.faults.store.clear(test_id)}
 
 
 # --- fixtures (the store is perceptron_mock.answers.fixtures.FixtureStore) --------------------------------------
@@ -218,31 +231,31 @@ def _bad_fixture(exc: FixtureFileError) -> APIError:
 
 
 @router.post("/fixtures", status_code=201)
-async def add_fixture(request: Request, fixtures: FixturesDep, first: bool = False) -> dict[str, Any]:
+async def add_fixture(request: Request, fixtures: FixturesDep, test_id: ScopeDep, first: bool = False) -> dict[str, Any]:
     """Add a fixture, ``{name?, match, respond}`` as in a fixture file; ``?first=true`` puts it ahead of
     every other one (the first match answers)."""
     body = await _json_object(request)
     try:
-        return fixtures.add(body, first=first).describe()
+        return fixtures.add(body, first=first, test_id=test_id).describe()
     except FixtureFileError as exc:
         raise _bad_fixture(exc) from None
 
 
 @router.get("/fixtures")
-async def list_fixtures(fixtures: FixturesDep) -> dict[str, Any]:
-    return {"object": "list", "data": fixtures.list()}
+async def list_fixtures(fixtures: FixturesDep, test_id: ScopeDep) -> dict[str, Any]:
+    return {"object": "list", "data": fixtures.list(test_id)}
 
 
 @router.delete("/fixtures")
-async def clear_fixtures(fixtures: FixturesDep) -> dict[str, Any]:
+async def clear_fixtures(fixtures: FixturesDep, test_id: ScopeDep) -> dict[str, Any]:
     """Remove the fixtures added at run time; those from the fixtures directory stay."""
-    return {"deleted": fixtures.clear()}
+    return {"deleted": fixtures.clear(test_id)}
 
 
 # ``:path``: a name may hold a slash (``a/b``), which the client sends as %2F and the server decodes.
 @router.delete("/fixtures/{name:path}")
-async def remove_fixture(name: str, fixtures: FixturesDep) -> dict[str, Any]:
-    if not fixtures.remove(name):
+async def remove_fixture(name: str, fixtures: FixturesDep, test_id: ScopeDep) -> dict[str, Any]:
+    if not fixtures.remove(name, test_id):
         raise APIError(404, f"No fixture is called {clip(name)!r}.", param="name", code="fixture_not_found")
     return {"deleted": 1}
 
@@ -260,11 +273,19 @@ async def reload_fixtures(fixtures: FixturesDep) -> dict[str, Any]:
 
 
 @router.post("/reset")
-async def reset(request: Request, toolkit: ToolkitDep, fixtures: FixturesDep) -> dict[str, Any]:
+async def reset(request: Request, toolkit: ToolkitDep, fixtures: FixturesDep, test_id: ScopeDep) -> dict[str, Any]:
     """Back to the state of a fresh start: no journal, no queued faults, full rate-limit buckets, empty
     schema and pattern caches, and the fixtures of the fixtures directory as it is now (re-read: one
-    removed by name comes back), no uploaded files and a full upload quota. ``fixtures`` counts the run-time fixtures removed, ``cache_bytes`` what
-    the caches were counted at. A bad fixture file is a 400 and changes nothing."""
+    removed by name comes back), no uploaded files and a full upload quota. ``fixtures`` counts the
+    run-time fixtures removed, ``cache_bytes`` what the caches were counted at. A bad fixture file is a
+    400 and changes nothing. With a test id, only that test's journal entries, queued faults and
+    run-time fixtures go (what all tests share stays: buckets, caches, files, the directory)."""
+    if test_id is not None:
+        journal = await toolkit.journal.clear(test_id) if toolkit.journal is not None else 0
+        return {
+            "journal": journal, "faults": await toolkit.faults.store.clear(test_id), "fixtures": fixtures.clear(test_id),
+            "rate_limits": False, "cache_bytes": 0,
+        }
     try:
         removed = fixtures.reset()  # first: a bad file leaves everything as it was
     except FixtureFileError as exc:

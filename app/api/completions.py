@@ -28,6 +28,7 @@ from perceptron_mock.protocol.catalog import Catalog
 from perceptron_mock.protocol.errors import model_not_found
 from perceptron_mock.protocol.faults import Fault
 from perceptron_mock.protocol.requests import ChatCompletionRequest
+from perceptron_mock.protocol.test_ids import read_test_id
 from perceptron_mock.protocol.validation import parse_request_lifting
 from perceptron_mock.render.delivery import Delivery, StreamObserver, before_answer, send_completion
 from perceptron_mock.render.json import render_completion
@@ -104,9 +105,13 @@ class ChatCompletions:
         else:
             request, prompt = self.understand(body, exchange)
         del body
-        answer = await self.choose(request, prompt)  # a bad schema or regex is refused here, using up no fault
+        test_id = read_test_id(scope)  # X-Mock-Test-Id: this test's run-time fixtures and faults, and the shared
+        answer = await self.choose(request, prompt, test_id)  # a bad schema or regex is refused here, using up no fault
         # The request's own header or queued fault wins over a fixture's.
-        fault = await self.faults.pick(scope, exchange, stream=bool(request.stream), model=request.model) or answer.fault
+        fault = (
+            await self.faults.pick(scope, exchange, stream=bool(request.stream), model=request.model, test_id=test_id)
+            or answer.fault
+        )
         chosen = pacing.from_header(scope)  # refused if unreadable, streamed or not; only a stream is paced
         await before_answer(fault, answer, exchange, receive)
         if request.stream:
@@ -147,12 +152,13 @@ class ChatCompletions:
             ticker=self.ticker,
         )
 
-    async def choose(self, request: ChatCompletionRequest, prompt: Prompt) -> Answer:
+    async def choose(self, request: ChatCompletionRequest, prompt: Prompt, test_id: str | None = None) -> Answer:
+        fixtures = self.fixtures if test_id is None else self.fixtures.scoped(test_id)
         if _searches_or_builds(request, self.fixtures):
             # Checking a schema (meta-schema, RE2 compiles) and building its answer may take up to ~a second
             # of pure Python for the largest accepted: in a worker thread, the event loop keeps serving.
-            return await asyncio.to_thread(choose, request, prompt, self.fixtures)
-        return choose(request, prompt, self.fixtures)
+            return await asyncio.to_thread(choose, request, prompt, fixtures)
+        return choose(request, prompt, fixtures)
 
 
 def _searches_or_builds(request, fixtures: FixtureStore) -> bool:

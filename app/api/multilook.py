@@ -18,6 +18,7 @@ from perceptron_mock.exchange import exchange_of
 from perceptron_mock.files.store import FileStore
 from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.rate_limit import RateLimiter
+from perceptron_mock.protocol.test_ids import read_test_id
 from perceptron_mock.protocol import ids
 from perceptron_mock.protocol.catalog import Catalog
 from perceptron_mock.protocol.data_urls import Body
@@ -79,9 +80,14 @@ class Multilook:
         model = accounted.request.model
         # Up to 64 completions of rule answers (and fixture searches): a few ms to tens of ms of pure
         # Python, in a worker thread so that the event loop keeps serving.
-        results = await asyncio.to_thread(answers.answer_prompts, accounted, self.fixtures)
+        test_id = read_test_id(scope)  # X-Mock-Test-Id: this test's run-time fixtures and faults, and the shared
+        fixtures = self.fixtures if test_id is None else self.fixtures.scoped(test_id)
+        results = await asyncio.to_thread(answers.answer_prompts, accounted, fixtures)
         # The request's own header or queued fault wins over a fixture's; multilook never streams.
-        fault = await self.faults.pick(scope, exchange, stream=False, model=model) or answers.fixture_fault(results)
+        fault = (
+            await self.faults.pick(scope, exchange, stream=False, model=model, test_id=test_id)
+            or answers.fixture_fault(results)
+        )
         # The prompts are answered side by side: the response waits for the slowest fixture's latency.
         await before_answer(fault, Answer("", latency_ms=max(r.latency_ms for r in results)), exchange, receive)
         refusal = answers.every_prompt_failed(results)

@@ -17,6 +17,7 @@ from typing import Any
 
 FAULT_HEADER = "X-Mock-Fault"
 PACING_HEADER = "X-Mock-Pacing"
+TEST_ID_HEADER = "X-Mock-Test-Id"
 
 # The mock is local: an HTTP(S)_PROXY in the environment must not capture calls to it.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -55,6 +56,7 @@ class RecordedRequest:
     answer: dict[str, Any] | None  # what was answered: content, reasoning, tool_calls, error, stream events
     images: list[str | None]  # sha256 of each data-URL image of the body, in order (the live view shows them)
     tool_calls: list[dict[str, Any]] | None = None  # the calls the answer made: {id, name, arguments}
+    test_id: str | None = None  # the X-Mock-Test-Id it carried
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> "RecordedRequest":
@@ -68,13 +70,23 @@ class RecordedRequest:
 class MockClient:
     """Drive a running mock: read its journal, queue faults, add fixtures, reset it.
 
-    ``admin_key`` is the mock's ``--admin-key``, needed when it listens beyond loopback."""
+    ``admin_key`` is the mock's ``--admin-key``, needed when it listens beyond loopback. ``test_id`` scopes
+    every call, and the SDK clients it hands out, to one test (``X-Mock-Test-Id``) on a shared mock."""
 
-    def __init__(self, url: str, *, api_key: str = "test-key", admin_key: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str = "test-key",
+        admin_key: str | None = None,
+        timeout: float = 10.0,
+        test_id: str | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.admin_key = admin_key
         self.timeout = timeout
+        self.test_id = test_id
 
     @property
     def base_url(self) -> str:
@@ -92,6 +104,8 @@ class MockClient:
             request.add_header("content-type", "application/json")
         if self.admin_key:
             request.add_header("authorization", f"Bearer {self.admin_key}")
+        if self.test_id is not None:
+            request.add_header(TEST_ID_HEADER, self.test_id)
         try:
             with _OPENER.open(request, timeout=self.timeout) as response:
                 payload = response.read()
@@ -195,7 +209,8 @@ class MockClient:
 
     def reset(self) -> dict[str, Any]:
         """Back to a fresh start: journal, fault queue, rate-limit counters, run-time fixtures and uploaded
-        files cleared, the fixtures directory re-read (a directory fixture removed by name comes back)."""
+        files cleared, the fixtures directory re-read (a directory fixture removed by name comes back). With a
+        ``test_id``, only that test's journal entries, faults and run-time fixtures are cleared."""
         return self._call("POST", "/reset")
 
     def config(self) -> dict[str, Any]:
@@ -205,10 +220,16 @@ class MockClient:
         """An ``openai.OpenAI`` pointed at the mock (``options`` go to its constructor)."""
         import openai
 
+        if self.test_id is not None:
+            options["default_headers"] = {TEST_ID_HEADER: self.test_id, **options.get("default_headers", {})}
         return openai.OpenAI(**{"base_url": self.base_url, "api_key": self.api_key, **options})
 
     def perceptron_client(self, **options: Any) -> Any:
-        """A ``perceptron.Client`` pointed at the mock."""
+        """A ``perceptron.Client`` pointed at the mock (with the test id, through an httpx client of its own)."""
         import perceptron
 
+        if self.test_id is not None and "http_client" not in options:
+            import httpx
+
+            options["http_client"] = httpx.Client(timeout=options.get("timeout", 60.0), headers={TEST_ID_HEADER: self.test_id})
         return perceptron.Client(**{"base_url": self.base_url, "api_key": self.api_key, **options})

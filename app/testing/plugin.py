@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -18,6 +19,29 @@ from perceptron_mock.testing.client import MockClient
 MARKER = "perceptron_mock"
 DEFAULT_KEY = "test-key"
 START_TIMEOUT = 30.0
+
+
+RECORD_OPTION = "--perceptron-mock-record"
+RECORDINGS_OPTION = "--perceptron-mock-recordings"
+UPSTREAM_KEY_ENV = "PERCEPTRON_API_KEY"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("perceptron-mock")
+    group.addoption(
+        RECORD_OPTION,
+        metavar="URL",
+        default=None,
+        help="run the tests that use perceptron_mock_recorded against URL (the SDKs' base URL) through the "
+        f"recording proxy, with the key in ${UPSTREAM_KEY_ENV}, and store each test's recordings; "
+        "without it they replay the stored recordings",
+    )
+    group.addoption(
+        RECORDINGS_OPTION,
+        metavar="DIR",
+        default=None,
+        help="where recordings are stored, one folder per test module and test (default: recordings/ beside each test file)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -118,4 +142,62 @@ def perceptron_mock(request: pytest.FixtureRequest) -> Iterator[ThreadedMock]:
         return
     mock = request.getfixturevalue("perceptron_mock_server")
     mock.reset()
-    yield mock
+    # Scoped to this test (X-Mock-Test-Id) as on a mock that many runs share: the SDK clients it hands
+    # out and its admin calls carry the id; requests from clients made elsewhere are in the shared scope.
+    mock.test_id = id_for_node(request.node.nodeid)
+    try:
+        yield mock
+    finally:
+        mock.test_id = None
+
+
+def id_for_node(nodeid: str) -> str:
+    """A pytest node id as a test id: kept whole up to the header's limit, else shortened with its digest."""
+    import hashlib
+
+    text = "".join(ch if " " <= ch <= "~" else "?" for ch in nodeid)
+    return text if len(text) <= 200 else text[:183] + "#" + hashlib.sha256(nodeid.encode()).hexdigest()[:16]
+
+
+@pytest.fixture
+def perceptron_mock_recorded(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The service as this test recorded it (docs: "pytest fixture", record and replay): with
+    ``--perceptron-mock-record URL``, a recording proxy to ``URL`` that stores the test's recordings
+    (the upstream key from ``$PERCEPTRON_API_KEY``, never written); without it, a mock that answers from
+    them only (``--unmatched error``). Either way: ``.base_url``, ``.api_key``, ``.openai_client()``..."""
+    import os
+    import shutil
+
+    from perceptron_mock.testing.recorder import ThreadedRecorder
+
+    directory = recordings_dir(request)
+    upstream = request.config.getoption(RECORD_OPTION)
+    if upstream is None:
+        if not directory.is_dir():
+            pytest.fail(f"no recordings for this test in {directory}: run it once with {RECORD_OPTION} URL", pytrace=False)
+        mock = ThreadedMock(fixtures_dir=directory, unmatched="error", fixtures_reload_seconds=0).start()
+        mock.mode = "replay"
+        try:
+            yield mock
+        finally:
+            mock.stop()
+        return
+    key = os.environ.get(UPSTREAM_KEY_ENV)
+    if not key:
+        pytest.fail(f"{RECORD_OPTION} needs the upstream key in ${UPSTREAM_KEY_ENV}", pytrace=False)
+    shutil.rmtree(directory, ignore_errors=True)  # a test recorded again keeps only what it sends now
+    with ThreadedRecorder(upstream, directory, upstream_key=key) as recorder:
+        client = MockClient(recorder.url, api_key=DEFAULT_KEY)  # the SDK clients it hands out; the key is swapped
+        client.mode = "record"
+        yield client
+
+
+def recordings_dir(request: pytest.FixtureRequest) -> Path:
+    """``recordings/<module>/<test>`` beside the test file, or under ``--perceptron-mock-recordings``."""
+    import re
+
+    base = request.config.getoption(RECORDINGS_OPTION)
+    module = request.node.path
+    root = Path(base) if base else module.parent / "recordings"
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")[:120]
+    return root / module.stem / name

@@ -21,6 +21,7 @@ from perceptron_mock.protocol.data_urls import Body, data_url_spans, replace_spa
 from perceptron_mock.toolkit.answer_tape import AnswerTape, decode as decode_answer
 from perceptron_mock.toolkit.image_store import ImageStore, keep_images
 from perceptron_mock.toolkit.live import Live
+from perceptron_mock.protocol.test_ids import lenient_test_id, sees
 
 # Headers that carry credentials never leave the process: not through the admin API, not into Redis.
 SECRET_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-api-key", b"api-key", b"cookie"})
@@ -54,7 +55,7 @@ class JournalStore(Protocol):
 
     async def entries(self) -> list[dict[str, Any]]: ...
 
-    async def clear(self) -> int: ...
+    async def clear(self, test_id: str | None = None) -> int: ...
 
 
 class MemoryJournal:
@@ -73,10 +74,16 @@ class MemoryJournal:
     async def entries(self) -> list[dict[str, Any]]:
         return list(self._ring)
 
-    async def clear(self) -> int:
+    async def clear(self, test_id: str | None = None) -> int:
+        """Empty the ring, or with ``test_id`` drop that test's entries only."""
         count = len(self._ring)
+        if test_id is None:
+            self._ring.clear()
+            return count
+        kept = [entry for entry in self._ring if entry.get("test_id") != test_id]
         self._ring.clear()
-        return count
+        self._ring.extend(kept)
+        return count - len(kept)
 
 
 # --- recording -------------------------------------------------------------------------------------
@@ -235,6 +242,7 @@ class Recorder:
                     "answer_times": tape.times,
                     "answer_shortened": tape.shortened,
                     "images": images,
+                    "test_id": lenient_test_id(scope),
                 }
             )
             if self.live is not None:
@@ -335,6 +343,7 @@ def present(entry: dict[str, Any]) -> dict[str, Any]:
             entry.get("answer_chunks") or [], entry.get("answer_times") or [], shortened=entry.get("answer_shortened", False)
         ),
         "images": entry.get("images") or [],
+        "test_id": entry.get("test_id"),  # absent from entries of older versions
     }
 
 
@@ -359,6 +368,7 @@ def select(
     method: str | None = None,
     request_id: str | None = None,
     limit: int | None = None,
+    test_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """The presented entries that match every filter given, oldest first; ``limit`` keeps the newest.
     The walk goes newest first and stops at ``limit``: presenting parses a body, and the client's
@@ -367,6 +377,8 @@ def select(
         return []
     out = []
     for entry in reversed(entries):
+        if not sees(entry.get("test_id"), test_id):
+            continue
         if path is not None and entry["path"] != path:
             continue
         if method is not None and entry["method"] != method.upper():

@@ -38,12 +38,31 @@ redis.call('DEL', KEYS[1])
 return count
 """
 
-# ARGV: 1 if the request streams, else 0; the request's model.
+# One test's items only (ARGV[1], the test id): a fault's "test_id" field, a journal entry's after its "id:".
+_CLEAR_TEST = """
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+local removed = 0
+for i, raw in ipairs(items) do
+  local data = raw
+  if KEYS[1] ~= KEYS[2] then data = string.sub(raw, string.find(raw, ':', 1, true) + 1) end
+  local item = cjson.decode(data)
+  if item.test_id == ARGV[1] then
+    redis.call('LSET', KEYS[1], i - 1, '')
+    removed = removed + 1
+  end
+end
+redis.call('LREM', KEYS[1], 0, '')
+return removed
+"""
+
+# ARGV: 1 if the request streams, else 0; the request's model; its test id ('' for none).
 _TAKE = """
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
 for i, raw in ipairs(items) do
   local item = cjson.decode(raw)
-  if (item.model == '' or item.model == ARGV[2]) and (ARGV[1] == '1' or not item.streams_only) then
+  local test = item.test_id or ''
+  if (item.model == '' or item.model == ARGV[2]) and (ARGV[1] == '1' or not item.streams_only)
+     and (ARGV[3] == '' or test == '' or test == ARGV[3]) then
     if item.remaining <= 1 then
       redis.call('LSET', KEYS[1], i - 1, '')
       redis.call('LREM', KEYS[1], 1, '')
@@ -66,6 +85,7 @@ class RedisJournal:
         self._redis = client
         self._append = self._redis.register_script(_APPEND)
         self._clear = self._redis.register_script(_CLEAR)
+        self._clear_test = self._redis.register_script(_CLEAR_TEST)
         self._outage = outage(client)
 
     async def add(self, entry: dict[str, Any]) -> None:
@@ -96,7 +116,9 @@ class RedisJournal:
             out.append(entry)
         return out
 
-    async def clear(self) -> int:
+    async def clear(self, test_id: str | None = None) -> int:
+        if test_id is not None:
+            return int(await self._clear_test(keys=[JOURNAL, FAULTS], args=[test_id]))
         return int(await self._clear(keys=[JOURNAL]))
 
 
@@ -105,25 +127,27 @@ class RedisFaults:
         self._redis = client
         self._take = self._redis.register_script(_TAKE)
         self._clear = self._redis.register_script(_CLEAR)
+        self._clear_test = self._redis.register_script(_CLEAR_TEST)
         self._outage = outage(client)
 
-    async def push(self, fault: Fault, count: int, model: str | None) -> QueuedFault:
+    async def push(self, fault: Fault, count: int, model: str | None, test_id: str | None = None) -> QueuedFault:
         number = await self._redis.incr(FAULT_IDS)
-        queued = QueuedFault(id=f"fault_{number}", fault=fault, remaining=count, model=model)
+        queued = QueuedFault(id=f"fault_{number}", fault=fault, remaining=count, model=model, test_id=test_id)
         item = {
             "id": queued.id,
             "spec": fault.spec,
             "remaining": count,
             "model": model or "",
             "streams_only": fault.streams_only,
+            "test_id": test_id or "",
         }
         await self._redis.rpush(FAULTS, orjson.dumps(item))
         return queued
 
-    async def take(self, *, stream: bool, model: str) -> Fault | None:
+    async def take(self, *, stream: bool, model: str, test_id: str | None = None) -> Fault | None:
         # A storage error goes up to Faults.pick, which marks the request so it does not wait on Redis again.
         with self._outage.watching("reading the fault queue"):
-            spec = await self._take(keys=[FAULTS], args=[1 if stream else 0, model])
+            spec = await self._take(keys=[FAULTS], args=[1 if stream else 0, model, test_id or ""])
         return parse(spec.decode()) if spec else None
 
     async def list(self) -> list[QueuedFault]:
@@ -131,9 +155,14 @@ class RedisFaults:
         out = []
         for item in map(orjson.loads, raw):
             out.append(
-                QueuedFault(id=item["id"], fault=parse(item["spec"]), remaining=item["remaining"], model=item["model"] or None)
+                QueuedFault(
+                    id=item["id"], fault=parse(item["spec"]), remaining=item["remaining"], model=item["model"] or None,
+                    test_id=item.get("test_id") or None,
+                )
             )
         return out
 
-    async def clear(self) -> int:
+    async def clear(self, test_id: str | None = None) -> int:
+        if test_id is not None:
+            return int(await self._clear_test(keys=[FAULTS, FAULTS], args=[test_id]))
         return int(await self._clear(keys=[FAULTS]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -160,3 +161,53 @@ def test_a_marker_serves_a_models_file(pytester: pytest.Pytester):
         """
     )
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+RECORDED_TEST = """
+import json, os
+
+def test_answers(perceptron_mock_recorded):
+    client = perceptron_mock_recorded.openai_client(max_retries=0)
+    done = client.chat.completions.create(model="isaac-0.2-2b-preview", messages=[{"role": "user", "content": "Describe the dock."}])
+    stream = client.chat.completions.create(
+        model="isaac-0.2-2b-preview", messages=[{"role": "user", "content": "Stream it."}], stream=True
+    )
+    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    with open(os.environ["RESULTS_FILE"], "a") as out:
+        out.write(json.dumps([perceptron_mock_recorded.mode, done.choices[0].message.content, streamed]) + "\\n")
+"""
+
+
+def test_a_test_recorded_against_an_upstream_replays_the_same_answers_without_it(pytester: pytest.Pytester, monkeypatch, tmp_path):
+    from tests.helpers import threaded_mock
+
+    results = tmp_path / "results.jsonl"
+    monkeypatch.setenv("RESULTS_FILE", str(results))
+    monkeypatch.setenv("PERCEPTRON_API_KEY", "sk-upstream-only-9d1e77")
+    pytester.makepyfile(test_recorded=RECORDED_TEST)
+    with threaded_mock(api_keys=["sk-upstream-only-9d1e77"]) as upstream:
+        recorded = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--perceptron-mock-record", upstream.base_url)
+    recorded.assert_outcomes(passed=1)
+    monkeypatch.delenv("PERCEPTRON_API_KEY")
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)  # the upstream is gone
+    live, replayed = [json.loads(line) for line in results.read_text().splitlines()]
+    assert live[0] == "record" and replayed[0] == "replay"
+    assert replayed[1:] == live[1:] and live[1] and live[2]
+    stored = sorted((pytester.path / "recordings" / "test_recorded" / "test_answers").iterdir())
+    assert [p.name for p in stored] == ["0001-describe-the-dock-json-200.yaml", "0002-stream-it-stream-200.yaml"]
+    assert not any("sk-upstream-only-9d1e77" in p.read_text() for p in stored)
+
+
+def test_replay_without_recordings_fails_saying_how_to_record(pytester: pytest.Pytester):
+    pytester.makepyfile(test_unrecorded="def test_x(perceptron_mock_recorded):\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*no recordings for this test in *recordings/test_unrecorded/test_x: run it once with --perceptron-mock-record URL*"])
+
+
+def test_record_mode_needs_the_upstream_key_in_the_environment(pytester: pytest.Pytester, monkeypatch):
+    monkeypatch.delenv("PERCEPTRON_API_KEY", raising=False)
+    pytester.makepyfile(test_unrecorded="def test_x(perceptron_mock_recorded):\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--perceptron-mock-record", "http://127.0.0.1:9/v1")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*--perceptron-mock-record needs the upstream key in $PERCEPTRON_API_KEY*"])
