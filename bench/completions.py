@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/completions.py [--duration 8] [--connections 1,16,64] [--soak 100000] [--baseline REF]
 
-Three servers, each one uvicorn worker (uvloop + httptools) pinned to CPU 0; wrk runs pinned to CPU 1
+Four servers, each one uvicorn worker (uvloop + httptools) pinned to CPU 0; wrk runs pinned to CPU 1
 and POSTs, to each in turn, the requests of one pool of 1,000 distinct small chat requests
 (bench/request_pool.py), so that no cache of whole answers helps any of them:
 
@@ -11,12 +11,18 @@ and POSTs, to each in turn, the requests of one pool of 1,000 distinct small cha
 - floor: the bare app plus only the library calls that any pipeline honouring the issue must make —
          validate the body with the mock's pydantic model, count the prompt's tokens and the answer's
          tokens with the Qwen3 tokenizer, fresh ids. No auth, limiter, journal, rules or faults. It
-         shows how close to the bare app a validating, token-counting server can get at all.
+         shows how close to the bare app a validating, token-counting server can get at all;
+- rules: the floor plus the mock's own answer (its validation, accounting, answer rules, fitting and
+         rendering) and nothing else: what answering as the mock does costs before auth, the
+         limiter, the journal and faults.
 
 With ``--baseline REF`` (a commit, e.g. the one before an optimisation), the mock as it was at REF runs
 as a fourth server in the same run, from the same virtualenv.
 
-Printed per connection count: requests/s, p50 and p99 latency for each, and the ratios. Then the
+Printed per connection count: requests/s, p50 and p99 latency and the server's CPU time per request
+(µs; it holds when other work shares the machine, as requests/s does not) for each, and the ratios
+("cpu f/m": the floor's CPU per request over the mock's, what mock/floor would be on an idle
+machine; "cpu b/m": the baseline's over the mock's). Then the
 mock's RSS before and after --soak requests. Needs `wrk` (Debian's package). Figures vary +-25 % on
 a shared VM: compare the columns of one run, not runs.
 """
@@ -114,6 +120,43 @@ WRK_SCRIPT = textwrap.dedent(
 )
 
 
+# The floor plus the mock's own answer: its validation, accounting, answer rules, fitting and rendering,
+# called as the mock calls them, and nothing else (no auth, limiter, journal, faults or fixtures). It
+# shows what answering as the mock does costs before any of the toolkit's work.
+RULES_APP = textwrap.dedent(
+    '''
+    import time
+    from perceptron_mock.answers.answer import fit
+    from perceptron_mock.answers.choose import choose
+    from perceptron_mock.api.completions import ChatCompletions
+    from perceptron_mock.protocol import ids
+    from perceptron_mock.protocol.catalog import Catalog
+    from perceptron_mock.render.json import render_completion
+    from perceptron_mock.settings import Settings
+
+    settings = Settings()
+    pipeline = ChatCompletions(settings, faults=None, fixtures=None, auth=None,
+                               catalog=Catalog.load(settings.models_file).served(settings.models))
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        request, prompt = pipeline.understand(body)
+        completion = fit(choose(request, prompt), budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens)
+        body = render_completion(completion, id=ids.completion_id(), created=int(time.time()), model=request.model)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                *ids.request_id_headers()]})
+        await send({"type": "http.response.body", "body": body})
+    '''
+)
+
+
 def pin(cpu: int) -> list[str]:
     """A command prefix that pins a process to one CPU (nothing where that is not possible)."""
     return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else []
@@ -194,6 +237,22 @@ def wrk(url: str, script: str, connections: int, duration: int) -> dict:
     return {"requests": requests, "rps": rps, "p50": _ms(*p50.groups()), "p99": _ms(*p99.groups()), "non2xx": int(errors.group(1)) if errors else 0}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(process: subprocess.Popen, url: str, script: str, connections: int, duration: int) -> dict:
+    """``wrk`` against ``url``, with the server's CPU time per request (µs): unlike requests/s, that
+    figure holds when other work shares the machine."""
+    before = cpu_seconds(process.pid)
+    result = wrk(url, script, connections, duration)
+    result["cpu_us"] = (cpu_seconds(process.pid) - before) / max(1, result["requests"]) * 1e6
+    return result
+
+
 def proc_status_kb(pid: int, field: str = "VmRSS") -> int:
     """A memory figure of /proc/PID/status in kB: VmRSS (resident now), VmHWM (peak resident)."""
     with open(f"/proc/{pid}/status") as handle:
@@ -206,6 +265,7 @@ def main() -> None:
     parser.add_argument("--connections", default="1,16,64", help="comma-separated connection counts")
     parser.add_argument("--soak", type=int, default=100_000, help="requests for the RSS-growth check (0: skip)")
     parser.add_argument("--pool", type=int, default=1000, help="distinct requests in the pool")
+    parser.add_argument("--rounds", type=int, default=1, help="runs per server, interleaved; the median is shown")
     parser.add_argument("--baseline", metavar="REF", help="also run the mock as it was at this commit")
     # The limiter stays on (the full pipeline is measured) with a budget no run can exhaust.
     parser.add_argument(
@@ -230,7 +290,7 @@ def main() -> None:
                 urls[name] = f"http://127.0.0.1:{port}/v1/chat/completions"
             answer = httpx.post(urls["mock"], json=pool[0], headers={"authorization": "Bearer bench-key"}).json()
             content = answer["choices"][0]["message"]["content"]
-            for name, source in (("bare", BARE_APP), ("floor", FLOOR_APP)):
+            for name, source in (("bare", BARE_APP), ("floor", FLOOR_APP), ("rules", RULES_APP)):
                 port = free_port()
                 servers[name] = start_bare(port, directory, source, f"{name}_app", {"BARE_CONTENT": content})
                 urls[name] = f"http://127.0.0.1:{port}/v1/chat/completions"
@@ -239,20 +299,31 @@ def main() -> None:
                 handle.write(wrk_script(pool))
             print(
                 f"mock flags: {' '.join(extra) or '(defaults)'}; {args.duration}s per run; wrk -t1, pinned CPUs; "
-                f"{len(pool)} distinct requests; load average {os.getloadavg()[0]:.1f}"
+                f"{len(pool)} distinct requests; median of {args.rounds} interleaved runs; load average {os.getloadavg()[0]:.1f}"
                 + (f"; baseline: the mock at {args.baseline}" if args.baseline else "")
             )
             names = list(urls)
-            columns = " | ".join(f"{name + ' rps':>12} {'p50 ms':>7} {'p99 ms':>7}" for name in names)
-            ratios = ["mock/floor", "floor/bare"] + (["base/floor", "mock/base"] if args.baseline else [])
+            columns = " | ".join(f"{name + ' rps':>12} {'p50 ms':>7} {'p99 ms':>7} {'cpu us':>6}" for name in names)
+            ratios = ["mock/floor", "floor/bare", "cpu f/m", "cpu f/r"] + (["base/floor", "mock/base", "cpu b/m"] if args.baseline else [])
             print(f"{'conns':>5} | {columns} | {' '.join(f'{r:>10}' for r in ratios)}")
             for connections in [int(c) for c in args.connections.split(",")]:
-                r = {name: wrk(urls[name], script, connections, args.duration) for name in names}
-                values = [r["mock"]["rps"] / r["floor"]["rps"], r["floor"]["rps"] / r["bare"]["rps"]]
+                runs = {name: [] for name in names}
+                for _ in range(args.rounds):  # interleaved: a burst of load elsewhere hits every server alike
+                    for name in names:
+                        runs[name].append(measured(servers[name], urls[name], script, connections, args.duration))
+                r = {name: sorted(results, key=lambda x: x["rps"])[len(results) // 2] for name, results in runs.items()}
+                values = [r["mock"]["rps"] / r["floor"]["rps"], r["floor"]["rps"] / r["bare"]["rps"], r["floor"]["cpu_us"] / r["mock"]["cpu_us"],
+                          r["floor"]["cpu_us"] / r["rules"]["cpu_us"]]
                 if args.baseline:
-                    values += [r["baseline"]["rps"] / r["floor"]["rps"], r["mock"]["rps"] / r["baseline"]["rps"]]
+                    values += [
+                        r["baseline"]["rps"] / r["floor"]["rps"],
+                        r["mock"]["rps"] / r["baseline"]["rps"],
+                        r["baseline"]["cpu_us"] / r["mock"]["cpu_us"],
+                    ]
                 note = "".join(f"  ({r[n]['non2xx']} non-2xx from {n})" for n in names if r[n]["non2xx"])
-                cells = " | ".join(f"{r[n]['rps']:>12.0f} {r[n]['p50']:>7.2f} {r[n]['p99']:>7.2f}" for n in names)
+                cells = " | ".join(
+                    f"{r[n]['rps']:>12.0f} {r[n]['p50']:>7.2f} {r[n]['p99']:>7.2f} {r[n]['cpu_us']:>6.0f}" for n in names
+                )
                 print(f"{connections:>5} | {cells} | {' '.join(f'{v:>10.2f}' for v in values)}{note}")
             if args.soak:
                 soak(servers["mock"], urls["mock"], script, args.soak)
