@@ -125,9 +125,15 @@ def stored_headers(headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes
     ordinary request) they are the server's own list, not a copy; past them, credentials are left
     out, a value over ``HEADER_VALUE_KEPT`` bytes keeps its head and says how long it was, and the
     headers past ``HEADERS_KEPT`` or ``HEADER_BYTES_KEPT`` bytes are left out."""
-    if len(headers) <= HEADERS_KEPT and sum(len(k) + len(v) for k, v in headers) <= HEADER_BYTES_KEPT:
-        if all(len(v) <= HEADER_VALUE_KEPT for _, v in headers):
-            return headers, False
+    if len(headers) <= HEADERS_KEPT:
+        size = 0
+        for name, value in headers:  # one plain loop: this runs on every request
+            if len(value) > HEADER_VALUE_KEPT:
+                break
+            size += len(name) + len(value)
+        else:
+            if size <= HEADER_BYTES_KEPT:
+                return headers, False
     kept: list[tuple[bytes, bytes]] = []
     size = 0
     shortened = False
