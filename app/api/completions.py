@@ -58,6 +58,7 @@ class ChatCompletions:
         self.pacing = Pacing(settings.stream_first_token_ms, settings.stream_tokens_per_second or None)
         self.keepalive = settings.stream_keepalive_seconds
         self.events_per_write = settings.stream_events_per_write
+        self.plain_delivery = Delivery.of(None, pacing=self.pacing, events_per_write=self.events_per_write)
         self.max_items = settings.max_json_items
 
     def understand(self, body: Body) -> tuple[ChatCompletionRequest, Prompt]:
@@ -86,7 +87,10 @@ class ChatCompletions:
         # The request's own header or queued fault wins over a fixture's.
         fault = await self.faults.pick(scope, exchange, stream=bool(request.stream), model=request.model) or answer.fault
         await before_answer(fault, answer, exchange, receive)
-        delivery = Delivery.of(fault, pacing=answer.pacing or self.pacing, events_per_write=self.events_per_write)
+        if fault is None and answer.pacing is None:
+            delivery = self.plain_delivery  # most answers: built once, not per request
+        else:
+            delivery = Delivery.of(fault, pacing=answer.pacing or self.pacing, events_per_write=self.events_per_write)
         completion = fit(answer, budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens)
         completion_id, created = ids.completion_id(), int(time.time())
         if request.stream:
