@@ -224,9 +224,10 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, script: str, connections: int, duration: int) -> dict:
+def wrk(url: str, script: str, connections: int, duration: int, *, cpu: int | None = 1) -> dict:
+    """One wrk run against ``url``, pinned to CPU ``cpu`` (None: not pinned)."""
     output = subprocess.run(
-        [*pin(1), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, url],
+        [*(pin(cpu) if cpu is not None else []), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, url],
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
