@@ -3,14 +3,13 @@ the one place where an answer is cut to the token budget."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from perceptron_mock.accounting import tokens
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.protocol.faults import Fault
+from perceptron_mock.values import value
 
 
-@dataclass(frozen=True)
+@value
 class Pacing:
     """How fast a streamed answer arrives: a delay before the first token, then a steady rate."""
 
@@ -18,7 +17,7 @@ class Pacing:
     tokens_per_second: float | None = None  # None: as fast as possible
 
 
-@dataclass(frozen=True)
+@value
 class Answer:
     """What the model "said", before limits are applied."""
 
@@ -34,7 +33,7 @@ class Answer:
     fault: Fault | None = None  # to apply to this answer, as if sent in the X-Mock-Fault header
 
 
-@dataclass(frozen=True)
+@value
 class Completion:
     """An answer fitted to its budget, with the token counts the usage block reports."""
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from html import escape
+
+from perceptron_mock.values import value
 
 GRID = 1000
 
 
-@dataclass(frozen=True)
+@value
 class Region:
     x1: int
     y1: int
@@ -33,7 +35,7 @@ class Region:
 WHOLE = Region(0, 0, GRID, GRID)
 
 
-@dataclass(frozen=True)
+@value
 class Annotation:
     kind: str  # point, box, polygon, clip
     mention: str
