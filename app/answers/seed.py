@@ -14,6 +14,7 @@ from perceptron_mock.protocol.requests import ChatCompletionRequest
 
 _EXCLUDED = {"messages", "stream", "stream_options", "max_completion_tokens", "max_tokens"}
 _EXCLUDED_T0 = _EXCLUDED | {"temperature"}
+_WITH_MODEL = {True: _EXCLUDED | {"model"}, False: _EXCLUDED_T0 | {"model"}}  # by "excluded is _EXCLUDED"
 
 
 def seed_of(request: ChatCompletionRequest, prompt: Prompt) -> int:
@@ -46,7 +47,7 @@ def _fields_json(request: ChatCompletionRequest, excluded: set[str]) -> bytes:
     among them, a served model's id (plain text): its dump is written out, at a tenth of the cost."""
     model = request.model
     if (
-        request.model_fields_set <= excluded | {"model"}
+        request.model_fields_set <= _WITH_MODEL[excluded is _EXCLUDED]
         and not request.model_extra
         and model.isascii()
         and model.isprintable()
