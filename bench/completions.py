@@ -1,6 +1,6 @@
 """Benchmark: the mock's full pipeline against a bare ASGI app returning the same completion JSON.
 
-    .venv/bin/python bench/completions.py [--duration 8] [--connections 1,16,64] [--soak 100000] [--baseline REF]
+    .venv/bin/python bench/completions.py [--duration 8] [--connections 1,16,64] [--soak 100000] [--rounds 1] [--baseline REF]
 
 Four servers, each one uvicorn worker (uvloop + httptools) pinned to CPU 0; wrk runs pinned to CPU 1
 and POSTs, to each in turn, the requests of one pool of 1,000 distinct small chat requests
@@ -17,12 +17,13 @@ and POSTs, to each in turn, the requests of one pool of 1,000 distinct small cha
          limiter, the journal and faults.
 
 With ``--baseline REF`` (a commit, e.g. the one before an optimisation), the mock as it was at REF runs
-as a fourth server in the same run, from the same virtualenv.
+as a fifth server in the same run, from the same virtualenv. ``--rounds N`` runs each server N times,
+interleaved, and shows the median.
 
 Printed per connection count: requests/s, p50 and p99 latency and the server's CPU time per request
 (µs; it holds when other work shares the machine, as requests/s does not) for each, and the ratios
 ("cpu f/m": the floor's CPU per request over the mock's, what mock/floor would be on an idle
-machine; "cpu b/m": the baseline's over the mock's). Then the
+machine; "cpu f/r": the floor's over the rules'; "cpu b/m": the baseline's over the mock's). Then the
 mock's RSS before and after --soak requests. Needs `wrk` (Debian's package). Figures vary +-25 % on
 a shared VM: compare the columns of one run, not runs.
 """
