@@ -7,8 +7,6 @@ about the input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from perceptron_mock.accounting import tokens
 from perceptron_mock.accounting.image_tokens import image_tokens
 from perceptron_mock.accounting import media_tokens, tool_tokens
@@ -20,9 +18,10 @@ from perceptron_mock.protocol.errors import APIError, invalid
 from perceptron_mock.protocol.media_parts import MODALITY
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 from perceptron_mock.settings import Settings
+from perceptron_mock.values import value
 
 
-@dataclass(frozen=True)
+@value
 class Prompt:
     prompt_tokens: int  # text, images and the chat template's overhead
     images: tuple[ImageInfo, ...]  # every asset (media part), by asset index; video and audio stand-ins

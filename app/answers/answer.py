@@ -9,9 +9,10 @@ from perceptron_mock.accounting import tokens
 from perceptron_mock.protocol import ids
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.protocol.faults import Fault
+from perceptron_mock.values import value
 
 
-@dataclass(frozen=True)
+@value
 class Pacing:
     """How fast a streamed answer arrives: a wait before the first token, then a rate; fixed, or drawn
     from a seeded distribution (``perceptron_mock.answers.pacing`` draws each stream's schedule)."""
@@ -38,7 +39,7 @@ class ToolCall:
     arguments: str | None
 
 
-@dataclass(frozen=True)
+@value
 class Answer:
     """What the model "said", before limits are applied."""
 
@@ -55,7 +56,7 @@ class Answer:
     tool_calls: tuple[ToolCall, ...] = ()
 
 
-@dataclass(frozen=True)
+@value
 class Completion:
     """An answer fitted to its budget, with the token counts the usage block reports."""
 

@@ -7,9 +7,9 @@ Hints count in system messages only, as the real gateway reads them; ``vision_co
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from perceptron_mock.protocol.requests import ChatCompletionRequest
+from perceptron_mock.values import value
 
 # A body stops at the next tag, open or close: ``(.*?)</hint>`` scanned to the end of the text from every
 # unclosed ``<hint>``, quadratic in a prompt of them.
@@ -21,7 +21,7 @@ SPATIAL = ("BOX", "POINT", "POLYGON", "CLIP")
 _FORMAT_HINT = {"box": "BOX", "point": "POINT", "polygon": "POLYGON", "clip": "CLIP"}
 
 
-@dataclass(frozen=True)
+@value
 class Hints:
     tokens: frozenset[str]  # every token sent, upper-cased, known or not
     reasoning: bool  # reasoning_content is filled

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
 from functools import cached_property
+
+from perceptron_mock.values import value
 
 READ_CHARS = 4096
 # The task patterns are written in lower case and run on the lowered prompt: case-insensitive
@@ -259,7 +260,7 @@ def answer_question(question: str, rng: random.Random) -> str:
     )
 
 
-@dataclass(frozen=True)
+@value
 class Reading:
     """A prompt, read once: what ``choose`` and the rules work from."""
 

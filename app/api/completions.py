@@ -79,6 +79,7 @@ class ChatCompletions:
         self.ticker = Ticker(settings.stream_tick_ms / 1000) if settings.stream_tick_ms else None
         self.keepalive = settings.stream_keepalive_seconds
         self.events_per_write = settings.stream_events_per_write
+        self.plain_delivery = Delivery.of(None, pacing=self.pacing, events_per_write=self.events_per_write)
         self.max_items = settings.max_json_items
 
     def understand(self, body: Body, exchange: Exchange | None = None) -> tuple[ChatCompletionRequest, Prompt]:
@@ -116,6 +117,8 @@ class ChatCompletions:
         await before_answer(fault, answer, exchange, receive)
         if request.stream:
             delivery = self.delivery(fault, chosen or answer.pacing or self.pacing, request, prompt)
+        elif fault is None:
+            delivery = self.plain_delivery  # most answers: built once, not per request
         else:
             delivery = Delivery.of(fault, pacing=self.pacing, events_per_write=self.events_per_write)
         completion = fit(answer, budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens)

@@ -12,6 +12,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from perceptron_mock.guards.header_limit import headers_too_large
+from perceptron_mock.guards.held_head import HeldHeadTransport
 from perceptron_mock.protocol import ids
 from perceptron_mock.settings import Settings
 
@@ -39,6 +40,9 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
         self._heads = 0  # heads completed on this connection
         self._head_bytes = 0
         self._refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(HeldHeadTransport(transport))  # type: ignore[arg-type]
 
     def on_message_begin(self) -> None:
         self._in_head = True

@@ -10,7 +10,6 @@ import hashlib
 import heapq
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from perceptron_mock.asgi import Scope
@@ -19,6 +18,7 @@ from perceptron_mock.guards.auth import bearer_token
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.protocol.retry import go_duration, retry_headers
 from perceptron_mock.storage import STORAGE_ERRORS, outage, storage_unavailable
+from perceptron_mock.values import value
 
 log = logging.getLogger("perceptron_mock")
 
@@ -26,7 +26,7 @@ REDIS_PREFIX = "perceptron-mock:ratelimit:"
 _MICROS = 1_000_000
 
 
-@dataclass(frozen=True)
+@value
 class Quota:
     """One key's bucket as one request leaves it."""
 

@@ -144,3 +144,32 @@ def test_task_shapes():
     assert yes_no.startswith(("Yes", "No"))
     count = answer_for(chat("How many forklifts are there?", images=[RED])).content
     assert re.fullmatch(r"There (is|are) \d+ forklifts?\.", count)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    model=st.one_of(
+        st.sampled_from(["isaac-0.2-2b-preview", "m\u00f6del", 'a"b', "a\\b", "tab\there"]),
+        st.text(st.characters(exclude_categories=("Cs",)), max_size=20),
+    ),
+    fields=st.fixed_dictionaries(
+        {},
+        optional={
+            "temperature": st.one_of(st.none(), st.sampled_from([0, 0.0, 0.5, 2])),
+            "stream": st.booleans(),
+            "max_tokens": st.integers(0, 100),
+            "top_p": st.one_of(st.none(), st.just(0.5)),
+            "unknown_field": st.integers(-1000, 1000),
+        },
+    ),
+)
+def test_the_seed_reads_the_request_s_fields_exactly_as_pydantic_dumps_them(model, fields):
+    from perceptron_mock.answers.seed import _EXCLUDED, _EXCLUDED_T0, _fields_json
+    from perceptron_mock.protocol.requests import ChatCompletionRequest
+
+    request = ChatCompletionRequest.model_validate_json(
+        orjson.dumps({"model": model, "messages": [{"role": "user", "content": "x"}], **fields})
+    )
+    excluded = _EXCLUDED if request.temperature else _EXCLUDED_T0
+    dumped = request.model_dump_json(exclude=excluded, exclude_none=True, by_alias=True).encode()
+    assert _fields_json(request, excluded) == dumped

@@ -19,7 +19,8 @@ from perceptron_mock.main import create_app
 from perceptron_mock.settings import Settings
 from perceptron_mock.toolkit import journal as journal_view
 from perceptron_mock.testing.client import MockClient, RecordedRequest
-from perceptron_mock.toolkit.journal import status_matches, stored_body
+from perceptron_mock.toolkit.journal import status_matches
+from perceptron_mock.toolkit.journal_bounds import stored_body
 from tests.helpers import MODEL, chat, data_url
 
 
