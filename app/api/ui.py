@@ -7,6 +7,7 @@ script, so that text a client wrote can never run on the page (docs: "Live view"
 
 from __future__ import annotations
 
+import asyncio
 import re
 from importlib import resources
 from typing import Any, AsyncIterator
@@ -14,7 +15,7 @@ from urllib.parse import parse_qs
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 
@@ -132,6 +133,23 @@ async def image(digest: str, request: Request) -> Response:
         kind = "application/octet-stream"
         headers["content-disposition"] = f'attachment; filename="{digest[:16]}"'
     return Response(data, media_type=kind, headers=headers)
+
+
+@router.get("/files/{file_id}", dependencies=[Depends(_guard)])
+async def stored_file(file_id: str, request: Request) -> Response:
+    """An uploaded image that a request named by ``image_file_id``, streamed from the files directory."""
+    store = request.app.state.files
+    found = await asyncio.to_thread(store.get, file_id)
+    path = store.content_path(file_id) if found is not None else None
+    if found is None or path is None or not path.exists():
+        raise APIError(404, f"No such file: {file_id!r}.", param="file_id", code="file_not_found")
+    headers = {**PAGE_HEADERS, "content-security-policy": "default-src 'none'; sandbox", "cache-control": "private, max-age=3600"}
+    with open(path, "rb") as head:
+        kind = _sniffed(head.read(16))
+    if kind is None:  # a video, audio or anything a browser might run: a download
+        kind = "application/octet-stream"
+        headers["content-disposition"] = f'attachment; filename="{found.id}"'
+    return FileResponse(path, media_type=kind, headers=headers)
 
 
 def _sniffed(data: bytes) -> str | None:
