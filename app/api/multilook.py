@@ -12,6 +12,7 @@ from perceptron_mock.accounting.multilook import Accounted, account_multilook
 from perceptron_mock.answers.answer import Answer, Pacing
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.answers import multilook as answers
+from perceptron_mock.answers import pacing
 from perceptron_mock.api.completions import FILE_MARKS, THREAD_ABOVE
 from perceptron_mock.asgi import Receive, Scope, Send
 from perceptron_mock.exchange import Exchange, exchange_of
@@ -85,6 +86,7 @@ class Multilook:
         test_id = read_test_id(scope)  # X-Mock-Test-Id: this test's run-time fixtures and faults, and the shared
         fixtures = self.fixtures if test_id is None else self.fixtures.scoped(test_id)
         results = await asyncio.to_thread(answers.answer_prompts, accounted, fixtures)
+        pacing.from_header(scope)  # never streamed, so never paced; but an unreadable header is refused, as in chat
         # The request's own header or queued fault wins over a fixture's; multilook never streams.
         fault = (
             await self.faults.pick(scope, exchange, stream=False, model=model, test_id=test_id)
