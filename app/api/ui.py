@@ -21,6 +21,7 @@ from starlette.background import BackgroundTask
 
 from perceptron_mock.api.admin import SESSION_COOKIE, AdminAccess
 from perceptron_mock.protocol.errors import APIError
+from perceptron_mock.protocol.test_ids import VALID as TEST_ID, invalid_test_id
 from perceptron_mock.toolkit import journal as journal_view
 from perceptron_mock.toolkit.live import CLEARED
 from perceptron_mock.toolkit.state import Toolkit
@@ -48,7 +49,9 @@ STATIC = {
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"), (b"BM", "image/bmp"))
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _FORM_BYTES = 4096
-_ROW_FIELDS = ("id", "request_id", "time", "method", "path", "model", "status", "fault", "duration_ms", "stream", "complete")
+_ROW_FIELDS = (
+    "id", "request_id", "time", "method", "path", "model", "status", "fault", "duration_ms", "stream", "complete", "test_id",
+)
 
 
 def _access(request: Request) -> AdminAccess:
@@ -169,6 +172,7 @@ async def events(
     path: str | None = None,
     method: str | None = None,
     request_id: str | None = None,
+    test_id: str | None = None,  # a query parameter here: an EventSource cannot send X-Mock-Test-Id
 ) -> Response:
     """Server-sent events: ``ready`` once subscribed, then a ``request`` row per journal entry that
     matches the filters (those of ``GET /_admin/requests``), ``cleared`` and ``reload`` (the view fell
@@ -178,10 +182,12 @@ async def events(
         raise APIError(409, "The journal is off (journal_size is 0).", code="journal_off")
     if status is not None and not re.fullmatch(r"\d{3}|[1-5]xx|none", status):
         raise APIError(400, "status must be a status (503), a class (5xx) or none.", param="status", code="invalid_value")
+    if test_id is not None and not TEST_ID.fullmatch(test_id):
+        raise invalid_test_id()
     subscription = toolkit.live.subscribe()
     if subscription is None:
         raise APIError(503, "Too many live views are open; close one and reload.", code="too_many_live_views")
-    filters = {"model": model, "status": status, "path": path, "method": method, "request_id": request_id}
+    filters = {"model": model, "status": status, "path": path, "method": method, "request_id": request_id, "test_id": test_id}
 
     async def stream() -> AsyncIterator[dict[str, Any]]:
         try:

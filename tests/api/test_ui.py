@@ -179,6 +179,20 @@ def test_a_stored_svg_is_served_as_a_download_never_as_a_page(perceptron_mock, c
     assert shown.headers["content-disposition"].startswith("attachment")
 
 
+def test_the_feed_can_follow_one_test_id_as_the_admin_api_scopes_it(perceptron_mock, client):
+    with httpx.stream("GET", perceptron_mock.url + "/_admin/ui/events?test_id=job-a", timeout=10) as feed:
+        events = _events(feed)
+        assert next(events)[0] == "ready"
+        post(client, chat("other job"), **{"X-Mock-Test-Id": "job-b"})  # another test's: not shown
+        mine = post(client, chat("my job"), **{"X-Mock-Test-Id": "job-a"})
+        event, data = next(events)
+        assert event == "request" and mine.headers["x-request-id"] in data and '"test_id":"job-a"' in data
+        shared = post(client, chat("no id"))  # the shared scope's: every test sees it
+        assert shared.headers["x-request-id"] in next(events)[1]
+    refused = httpx.get(perceptron_mock.url + "/_admin/ui/events?test_id=" + "x" * 257)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_test_id"
+
+
 def _upload(client, data: bytes, name: str = "cat.png") -> str:
     response = client.post("/v1/files", files={"file": (name, data)}, data={"purpose": "vision"})
     assert response.status_code == 200, response.text

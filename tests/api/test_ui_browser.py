@@ -259,3 +259,17 @@ def test_a_multilook_request_shows_its_uploaded_image_its_prompts_and_each_promp
     first = answered.json()["results"][0]["completions"][0]["message"]["content"]
     assert page.text_content(".results li[data-prompt='0'] pre") == first
     assert "Not this one." in page.text_content(".results li[data-prompt='1']")
+
+
+def test_the_test_id_filter_shows_that_tests_requests_live_and_in_the_list(page, perceptron_mock, client):
+    before = client.post("/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "a, before"}]}, headers={"X-Mock-Test-Id": "job-a"})
+    client.post("/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "b"}]}, headers={"X-Mock-Test-Id": "job-b"})
+    _open_live_view(page, perceptron_mock.url)
+    page.fill("#filters input[name=test_id]", "job-a")
+    page.click("#filters button[type=submit]")
+    page.wait_for_selector(f'#rows tr[data-request-id="{before.headers["x-request-id"]}"]', timeout=WAIT)  # the list, read with the header
+    after = client.post("/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "a, after"}]}, headers={"X-Mock-Test-Id": "job-a"})
+    page.wait_for_selector(f'#rows tr[data-request-id="{after.headers["x-request-id"]}"]', timeout=WAIT)  # the feed
+    assert page.eval_on_selector_all("#rows tr[data-request-id]", "rows => rows.length") == 2  # not job B's
+    _open_row(page, after.headers["x-request-id"])
+    page.wait_for_function("() => document.querySelector('#detail').textContent.includes('test job-a')", timeout=WAIT)

@@ -29,8 +29,8 @@
     box.classList.toggle("bad", !!bad);
   }
 
-  async function api(method, path, body) {
-    const init = { method, credentials: "same-origin", headers: {} };
+  async function api(method, path, body, headers) {
+    const init = { method, credentials: "same-origin", headers: { ...(headers || {}) } };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
       init.headers["content-type"] = "application/json";
@@ -122,7 +122,8 @@
 
   async function loadList() {
     try {
-      const listed = await api("GET", `/_admin/requests${query(state.filters, { limit: state.filters.limit })}`);
+      const { test_id: testId, ...filters } = state.filters; // the admin API takes the test id as its header
+      const listed = await api("GET", `/_admin/requests${query(filters, { limit: state.filters.limit })}`, undefined, testId ? { "X-Mock-Test-Id": testId } : {});
       clearRows();
       for (const entry of listed.data.reverse()) addRow(entry, false); // newest first
     } catch (e) {
@@ -355,7 +356,7 @@
     const detail = $("detail");
     detail.replaceChildren(
       h("h2", {}, `${entry.method} ${entry.path} → ${entry.status === null ? "no answer" : entry.status}`),
-      h("p", { class: "meta" }, `#${entry.id} · ${entry.request_id || ""} · ${entry.model || "no model"} · ${entry.duration_ms} ms · ${entry.stream ? "streamed" : "not streamed"}${entry.fault ? ` · fault ${entry.fault}` : ""}${entry.complete ? "" : " · incomplete"}`),
+      h("p", { class: "meta" }, `#${entry.id} · ${entry.request_id || ""} · ${entry.model || "no model"} · ${entry.duration_ms} ms · ${entry.stream ? "streamed" : "not streamed"}${entry.fault ? ` · fault ${entry.fault}` : ""}${entry.test_id ? ` · test ${entry.test_id}` : ""}${entry.complete ? "" : " · incomplete"}`),
       assets.length ? stage : null,
       h("div", { class: "sides" }, request, answerPane(entry)),
     );
@@ -395,7 +396,7 @@
       event.preventDefault();
       const form = new FormData(event.target);
       state.filters = {};
-      for (const name of [...FILTERS, "limit"]) state.filters[name] = String(form.get(name) || "").trim();
+      for (const name of [...FILTERS, "test_id", "limit"]) state.filters[name] = String(form.get(name) || "").trim();
       showDetailHint();
       connect();
     });
