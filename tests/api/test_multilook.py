@@ -279,3 +279,12 @@ def test_with_unmatched_error_each_prompt_without_a_fixture_gets_its_own_404(per
     assert response.results[1].error.code == "no_matching_fixture" and "'colour'" in response.results[1].error.message
     with pytest.raises(perceptron.errors.NotFoundError):
         multilook(perceptron_sdk, prompts=["Count the chairs."])  # no prompt matched: the request's own 404
+
+
+def test_a_prompt_a_tool_call_fixture_answers_gets_its_own_error_not_an_empty_completion(perceptron_mock, perceptron_sdk):
+    perceptron_mock.add_fixture(name="agent", match={"user_text": "weather"}, respond={"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]})
+    response = multilook(perceptron_sdk, prompts=["What is the weather like?", "What is in the image?"])
+    refused, answered = response.results
+    assert refused.error.code == "unsupported_parameter"
+    assert "tool calls" in refused.error.message and not refused.completions
+    assert answered.ok and answered.completions[0].finish_reason == "stop"
