@@ -17,8 +17,9 @@ port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)
 key=contract-key
 log=$(mktemp)
 
-# The rate limit is off: 429 is documented, but a run of 300 cases/min would test little else.
-PERCEPTRON_MOCK_RATE_LIMIT_PER_MINUTE=0 "$python" -m perceptron_mock --port "$port" --api-key "$key" --log-level warning >"$log" 2>&1 &
+# The rate limits are off (the model list's own bucket too): 429 is documented, but a run of 300
+# cases/min would test little else.
+PERCEPTRON_MOCK_RATE_LIMIT_PER_MINUTE=0 PERCEPTRON_MOCK_MODELS_RATE_LIMIT_PER_MINUTE=0 "$python" -m perceptron_mock --port "$port" --api-key "$key" --log-level warning >"$log" 2>&1 &
 server=$!
 stop() {
     local status=$?

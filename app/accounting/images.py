@@ -11,6 +11,7 @@ import hashlib
 import io
 import struct
 import warnings
+from typing import Any
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -116,22 +117,7 @@ def _inspect_image(data: bytes, mime: str, param: str, *, max_pixels: int) -> Im
         raise invalid("The data URL does not contain a readable PNG, JPEG or WebP image.", param, "invalid_image")
     if not _ends_complete(sniffed, data):
         raise invalid(f"The {sniffed} image is truncated.", param, "truncated_image")
-    with warnings.catch_warnings():
-        # Pillow warns between MAX_IMAGE_PIXELS and twice that; our own limit decides instead.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data), formats=(sniffed,)) as image:
-                width, height = image.size
-        except Image.DecompressionBombError:
-            raise invalid("The image declares too many pixels to be processed.", param, "image_too_large") from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error):
-            raise invalid(f"The {sniffed} image is corrupt and cannot be read.", param, "invalid_image") from None
-    if width < 1 or height < 1 or width * height > max_pixels:
-        raise invalid(
-            f"The image is {width}x{height} pixels; at most {max_pixels} pixels are accepted.",
-            param,
-            "image_too_large",
-        )
+    width, height = _pixels(io.BytesIO(data), sniffed, param, max_pixels=max_pixels)
     # The bytes are the format the URL's MIME type says (any other is refused above).
     return ImageInfo(url=f"data:{mime}", width=width, height=height, sha256=hashlib.sha256(data).hexdigest())
 
@@ -174,10 +160,18 @@ def inspect_image_file(path: str, mime: str, param: str, *, max_pixels: int, sha
     )
     if not complete:
         raise invalid(f"The {sniffed} image is truncated.", param, "truncated_image")
+    width, height = _pixels(path, sniffed, param, max_pixels=max_pixels)
+    return ImageInfo(url=f"data:{mime}", width=width, height=height, sha256=sha256)
+
+
+def _pixels(source: Any, sniffed: str, param: str, *, max_pixels: int) -> tuple[int, int]:
+    """An image's width and height as Pillow reads its header (``source``: bytes in a BytesIO, or a
+    path), refused when corrupt or over ``max_pixels``: data URLs and uploaded files alike."""
     with warnings.catch_warnings():
+        # Pillow warns between MAX_IMAGE_PIXELS and twice that; our own limit decides instead.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            with Image.open(path, formats=(sniffed,)) as image:
+            with Image.open(source, formats=(sniffed,)) as image:
                 width, height = image.size
         except Image.DecompressionBombError:
             raise invalid("The image declares too many pixels to be processed.", param, "image_too_large") from None
@@ -187,4 +181,4 @@ def inspect_image_file(path: str, mime: str, param: str, *, max_pixels: int, sha
         raise invalid(
             f"The image is {width}x{height} pixels; at most {max_pixels} pixels are accepted.", param, "image_too_large"
         )
-    return ImageInfo(url=f"data:{mime}", width=width, height=height, sha256=sha256)
+    return width, height

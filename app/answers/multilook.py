@@ -56,6 +56,8 @@ def answer_prompt(accounted: Accounted, index: int, prompt: Prompt, fixtures: Fi
     first = answers[0]  # a fixture's fields (error, latency, fault, usage) are the same in every sample
     if first.error is not None:
         return PromptResult(index, error=first.error, fault=first.fault, latency_ms=first.latency_ms)
+    if first.tool_calls:  # a chat fixture's calls: multilook's wire has no place for them
+        return PromptResult(index, error=_no_tool_calls(index), fault=first.fault, latency_ms=first.latency_ms)
     completions = tuple(fit(a, budget=prompt.completion_budget, prompt_tokens=prompt.prompt_tokens) for a in answers)
     return PromptResult(
         index,
@@ -64,6 +66,15 @@ def answer_prompt(accounted: Accounted, index: int, prompt: Prompt, fixtures: Fi
         audio_tokens=audio_tokens(prompt),
         fault=first.fault,
         latency_ms=first.latency_ms,
+    )
+
+
+def _no_tool_calls(index: int) -> APIError:
+    return APIError(
+        400,
+        "A fixture answered this prompt with tool calls; multilook has no tool calling.",
+        param=f"prompts[{index}]",
+        code="unsupported_parameter",
     )
 
 

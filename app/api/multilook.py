@@ -12,9 +12,10 @@ from perceptron_mock.accounting.multilook import Accounted, account_multilook
 from perceptron_mock.answers.answer import Answer, Pacing
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.answers import multilook as answers
+from perceptron_mock.answers import pacing
 from perceptron_mock.api.completions import FILE_MARKS, THREAD_ABOVE
 from perceptron_mock.asgi import Receive, Scope, Send
-from perceptron_mock.exchange import exchange_of
+from perceptron_mock.exchange import Exchange, exchange_of
 from perceptron_mock.files.store import FileStore
 from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.rate_limit import RateLimiter
@@ -56,9 +57,11 @@ class Multilook:
         self.events_per_write = settings.stream_events_per_write
         self.max_items = settings.max_json_items
 
-    def understand(self, body: Body) -> Accounted:
+    def understand(self, body: Body, exchange: Exchange | None = None) -> Accounted:
         """The body validated and accounted for: JSON → fields and limits → model → context → each prompt."""
         request, payloads = parse_multilook(body, reject_unknown=self.reject_unknown, max_items=self.max_items)
+        if exchange is not None:
+            exchange.model = request.model  # for the metrics, served or not
         model = self.catalog.get(request.model)
         if model is None:
             raise model_not_found(request.model)
@@ -73,9 +76,9 @@ class Multilook:
             await self.limiter.admit(exchange, key)  # before the body is read: a 429 costs no upload
         body = await exchange.read_body(receive)
         if len(body) > THREAD_ABOVE or any(mark in body for mark in FILE_MARKS):  # file reads: disk I/O
-            accounted = await asyncio.to_thread(self.understand, body)
+            accounted = await asyncio.to_thread(self.understand, body, exchange)
         else:
-            accounted = self.understand(body)
+            accounted = self.understand(body, exchange)
         del body
         model = accounted.request.model
         # Up to 64 completions of rule answers (and fixture searches): a few ms to tens of ms of pure
@@ -83,6 +86,7 @@ class Multilook:
         test_id = read_test_id(scope)  # X-Mock-Test-Id: this test's run-time fixtures and faults, and the shared
         fixtures = self.fixtures if test_id is None else self.fixtures.scoped(test_id)
         results = await asyncio.to_thread(answers.answer_prompts, accounted, fixtures)
+        pacing.from_header(scope)  # never streamed, so never paced; but an unreadable header is refused, as in chat
         # The request's own header or queued fault wins over a fixture's; multilook never streams.
         fault = (
             await self.faults.pick(scope, exchange, stream=False, model=model, test_id=test_id)

@@ -7,6 +7,7 @@ script, so that text a client wrote can never run on the page (docs: "Live view"
 
 from __future__ import annotations
 
+import asyncio
 import re
 from importlib import resources
 from typing import Any, AsyncIterator
@@ -14,12 +15,13 @@ from urllib.parse import parse_qs
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 
 from perceptron_mock.api.admin import SESSION_COOKIE, AdminAccess
 from perceptron_mock.protocol.errors import APIError
+from perceptron_mock.protocol.test_ids import VALID as TEST_ID, invalid_test_id
 from perceptron_mock.toolkit import journal as journal_view
 from perceptron_mock.toolkit.live import CLEARED
 from perceptron_mock.toolkit.state import Toolkit
@@ -47,7 +49,9 @@ STATIC = {
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"), (b"BM", "image/bmp"))
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _FORM_BYTES = 4096
-_ROW_FIELDS = ("id", "request_id", "time", "method", "path", "model", "status", "fault", "duration_ms", "stream", "complete")
+_ROW_FIELDS = (
+    "id", "request_id", "time", "method", "path", "model", "status", "fault", "duration_ms", "stream", "complete", "test_id",
+)
 
 
 def _access(request: Request) -> AdminAccess:
@@ -134,6 +138,23 @@ async def image(digest: str, request: Request) -> Response:
     return Response(data, media_type=kind, headers=headers)
 
 
+@router.get("/files/{file_id}", dependencies=[Depends(_guard)])
+async def stored_file(file_id: str, request: Request) -> Response:
+    """An uploaded image that a request named by ``image_file_id``, streamed from the files directory."""
+    store = request.app.state.files
+    found = await asyncio.to_thread(store.get, file_id)
+    path = store.content_path(file_id) if found is not None else None
+    if found is None or path is None or not path.exists():
+        raise APIError(404, f"No such file: {file_id!r}.", param="file_id", code="file_not_found")
+    headers = {**PAGE_HEADERS, "content-security-policy": "default-src 'none'; sandbox", "cache-control": "private, max-age=3600"}
+    with open(path, "rb") as head:
+        kind = _sniffed(head.read(16))
+    if kind is None:  # a video, audio or anything a browser might run: a download
+        kind = "application/octet-stream"
+        headers["content-disposition"] = f'attachment; filename="{found.id}"'
+    return FileResponse(path, media_type=kind, headers=headers)
+
+
 def _sniffed(data: bytes) -> str | None:
     for magic, kind in _MAGIC:
         if data.startswith(magic):
@@ -151,6 +172,7 @@ async def events(
     path: str | None = None,
     method: str | None = None,
     request_id: str | None = None,
+    test_id: str | None = None,  # a query parameter here: an EventSource cannot send X-Mock-Test-Id
 ) -> Response:
     """Server-sent events: ``ready`` once subscribed, then a ``request`` row per journal entry that
     matches the filters (those of ``GET /_admin/requests``), ``cleared`` and ``reload`` (the view fell
@@ -160,10 +182,12 @@ async def events(
         raise APIError(409, "The journal is off (journal_size is 0).", code="journal_off")
     if status is not None and not re.fullmatch(r"\d{3}|[1-5]xx|none", status):
         raise APIError(400, "status must be a status (503), a class (5xx) or none.", param="status", code="invalid_value")
+    if test_id is not None and not TEST_ID.fullmatch(test_id):
+        raise invalid_test_id()
     subscription = toolkit.live.subscribe()
     if subscription is None:
         raise APIError(503, "Too many live views are open; close one and reload.", code="too_many_live_views")
-    filters = {"model": model, "status": status, "path": path, "method": method, "request_id": request_id}
+    filters = {"model": model, "status": status, "path": path, "method": method, "request_id": request_id, "test_id": test_id}
 
     async def stream() -> AsyncIterator[dict[str, Any]]:
         try:

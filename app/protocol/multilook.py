@@ -22,7 +22,7 @@ from perceptron_mock.protocol.requests import (
     UserMessage,
     VisionConfig,
 )
-from perceptron_mock.protocol.validation import first_error, json_kind, too_complex
+from perceptron_mock.protocol.validation import check_token_alias, first_error, json_kind, too_complex
 
 MAX_PROMPTS = 16
 MAX_N = 8
@@ -187,16 +187,7 @@ def check_limits(request: MultilookRequest, *, reject_unknown: bool = True) -> N
         raise invalid(
             f"Invalid request: n = {request.samples} requires temperature > 0.", "temperature", INVALID_PARAMETER
         )
-    if (
-        request.max_tokens is not None
-        and request.max_completion_tokens is not None
-        and request.max_tokens != request.max_completion_tokens
-    ):
-        raise invalid(
-            "Send either 'max_completion_tokens' or its alias 'max_tokens', not two different values.",
-            "max_tokens",
-            "conflicting_parameters",
-        )
+    check_token_alias(request)
     for i, message in enumerate(request.context):
         if message.role == "tool" or (message.role == "assistant" and message.tool_calls):
             raise tool_traffic(i)

@@ -14,7 +14,7 @@ from perceptron_mock.protocol.errors import APIError
 HEADER = "X-Mock-Test-Id"
 _RAW = HEADER.lower().encode()
 MAX_LENGTH = 256
-_VALID = re.compile(r"[\x20-\x7e]{1,%d}" % MAX_LENGTH)  # visible ASCII and spaces: a pytest node id fits
+VALID = re.compile(r"[\x20-\x7e]{1,%d}" % MAX_LENGTH)  # visible ASCII and spaces: a pytest node id fits
 
 
 def invalid_test_id() -> APIError:
@@ -31,7 +31,7 @@ def read_test_id(scope: Any) -> str | None:
     for key, value in scope["headers"]:
         if key == _RAW:
             text = value.decode("latin-1").strip()
-            if not _VALID.fullmatch(text):
+            if not VALID.fullmatch(text):
                 raise invalid_test_id()
             return text
     return None

@@ -195,6 +195,20 @@ def parse_request(body: Body, *, reject_unknown: bool = True) -> ChatCompletionR
     return request
 
 
+def check_token_alias(request: Any) -> None:
+    """``max_tokens`` is an alias of ``max_completion_tokens``: both may be sent only with one value."""
+    if (
+        request.max_tokens is not None
+        and request.max_completion_tokens is not None
+        and request.max_tokens != request.max_completion_tokens
+    ):
+        raise invalid(
+            "Send either 'max_completion_tokens' or its alias 'max_tokens', not two different values.",
+            "max_tokens",
+            "conflicting_parameters",
+        )
+
+
 def too_complex(limit: int) -> APIError:
     return invalid(
         f"The request body holds more than {limit} JSON items (array elements and object members, "
@@ -248,16 +262,7 @@ def check_request(request: ChatCompletionRequest, *, reject_unknown: bool = True
             "stream_options",
             "invalid_value",
         )
-    if (
-        request.max_tokens is not None
-        and request.max_completion_tokens is not None
-        and request.max_tokens != request.max_completion_tokens
-    ):
-        raise invalid(
-            "Send either 'max_completion_tokens' or its alias 'max_tokens', not two different values.",
-            "max_tokens",
-            "conflicting_parameters",
-        )
+    check_token_alias(request)
     if request.tools and (request.regex is not None or (request.response_format and request.response_format.type == "json_schema")):
         raise invalid(
             "'tools' cannot be combined with a json_schema 'response_format' or 'regex'.",

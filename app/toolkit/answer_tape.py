@@ -48,6 +48,7 @@ def decode(chunks: list[bytes], times: list[float], *, shortened: bool = False) 
         "error": None,
         "events": None,
         "text": None,
+        "results": None,
         "shortened": shortened,
     }
     body = b"".join(chunks)
@@ -70,9 +71,23 @@ def decode(chunks: list[bytes], times: list[float], *, shortened: bool = False) 
         out["reasoning"] = message.get("reasoning_content")
         out["tool_calls"] = message.get("tool_calls")
         out["finish_reason"] = choice.get("finish_reason")
+    elif isinstance(data, dict) and data.get("object") == "chat.completion.multilook":
+        out["results"] = [_prompt_result(r) for r in data.get("results") or () if isinstance(r, dict)]
     else:
         out["text"] = body.decode("utf-8", errors="replace")
     return out
+
+
+def _prompt_result(result: dict[str, Any]) -> dict[str, Any]:
+    """One multilook prompt's answer: its completions' content and finish reason, or its error."""
+    completions = [c for c in result.get("completions") or () if isinstance(c, dict)]
+    return {
+        "prompt_index": result.get("prompt_index"),
+        "completions": [
+            {"content": (c.get("message") or {}).get("content"), "finish_reason": c.get("finish_reason")} for c in completions
+        ],
+        "error": result.get("error"),
+    }
 
 
 def _decode_stream(chunks: list[bytes], times: list[float], out: dict[str, Any]) -> None:

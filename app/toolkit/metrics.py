@@ -22,7 +22,10 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 OTHER = "other"
 NONE = "none"
 
-ROUTES = frozenset({"/v1/chat/completions", "/v1/models", "/health", "/metrics", "/docs", "/openapi.json"})
+ROUTES = frozenset({
+    "/v1/chat/completions", "/v1/chat/completions/multilook", "/v1/files", "/v1/models", "/health", "/metrics",
+    "/docs", "/openapi.json",
+})
 FAULT_KINDS = ("status", "hang", "reset", "malformed", "cut", "sse_error", "drip", "latency")
 
 FIRST_TOKEN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 120)
@@ -30,12 +33,14 @@ GAP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.035, 0.04
 
 
 def route_of(path: str) -> str:
-    """The route label of ``path``: a known route (a model's own path as ``/v1/models/{model}``, the
+    """The route label of ``path``: a known route (a model's or a file's own path by its template, the
     admin API as ``/_admin``), else ``other``."""
     if path in ROUTES:
         return path
     if path.startswith("/v1/models/"):
         return "/v1/models/{model}"
+    if path.startswith("/v1/files/"):  # a file's own paths: the id is the caller's, never a label
+        return "/v1/files/{file_id}/content" if path.endswith("/content") else "/v1/files/{file_id}"
     if path.startswith("/_admin/") or path == "/_admin":
         return "/_admin"
     return OTHER

@@ -88,3 +88,25 @@ def test_an_image_in_the_conversation_matches_by_its_digest(perceptron_mock, cli
     assert post(client, sent).json()["choices"][0]["message"]["content"] == "A square."
     other = chat("What is it?", images=[data_url(image_bytes(color="red"))])
     assert "messages[0].content[0].image_url.url differs" in _error(post(client, other))["message"]
+
+
+def _loop(first: str, second: str, answered: str) -> list:
+    """A conversation whose assistant called two tools, ids ``first`` and ``second``, and one result, for ``answered``."""
+    call = lambda id, name: {"id": id, "type": "function", "function": {"name": name, "arguments": "{}"}}  # noqa: E731
+    return [
+        {"role": "user", "content": "Weather and calendar?"},
+        {"role": "assistant", "content": None, "tool_calls": [call(first, "get_weather"), call(second, "get_calendar")]},
+        {"role": "tool", "tool_call_id": answered, "content": "sunny"},
+        {"role": "tool", "tool_call_id": second if answered == first else first, "content": "free"},
+    ]
+
+
+@pytest.mark.perceptron_mock(unmatched="error")
+def test_a_recorded_tool_loop_matches_whatever_ids_the_calls_got_but_not_results_swapped(perceptron_mock, client):
+    tools = [{"type": "function", "function": {"name": n, "parameters": {"type": "object"}}} for n in ("get_weather", "get_calendar")]
+    perceptron_mock.add_fixture(name="loop", match={"messages": _loop("call_rec1", "call_rec2", "call_rec1")}, respond={"content": "Done."})
+    fresh = post(client, {"model": "perceptron-mk1.5", "messages": _loop("call_new1", "call_new2", "call_new1"), "tools": tools})
+    assert fresh.status_code == 200, fresh.text
+    assert fresh.json()["choices"][0]["message"]["content"] == "Done."
+    swapped = _error(post(client, {"model": "perceptron-mk1.5", "messages": _loop("call_new1", "call_new2", "call_new2"), "tools": tools}))
+    assert "messages[2].tool_call_id differs: recorded 'call_1', sent 'call_2'" in swapped["message"]

@@ -141,3 +141,22 @@ def test_no_metrics_leaves_completions_answering():
     with threaded_mock(metrics=False) as server:
         response = httpx.post(server.url + "/v1/chat/completions", json=chat("Hi"), headers={"authorization": "Bearer k"})
         assert response.status_code == 200 and json.loads(response.content)["object"] == "chat.completion"
+
+
+def test_multilook_and_files_requests_are_counted_under_their_own_routes_and_model(perceptron_mock, client):
+    before = scrape(perceptron_mock.url)
+    body = {"model": "perceptron-mk1.5", "context": [{"role": "user", "content": "A red square."}], "prompts": ["What colour?"]}
+    assert client.post("/v1/chat/completions/multilook", json=body).status_code == 200
+    assert client.get("/v1/files").status_code == 200
+    assert client.get("/v1/files/file-nosuchfile").status_code == 404
+    assert client.get("/v1/files/file-nosuchfile/content").status_code == 404
+    after = scrape(perceptron_mock.url)
+
+    def grew(**labels: str) -> float:
+        return requests_of(after, **labels) - requests_of(before, **labels)
+
+    assert grew(route="/v1/chat/completions/multilook", model="perceptron-mk1.5", status="200", fault="none") == 1
+    assert grew(route="/v1/files", model="none", status="200", fault="none") == 1
+    assert grew(route="/v1/files/{file_id}", model="none", status="404", fault="none") == 1
+    assert grew(route="/v1/files/{file_id}/content", model="none", status="404", fault="none") == 1
+    assert grew(route="other", model="none", status="200", fault="none") == 0

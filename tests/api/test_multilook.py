@@ -260,3 +260,31 @@ def test_an_image_uploaded_once_is_used_by_id_in_the_context_as_in_chat(perceptr
     with pytest.raises(perceptron.errors.BadRequestError) as refused:
         multilook(perceptron_sdk, context=by_id, prompts=["What is in the image?"])
     assert refused.value.param == "context[1].content[0].image_file_id"
+
+
+def test_an_unreadable_pacing_header_is_refused_and_a_readable_one_changes_nothing(client):
+    body = {"model": MK15, "context": CONTEXT, "prompts": ["What is in the image?"]}
+    refused = client.post(PATH, json=body, headers={"x-mock-pacing": "ttft=fast"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_pacing"
+    plain = client.post(PATH, json=body).json()
+    paced = client.post(PATH, json=body, headers={"x-mock-pacing": "ttft=300; tps=30"}).json()
+    assert paced["results"] == plain["results"]  # never streamed, so never paced
+
+
+@pytest.mark.perceptron_mock(unmatched="error")
+def test_with_unmatched_error_each_prompt_without_a_fixture_gets_its_own_404(perceptron_mock, perceptron_sdk):
+    perceptron_mock.add_fixture(name="colour", match={"user_text": "colour"}, respond={"content": "Red."})
+    response = multilook(perceptron_sdk, prompts=["What colour is it?", "Count the chairs."])
+    assert response.results[0].completions[0].text == "Red."
+    assert response.results[1].error.code == "no_matching_fixture" and "'colour'" in response.results[1].error.message
+    with pytest.raises(perceptron.errors.NotFoundError):
+        multilook(perceptron_sdk, prompts=["Count the chairs."])  # no prompt matched: the request's own 404
+
+
+def test_a_prompt_a_tool_call_fixture_answers_gets_its_own_error_not_an_empty_completion(perceptron_mock, perceptron_sdk):
+    perceptron_mock.add_fixture(name="agent", match={"user_text": "weather"}, respond={"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]})
+    response = multilook(perceptron_sdk, prompts=["What is the weather like?", "What is in the image?"])
+    refused, answered = response.results
+    assert refused.error.code == "unsupported_parameter"
+    assert "tool calls" in refused.error.message and not refused.completions
+    assert answered.ok and answered.completions[0].finish_reason == "stop"

@@ -15,7 +15,10 @@ from perceptron_mock.toolkit.image_store import ImageStore
 from perceptron_mock.toolkit.live import Live
 from tests.helpers import MODEL, chat, data_url, image_bytes, post
 
-UI_PATHS = ["/_admin/ui", "/_admin/ui/events", "/_admin/ui/static/ui.js", "/_admin/ui/images/" + "0" * 64]
+UI_PATHS = [
+    "/_admin/ui", "/_admin/ui/events", "/_admin/ui/static/ui.js", "/_admin/ui/images/" + "0" * 64,
+    "/_admin/ui/files/file-" + "a" * 22,
+]
 
 
 class _Scripts(HTMLParser):
@@ -174,6 +177,55 @@ def test_a_stored_svg_is_served_as_a_download_never_as_a_page(perceptron_mock, c
     shown = httpx.get(f"{perceptron_mock.url}/_admin/ui/images/{entry.images[0]}")
     assert shown.headers["content-type"] == "application/octet-stream"
     assert shown.headers["content-disposition"].startswith("attachment")
+
+
+def test_the_feed_can_follow_one_test_id_as_the_admin_api_scopes_it(perceptron_mock, client):
+    with httpx.stream("GET", perceptron_mock.url + "/_admin/ui/events?test_id=job-a", timeout=10) as feed:
+        events = _events(feed)
+        assert next(events)[0] == "ready"
+        post(client, chat("other job"), **{"X-Mock-Test-Id": "job-b"})  # another test's: not shown
+        mine = post(client, chat("my job"), **{"X-Mock-Test-Id": "job-a"})
+        event, data = next(events)
+        assert event == "request" and mine.headers["x-request-id"] in data and '"test_id":"job-a"' in data
+        shared = post(client, chat("no id"))  # the shared scope's: every test sees it
+        assert shared.headers["x-request-id"] in next(events)[1]
+    refused = httpx.get(perceptron_mock.url + "/_admin/ui/events?test_id=" + "x" * 257)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_test_id"
+
+
+def _upload(client, data: bytes, name: str = "cat.png") -> str:
+    response = client.post("/v1/files", files={"file": (name, data)}, data={"purpose": "vision"})
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def test_an_image_named_by_file_id_is_shown_from_the_files_directory(perceptron_mock, client):
+    png = image_bytes(size=(200, 100), color="green")
+    file_id = _upload(client, png)
+    shown = httpx.get(f"{perceptron_mock.url}/_admin/ui/files/{file_id}")
+    assert shown.status_code == 200 and shown.content == png and shown.headers["content-type"] == "image/png"
+    assert "sandbox" in shown.headers["content-security-policy"]
+    missing = httpx.get(f"{perceptron_mock.url}/_admin/ui/files/file-{'a' * 22}")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "file_not_found"
+
+
+def test_an_uploaded_file_that_is_not_an_image_is_served_as_a_download(perceptron_mock, client):
+    file_id = _upload(client, b"fLaC" + bytes(64), "song.flac")  # audio: no image to show
+    shown = httpx.get(f"{perceptron_mock.url}/_admin/ui/files/{file_id}")
+    assert shown.headers["content-type"] == "application/octet-stream"
+    assert shown.headers["content-disposition"].startswith("attachment")
+
+
+def test_the_journal_keeps_each_multilook_prompts_answer_and_error(perceptron_mock, client):
+    perceptron_mock.add_fixture({"name": "red", "match": {"user_text": "colour"}, "respond": {"content": "Red."}})
+    perceptron_mock.add_fixture({"name": "no", "match": {"user_text": "refuse"}, "respond": {"error": {"status": 400, "message": "No."}}})
+    body = {"model": "perceptron-mk1.5", "context": [{"role": "user", "content": "A red square."}], "prompts": ["What colour?", "refuse"], "n": 2, "temperature": 0.7}
+    assert client.post("/v1/chat/completions/multilook", json=body).status_code == 200
+    [entry] = perceptron_mock.requests()
+    first, second = entry.answer["results"]
+    assert first == {"prompt_index": 0, "completions": [{"content": "Red.", "finish_reason": "stop"}] * 2, "error": None}
+    assert second["prompt_index"] == 1 and second["error"]["message"] == "No." and second["completions"] == []
+    assert entry.answer["text"] is None  # decoded, not shown as raw JSON
 
 
 def test_the_image_store_drops_the_oldest_images_past_its_bound():

@@ -233,3 +233,43 @@ def test_the_pages_tag_reader_agrees_with_the_sdks_collect_annotations(page, per
             "text => PMGrounding.parse(text).map(a => [a.kind, a.points, a.mention, a.asset_idx])", text
         )
         assert sorted(ours, key=repr) == _sdk_items(text), text
+
+
+def test_a_multilook_request_shows_its_uploaded_image_its_prompts_and_each_prompts_answer(page, perceptron_mock, client):
+    _open_live_view(page, perceptron_mock.url)
+    width, height = 240, 160
+    uploaded = client.post("/v1/files", files={"file": ("scene.png", image_bytes(size=(width, height)))}, data={"purpose": "vision"})
+    file_id = uploaded.json()["id"]
+    perceptron_mock.add_fixture({"name": "refused", "match": {"user_text": "refuse"}, "respond": {"error": {"status": 400, "message": "Not this one."}}})
+    body = {
+        "model": "perceptron-mk1.5",
+        "context": [{"role": "user", "content": [{"type": "image_file_id", "image_file_id": {"file_id": file_id}}]}],
+        "prompts": ["What is in the image?", "refuse this"],
+    }
+    answered = client.post("/v1/chat/completions/multilook", json=body)
+    assert answered.status_code == 200
+    _open_row(page, answered.headers["x-request-id"])
+
+    page.wait_for_selector(".conversation figure[data-asset='0'] img", timeout=WAIT)
+    page.wait_for_function("() => document.querySelector('.conversation figure[data-asset=\"0\"] img').naturalWidth > 0", timeout=WAIT)
+    assert page.eval_on_selector(".conversation figure[data-asset='0'] img", "img => img.naturalWidth") == width
+    prompts = page.eval_on_selector_all(".conversation li", "items => items.map(li => li.textContent)")
+    assert any("prompt 0" in p and "What is in the image?" in p for p in prompts)
+    assert any("prompt 1" in p and "refuse this" in p for p in prompts)
+    first = answered.json()["results"][0]["completions"][0]["message"]["content"]
+    assert page.text_content(".results li[data-prompt='0'] pre") == first
+    assert "Not this one." in page.text_content(".results li[data-prompt='1']")
+
+
+def test_the_test_id_filter_shows_that_tests_requests_live_and_in_the_list(page, perceptron_mock, client):
+    before = client.post("/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "a, before"}]}, headers={"X-Mock-Test-Id": "job-a"})
+    client.post("/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "b"}]}, headers={"X-Mock-Test-Id": "job-b"})
+    _open_live_view(page, perceptron_mock.url)
+    page.fill("#filters input[name=test_id]", "job-a")
+    page.click("#filters button[type=submit]")
+    page.wait_for_selector(f'#rows tr[data-request-id="{before.headers["x-request-id"]}"]', timeout=WAIT)  # the list, read with the header
+    after = client.post("/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "a, after"}]}, headers={"X-Mock-Test-Id": "job-a"})
+    page.wait_for_selector(f'#rows tr[data-request-id="{after.headers["x-request-id"]}"]', timeout=WAIT)  # the feed
+    assert page.eval_on_selector_all("#rows tr[data-request-id]", "rows => rows.length") == 2  # not job B's
+    _open_row(page, after.headers["x-request-id"])
+    page.wait_for_function("() => document.querySelector('#detail').textContent.includes('test job-a')", timeout=WAIT)

@@ -188,3 +188,42 @@ def test_tool_calls_are_recorded_and_replayed_json_and_streamed(tmp_path):
     assert live[0] == "get_weather" and live[2] == "tool_calls" and live[1] == live[3] and "Paris" in live[1]
     with threaded_mock(fixtures_dir=recordings, unmatched="error") as replay:
         assert _calls(replay.base_url) == live
+
+
+def _agent_loop(base_url: str, *, stream: bool) -> list:
+    """A weather agent run to its final answer: each step's finish reason, content and calls."""
+    oai = openai.OpenAI(base_url=base_url, api_key=DUMMY_KEY, max_retries=0)
+    messages: list = [{"role": "user", "content": "What is the weather in 'Paris'?"}]
+    steps = []
+    for _ in range(3):
+        if stream:
+            with oai.chat.completions.stream(model="perceptron-mk1.5", messages=messages, tools=TOOLS) as events:
+                done = events.get_final_completion()
+        else:
+            done = oai.chat.completions.create(model="perceptron-mk1.5", messages=messages, tools=TOOLS)
+        message = done.choices[0].message
+        calls = message.tool_calls or []
+        steps.append((done.choices[0].finish_reason, message.content, [(c.function.name, c.function.arguments) for c in calls]))
+        if not calls:
+            return steps
+        messages.append({"role": "assistant", "content": message.content, "tool_calls": [c.model_dump() for c in calls]})
+        messages += [{"role": "tool", "tool_call_id": c.id, "content": "18 C and sunny"} for c in calls]
+    raise AssertionError(f"the loop did not end: {steps}")
+
+
+def test_a_recorded_agent_loop_replays_to_its_final_answer_though_call_ids_are_fresh(tmp_path):
+    recordings = tmp_path / "recordings"
+    with threaded_mock() as upstream:
+        with ThreadedRecorder(upstream.base_url, recordings) as proxy:
+            live = [_agent_loop(proxy.base_url, stream=False), _agent_loop(proxy.base_url, stream=True)]
+        assert [len(steps) for steps in live] == [2, 2] and live[0][0][0] == "tool_calls"
+        assert "18 C and sunny" in live[0][1][1]
+        checked = subprocess.run(
+            [sys.executable, "-m", "perceptron_mock", "verify", str(recordings), "--against", upstream.base_url, "--api-key", DUMMY_KEY],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert checked.returncode == 0, checked.stdout  # the tool-call answers' shapes, JSON and streamed
+    # The second step's recording holds the first answer's call id; the replay's first answer makes a
+    # fresh one, and the loop still finds its recording.
+    with threaded_mock(fixtures_dir=recordings, unmatched="error") as replay:
+        assert [_agent_loop(replay.base_url, stream=False), _agent_loop(replay.base_url, stream=True)] == live

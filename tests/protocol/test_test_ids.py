@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import httpx
 import openai
+import perceptron
 import pytest
 
 from perceptron_mock import MockClient
-from tests.helpers import MODEL, chat, threaded_mock
+from tests.helpers import MODEL, chat, image_bytes, threaded_mock
 
 MESSAGES = [{"role": "user", "content": "Hello"}]
 
@@ -63,6 +64,35 @@ def test_a_scoped_reset_clears_that_test_only(jobs):
     a.add_fixture(respond={"content": "A"})
     assert a.reset() == {"journal": 0, "faults": 1, "fixtures": 1, "rate_limits": False, "cache_bytes": 0}
     assert [f["fault"] for f in everyone.faults()] == ["429"]
+
+
+def test_multilook_is_scoped_too_fixtures_faults_and_journal(jobs):
+    a, b, everyone = jobs
+    a.add_fixture(name="colour", match={"user_text": "colour"}, respond={"content": "Red, says job A."})
+    b.fail_next("503")
+    context = [{"role": "user", "content": "A red square."}]
+
+    def look(job):
+        with job.perceptron_client() as client:
+            return client.chat.completions.multilook(model="perceptron-mk1.5", context=context, prompts=["What colour?"])
+
+    assert look(a).results[0].completions[0].text == "Red, says job A."
+    assert b.faults()[0]["fault"] == "503"  # not taken by job A's request
+    with pytest.raises(perceptron.errors.ServerError):
+        look(b)
+    assert [(r.path, r.test_id) for r in a.requests()] == [("/v1/chat/completions/multilook", "job-a")]
+    assert [(r.path, r.status) for r in b.requests()] == [("/v1/chat/completions/multilook", 503)]
+
+
+def test_a_scoped_reset_leaves_uploaded_files_which_every_test_shares(jobs, shared):
+    a, b, everyone = jobs
+    with a.perceptron_client() as client:
+        uploaded = client.files.upload(image_bytes(), filename="cat.png")
+    b.reset()
+    a.reset()
+    with b.perceptron_client() as client:
+        assert client.files.retrieve(uploaded.id).id == uploaded.id  # one organisation: every key, every test
+    assert everyone.reset()["files"] == 1  # the shared scope's reset is a fresh start: files go
 
 
 def test_requests_without_an_id_take_any_fault_as_without_ids(jobs):

@@ -281,3 +281,23 @@ def test_a_limit_keeps_the_newest_matches_and_presents_nothing_older(monkeypatch
     # last_request asks for one entry and must not pay for the whole ring).
     if len(kept) == limit:
         assert all(number >= kept[0]["id"] for number in presented) if kept else not presented
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "streamed"])
+def test_the_entrys_tool_calls_are_the_calls_its_answer_sent(perceptron_mock, openai_client, stream):
+    tools = [
+        {"type": "function", "function": {"name": name, "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
+        for name in ("get_weather", "get_forecast")
+    ]
+    messages = [{"role": "user", "content": "Weather and forecast for 'Oslo'?"}]
+    if stream:
+        with openai_client.chat.completions.stream(model="perceptron-mk1.5", messages=messages, tools=tools) as events:
+            calls = events.get_final_completion().choices[0].message.tool_calls
+    else:
+        calls = openai_client.chat.completions.create(model="perceptron-mk1.5", messages=messages, tools=tools).choices[0].message.tool_calls
+    entry = perceptron_mock.last_request
+    sent = [{"id": c.id, "name": c.function.name, "arguments": c.function.arguments} for c in calls]
+    assert len(sent) == 2
+    assert entry.tool_calls == sent  # the short form, {id, name, arguments}
+    answered = [{"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in entry.answer["tool_calls"]]
+    assert answered == sent  # the wire form, read back from the bytes sent

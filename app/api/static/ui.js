@@ -29,8 +29,8 @@
     box.classList.toggle("bad", !!bad);
   }
 
-  async function api(method, path, body) {
-    const init = { method, credentials: "same-origin", headers: {} };
+  async function api(method, path, body, headers) {
+    const init = { method, credentials: "same-origin", headers: { ...(headers || {}) } };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
       init.headers["content-type"] = "application/json";
@@ -122,7 +122,8 @@
 
   async function loadList() {
     try {
-      const listed = await api("GET", `/_admin/requests${query(state.filters, { limit: state.filters.limit })}`);
+      const { test_id: testId, ...filters } = state.filters; // the admin API takes the test id as its header
+      const listed = await api("GET", `/_admin/requests${query(filters, { limit: state.filters.limit })}`, undefined, testId ? { "X-Mock-Test-Id": testId } : {});
       clearRows();
       for (const entry of listed.data.reverse()) addRow(entry, false); // newest first
     } catch (e) {
@@ -193,18 +194,31 @@
   /* Every media part of the request in order (the SDK's asset_idx numbering), with where to show it
      from: the journal's image store for data URLs (by sha256, in the order of the body), a link for
      http(s), nothing for the rest. */
+  /* Chat's messages; a multilook request's shared context, then each prompt as the user turn it answers. */
+  function messagesOf(entry) {
+    const body = entry.body && typeof entry.body === "object" ? entry.body : {};
+    if (Array.isArray(body.messages)) return body.messages;
+    if (!Array.isArray(body.prompts)) return [];
+    const context = Array.isArray(body.context) ? body.context : [];
+    const prompts = body.prompts.map((p, i) => ({ role: "user", prompt: i, content: p && typeof p === "object" && !Array.isArray(p) ? p.content : p }));
+    return context.concat(prompts);
+  }
+
   function assetsOf(entry) {
     const assets = [];
     const stored = entry.images || [];
     let next = 0;
-    const messages = entry.body && Array.isArray(entry.body.messages) ? entry.body.messages : [];
+    const messages = messagesOf(entry);
     messages.forEach((message, m) => {
       if (!message || !Array.isArray(message.content)) return;
       message.content.forEach((part, p) => {
         if (!part || typeof part !== "object" || part.type === "text") return;
         const url = partUrl(part);
         const asset = { index: assets.length, type: part.type, message: m, part: p, url, src: null, link: null };
-        if (url && url.startsWith("data:")) {
+        const fileId = part.type === "image_file_id" && part.image_file_id && typeof part.image_file_id.file_id === "string" ? part.image_file_id.file_id : null;
+        if (fileId) {
+          asset.src = `/_admin/ui/files/${encodeURIComponent(fileId)}`; // the uploaded image, from the files directory
+        } else if (url && url.startsWith("data:")) {
           const sha = stored[next++];
           if (sha) asset.src = `/_admin/ui/images/${sha}`;
           else if (!/\.\.\.\[\d+ chars\]$/.test(url) && url.startsWith("data:image/")) asset.src = url;
@@ -265,7 +279,7 @@
   }
 
   function conversation(entry, assets, annotations, colours) {
-    const messages = entry.body && Array.isArray(entry.body.messages) ? entry.body.messages : [];
+    const messages = messagesOf(entry);
     return h(
       "ol",
       { class: "conversation" },
@@ -277,7 +291,7 @@
         return h(
           "li",
           { class: `message role-${role.replace(/[^a-z]/g, "")}${role === "system" ? " system" : ""}` },
-          h("span", { class: "role" }, role, role === "system" && hinted ? h("span", { class: "badge" }, "hint") : null),
+          h("span", { class: "role" }, role, role === "system" && hinted ? h("span", { class: "badge" }, "hint") : null, message && typeof message.prompt === "number" ? h("span", { class: "badge" }, `prompt ${message.prompt}`) : null),
           text ? pre(text) : null,
           message && message.reasoning_content ? h("details", {}, h("summary", {}, "reasoning"), pre(message.reasoning_content)) : null,
           message && message.tool_calls ? h("details", { open: true }, h("summary", {}, "tool calls"), pre(JSON.stringify(message.tool_calls, null, 2))) : null,
@@ -290,7 +304,7 @@
 
   function parameters(entry) {
     const body = entry.body && typeof entry.body === "object" ? entry.body : {};
-    const rows = Object.entries(body).filter(([k]) => k !== "messages");
+    const rows = Object.entries(body).filter(([k]) => !["messages", "context", "prompts"].includes(k));
     return h(
       "table",
       { class: "params" },
@@ -306,6 +320,7 @@
     if (a.reasoning) parts.push(h("details", { class: "reasoning" }, h("summary", {}, "reasoning"), pre(a.reasoning)));
     if (a.content !== null && a.content !== undefined) parts.push(h("section", { class: "content" }, h("h4", {}, "content"), pre(a.content, "text answer-content")));
     if (a.tool_calls) parts.push(h("section", { class: "tools" }, h("h4", {}, "tool calls"), a.tool_calls.map((c) => pre(JSON.stringify(c, null, 2)))));
+    if (a.results) parts.push(h("ol", { class: "results", start: 0 }, a.results.map((r) => h("li", { class: "result", "data-prompt": r.prompt_index }, h("h4", {}, `prompt ${r.prompt_index}`), r.error ? pre(JSON.stringify({ error: r.error }, null, 2)) : (r.completions || []).map((c) => pre(c.content === null ? "" : String(c.content), "text answer-content"))))));
     if (a.text) parts.push(pre(a.text));
     if (a.events) {
       const shown = a.events.slice(0, EVENTS_SHOWN);
@@ -341,7 +356,7 @@
     const detail = $("detail");
     detail.replaceChildren(
       h("h2", {}, `${entry.method} ${entry.path} → ${entry.status === null ? "no answer" : entry.status}`),
-      h("p", { class: "meta" }, `#${entry.id} · ${entry.request_id || ""} · ${entry.model || "no model"} · ${entry.duration_ms} ms · ${entry.stream ? "streamed" : "not streamed"}${entry.fault ? ` · fault ${entry.fault}` : ""}${entry.complete ? "" : " · incomplete"}`),
+      h("p", { class: "meta" }, `#${entry.id} · ${entry.request_id || ""} · ${entry.model || "no model"} · ${entry.duration_ms} ms · ${entry.stream ? "streamed" : "not streamed"}${entry.fault ? ` · fault ${entry.fault}` : ""}${entry.test_id ? ` · test ${entry.test_id}` : ""}${entry.complete ? "" : " · incomplete"}`),
       assets.length ? stage : null,
       h("div", { class: "sides" }, request, answerPane(entry)),
     );
@@ -381,7 +396,7 @@
       event.preventDefault();
       const form = new FormData(event.target);
       state.filters = {};
-      for (const name of [...FILTERS, "limit"]) state.filters[name] = String(form.get(name) || "").trim();
+      for (const name of [...FILTERS, "test_id", "limit"]) state.filters[name] = String(form.get(name) || "").trim();
       showDetailHint();
       connect();
     });
