@@ -25,7 +25,7 @@ from perceptron_mock.answers import caches as answer_caches
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.api.completions import ChatCompletions
 from perceptron_mock.api.multilook import MULTILOOK_PATH, Multilook
-from perceptron_mock.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, send_bytes
+from perceptron_mock.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, send_bytes, sends_controls
 from perceptron_mock.exchange import EXCHANGE_KEY, Exchange, exchange_of
 from perceptron_mock.files.quota import UploadQuota
 from perceptron_mock.files.store import FileStore, remove_dir, temporary_files_dir
@@ -223,7 +223,7 @@ class MockServer:
             # First of all checks, and outside the journal: nothing of an oversized head is kept.
             await self._send_error(send, headers_too_large(self.max_header_bytes), ids.request_id_headers())
             return
-        scope[EXCHANGE_KEY] = Exchange(receive=receive)
+        scope[EXCHANGE_KEY] = Exchange(receive=receive, controls=sends_controls(scope["headers"]))
         try:
             if self.recorder is not None and recordable(scope["path"]):
                 await self.recorder(scope, receive, send)

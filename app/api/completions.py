@@ -106,14 +106,17 @@ class ChatCompletions:
         else:
             request, prompt = self.understand(body, exchange)
         del body
-        test_id = read_test_id(scope)  # X-Mock-Test-Id: this test's run-time fixtures and faults, and the shared
+        controls = exchange.controls  # no X-Mock-* header (most requests): no test id, fault or pacing header to read
+        test_id = read_test_id(scope) if controls else None  # X-Mock-Test-Id: this test's run-time fixtures and faults, and the shared
         answer = await self.choose(request, prompt, test_id)  # a bad schema or regex is refused here, using up no fault
         # The request's own header or queued fault wins over a fixture's.
         fault = (
-            await self.faults.pick(scope, exchange, stream=bool(request.stream), model=request.model, test_id=test_id)
+            await self.faults.pick(
+                scope, exchange, stream=bool(request.stream), model=request.model, test_id=test_id, read_header=controls
+            )
             or answer.fault
         )
-        chosen = pacing.from_header(scope)  # refused if unreadable, streamed or not; only a stream is paced
+        chosen = pacing.from_header(scope) if controls else None  # refused if unreadable, streamed or not; only a stream is paced
         await before_answer(fault, answer, exchange, receive)
         if request.stream:
             delivery = self.delivery(fault, chosen or answer.pacing or self.pacing, request, prompt)

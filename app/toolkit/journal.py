@@ -152,7 +152,7 @@ class Recorder:
                     "answer_times": tape.times,
                     "answer_shortened": tape.shortened,
                     "images": images,
-                    "test_id": lenient_test_id(scope),
+                    "test_id": lenient_test_id(scope) if exchange.controls else None,
                 }
             )
             if self.live is not None:
