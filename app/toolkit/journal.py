@@ -122,7 +122,7 @@ class Recorder:
                 return  # Redis failed earlier in this request: its one timeout was enough; the entry is lost
             if self.images is not None and self.store.remote:
                 await self._keep_images(body, images)  # the entry leaves for Redis: its images go with it
-            elif self.images is not None:
+            elif self.images is not None and (len(body) > self.body_limit or b'"data:' in body):  # as _keep_images tests
                 raw_body.append(body)  # its images are kept once the answer is out (in ``images``)
             if len(body) > self.body_limit:  # shortened, which may parse it: off the event loop
                 body, shortened = await asyncio.to_thread(stored_body, body, self.body_limit, self.max_items)
