@@ -106,17 +106,18 @@ class Metrics:
     # --- per request (the cost of every request: a dict lookup and an increment) ---------------------
 
     def count(self, path: str, exchange: Exchange, status: int | None) -> None:
-        route = route_of(path)
+        route = path if path in ROUTES else route_of(path)  # the known routes (most requests) without a call
         model = exchange.model
         model = NONE if model is None else model if model in self.models else OTHER
-        key = (route, model, NONE if status is None else str(status), fault_kind(exchange.fault))
+        fault = exchange.fault
+        key = (route, model, NONE if status is None else str(status), NONE if fault is None else fault_kind(fault))
         if self.multiprocess:  # another worker may answer the scrape: into the files at once
             self._request_counter(key).inc()
         else:  # into the counter at the next scrape: a dict increment, no lock
             pending = self._pending_requests
             pending[key] = pending.get(key, 0) + 1
         quota = exchange.quota
-        if quota is not None and not quota.allowed:
+        if quota is not None and quota.retry_us is not None:  # refused (Quota.allowed, read without its property)
             self.rate_limited.labels(route).inc()
 
     def _request_counter(self, key: tuple[str, str, str, str]) -> Counter:
