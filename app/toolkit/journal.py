@@ -146,7 +146,7 @@ class Recorder:
                     "complete": complete,
                     "duration_ms": round((time.perf_counter() - began) * 1000, 3),
                     "fault": exchange.fault,
-                    "tool_calls": kept_calls(exchange.tool_calls),
+                    "tool_calls": kept_calls(exchange.tool_calls) if exchange.tool_calls else None,
                     # The answer as sent (references to the bytes written) and the images kept of the body.
                     "answer_chunks": tape.chunks,
                     "answer_times": tape.times,
@@ -155,7 +155,7 @@ class Recorder:
                     "test_id": lenient_test_id(scope) if exchange.controls else None,
                 }
             )
-            if self.live is not None:
+            if self.live is not None and self.live.subscribers:
                 self.live.publish(entry)
 
         async def recording_send(message: Message) -> None:
