@@ -19,15 +19,6 @@ class ClientDisconnected(Exception):
     """The client went away before the request was read; there is nobody to answer."""
 
 
-def sends_controls(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether a request has any ``X-Mock-*`` header (test id, fault, pacing): one pass over the names
-    at arrival, so that a plain request skips each reader's own scan."""
-    for key, _ in headers:
-        if key[:7] == b"x-mock-":
-            return True
-    return False
-
-
 def header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
