@@ -25,6 +25,7 @@ class Exchange:
     fault: str | None = None  # the spec of the fault this request got, for the journal
     tool_calls: list | None = None  # the calls the answer made ({id, name, arguments}), for the journal
     model: str | None = None  # the model a valid chat request named, for the metrics
+    controls: bool = True  # the request may carry X-Mock-* headers; False: their readers need not look
 
     async def read_body(self, receive: Receive) -> bytes | bytearray:
         """The request body (``perceptron_mock.asgi.read_body``), kept here too when the journal wants it."""

@@ -31,7 +31,7 @@ from perceptron_mock.files.quota import UploadQuota
 from perceptron_mock.files.store import FileStore, remove_dir, temporary_files_dir
 from perceptron_mock.guards.auth import BearerAuth
 from perceptron_mock.guards.body_limit import BodyLimit
-from perceptron_mock.guards.header_limit import header_bytes, headers_too_large
+from perceptron_mock.guards.header_limit import headers_too_large, measure_head
 from perceptron_mock.guards.rate_limit import build_rate_limiter
 from perceptron_mock.protocol import ids
 from perceptron_mock.protocol.catalog import Catalog
@@ -219,11 +219,12 @@ class MockServer:
         if scope["type"] != "http":
             await self.api(scope, receive, send)  # lifespan
             return
-        if header_bytes(scope["headers"]) > self.max_header_bytes:
+        size, controls = measure_head(scope["headers"])
+        if size > self.max_header_bytes:
             # First of all checks, and outside the journal: nothing of an oversized head is kept.
             await self._send_error(send, headers_too_large(self.max_header_bytes), ids.request_id_headers())
             return
-        scope[EXCHANGE_KEY] = Exchange(receive=receive)
+        scope[EXCHANGE_KEY] = Exchange(receive=receive, controls=controls)
         try:
             if self.recorder is not None and recordable(scope["path"]):
                 await self.recorder(scope, receive, send)

@@ -158,7 +158,8 @@ def account(
         budget.add(tokens.TOKENS_PER_MESSAGE)  # the template's own system turn for the tools
         budget.add_text(tools_block)
     for i, message in enumerate(request.messages):
-        if message.role == "tool":  # results in a user turn, consecutive ones sharing it
+        role = message.role
+        if role == "tool":  # results in a user turn, consecutive ones sharing it
             if i == 0 or request.messages[i - 1].role != "tool":
                 budget.add(tokens.TOKENS_PER_MESSAGE)
             budget.add_text(tool_tokens.result_text(_text_of(message.content)))
@@ -196,22 +197,23 @@ def account(
                     durations.append(duration)
                 else:
                     continue
-                if message.role == "user":
+                if role == "user":
                     query_image = len(images) - 1
         if budget.exceeded:
             break
         text = _text_of(content)
         budget.add_text(text)
-        if message.role == "assistant" and message.reasoning_content:
-            budget.add_text(message.reasoning_content)
-        if message.role == "assistant" and message.tool_calls:
-            budget.add_text(tool_tokens.calls_text(message))
-        if i == 0 and message.role == "system" and tools_block:
-            budget.add_text(tools_block)
-        if message.role == "system":
-            systems.append(text)
-        elif message.role == "user":
+        if role == "user":
             user_text = text
+        elif role == "system":
+            if i == 0 and tools_block:
+                budget.add_text(tools_block)
+            systems.append(text)
+        elif role == "assistant":
+            if message.reasoning_content:
+                budget.add_text(message.reasoning_content)
+            if message.tool_calls:
+                budget.add_text(tool_tokens.calls_text(message))
     if budget.exceeded:
         raise context_length_exceeded(window, bound, request.completion_limit, beyond=True)
     return Prompt(

@@ -77,6 +77,9 @@ class Completion:
         return self.prompt_tokens + self.completion_tokens
 
 
+_NO_CALLS: tuple[tuple, int, bool] = ((), 0, False)  # what _fit_calls gives for no calls (most answers)
+
+
 def fit(answer: Answer, *, budget: int, prompt_tokens: int) -> Completion:
     """Cut ``answer`` to ``budget`` completion tokens: reasoning is generated first, so it is kept
     first; a cut answer finishes with ``length``."""
@@ -87,7 +90,7 @@ def fit(answer: Answer, *, budget: int, prompt_tokens: int) -> Completion:
         reasoning, reasoning_ids, cut = tokens.cut(reasoning, budget)
     content, content_ids, content_cut = tokens.cut(answer.content, budget - len(reasoning_ids))
     counted = len(reasoning_ids) + len(content_ids)
-    calls, calls_tokens, calls_cut = _fit_calls(answer.tool_calls, budget - counted)
+    calls, calls_tokens, calls_cut = _fit_calls(answer.tool_calls, budget - counted) if answer.tool_calls else _NO_CALLS
     finish = "length" if cut or content_cut or calls_cut else answer.finish_reason
     counted += calls_tokens
     return Completion(

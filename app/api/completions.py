@@ -99,21 +99,24 @@ class ChatCompletions:
         if self.limiter is not None:
             await self.limiter.admit(exchange, key)  # before the body is read: a 429 costs no upload
         body = await exchange.read_body(receive)
-        if len(body) > THREAD_ABOVE or any(mark in body for mark in FILE_MARKS):
+        if len(body) > THREAD_ABOVE or FILE_MARKS[0] in body or FILE_MARKS[1] in body:  # no generator: on every request
             # Off the event loop: bounded (JSON items, context) but up to a few hundred ms. pydantic and
             # base64 hold the GIL for stretches of at most a few tens of ms; the tokenizer, not at all.
             request, prompt = await asyncio.to_thread(self.understand, body, exchange)
         else:
             request, prompt = self.understand(body, exchange)
         del body
-        test_id = read_test_id(scope)  # X-Mock-Test-Id: this test's run-time fixtures and faults, and the shared
+        controls = exchange.controls  # no X-Mock-* header (most requests): no test id, fault or pacing header to read
+        test_id = read_test_id(scope) if controls else None  # X-Mock-Test-Id: this test's run-time fixtures and faults, and the shared
         answer = await self.choose(request, prompt, test_id)  # a bad schema or regex is refused here, using up no fault
         # The request's own header or queued fault wins over a fixture's.
         fault = (
-            await self.faults.pick(scope, exchange, stream=bool(request.stream), model=request.model, test_id=test_id)
+            await self.faults.pick(
+                scope, exchange, stream=bool(request.stream), model=request.model, test_id=test_id, read_header=controls
+            )
             or answer.fault
         )
-        chosen = pacing.from_header(scope)  # refused if unreadable, streamed or not; only a stream is paced
+        chosen = pacing.from_header(scope) if controls else None  # refused if unreadable, streamed or not; only a stream is paced
         await before_answer(fault, answer, exchange, receive)
         if request.stream:
             delivery = self.delivery(fault, chosen or answer.pacing or self.pacing, request, prompt)

@@ -19,6 +19,18 @@ def header_bytes(headers: Iterable[tuple[bytes, bytes]]) -> int:
     return sum(len(name) + len(value) + LINE_OVERHEAD for name, value in headers)
 
 
+def measure_head(headers: Iterable[tuple[bytes, bytes]]) -> tuple[int, bool]:
+    """``header_bytes(headers)`` and whether any is an ``X-Mock-*`` header (test id, fault, pacing), in
+    the one pass every request makes over its head: a request without one skips each reader's scan."""
+    size = 0
+    controls = False
+    for name, value in headers:
+        size += len(name) + len(value) + LINE_OVERHEAD
+        if name[:7] == b"x-mock-":
+            controls = True
+    return size, controls
+
+
 def headers_too_large(limit: int) -> APIError:
     return APIError(
         431,

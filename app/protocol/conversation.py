@@ -26,6 +26,8 @@ def missing_responses(calls: dict[str, bool], param: str) -> APIError:
 
 def check_conversation(messages: list) -> None:
     """Raises the 400 for the first message that breaks the tool-call order; returns for a valid one."""
+    if len(messages) == 1 and messages[0].role not in ("tool", "assistant"):  # most requests: no call, nothing to break
+        return
     open_calls: dict[str, bool] | None = None  # the calls of the last assistant message: id → answered
     opened_at = 0
     for i, message in enumerate(messages):

@@ -93,10 +93,11 @@ class Faults:
         self.store = store
 
     async def pick(
-        self, scope: Scope, exchange: Exchange, *, stream: bool, model: str, test_id: str | None = None
+        self, scope: Scope, exchange: Exchange, *, stream: bool, model: str, test_id: str | None = None,
+        read_header: bool = True,  # False: the request has no X-Mock-* header
     ) -> Fault | None:
         """The request's own header wins; otherwise the first queued fault that matches it."""
-        fault = from_header(scope)
+        fault = from_header(scope) if read_header else None
         if fault is None:
             try:
                 fault = await self.store.take(stream=stream, model=model, test_id=test_id)

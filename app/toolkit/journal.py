@@ -122,7 +122,7 @@ class Recorder:
                 return  # Redis failed earlier in this request: its one timeout was enough; the entry is lost
             if self.images is not None and self.store.remote:
                 await self._keep_images(body, images)  # the entry leaves for Redis: its images go with it
-            elif self.images is not None:
+            elif self.images is not None and (len(body) > self.body_limit or b'"data:' in body):  # as _keep_images tests
                 raw_body.append(body)  # its images are kept once the answer is out (in ``images``)
             if len(body) > self.body_limit:  # shortened, which may parse it: off the event loop
                 body, shortened = await asyncio.to_thread(stored_body, body, self.body_limit, self.max_items)
@@ -146,16 +146,16 @@ class Recorder:
                     "complete": complete,
                     "duration_ms": round((time.perf_counter() - began) * 1000, 3),
                     "fault": exchange.fault,
-                    "tool_calls": kept_calls(exchange.tool_calls),
+                    "tool_calls": kept_calls(exchange.tool_calls) if exchange.tool_calls else None,
                     # The answer as sent (references to the bytes written) and the images kept of the body.
                     "answer_chunks": tape.chunks,
                     "answer_times": tape.times,
                     "answer_shortened": tape.shortened,
                     "images": images,
-                    "test_id": lenient_test_id(scope),
+                    "test_id": lenient_test_id(scope) if exchange.controls else None,
                 }
             )
-            if self.live is not None:
+            if self.live is not None and self.live.subscribers:
                 self.live.publish(entry)
 
         async def recording_send(message: Message) -> None:

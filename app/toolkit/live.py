@@ -27,22 +27,22 @@ class Live:
 
     def __init__(self, max_subscribers: int = MAX_SUBSCRIBERS) -> None:
         self.max_subscribers = max_subscribers
-        self._subscribers: set[Subscription] = set()
+        self.subscribers: set[Subscription] = set()  # read by the journal: nobody watching, nothing to publish
 
     def subscribe(self) -> Subscription | None:
         """A new subscription, or None when there are ``max_subscribers`` already."""
-        if len(self._subscribers) >= self.max_subscribers:
+        if len(self.subscribers) >= self.max_subscribers:
             return None
         subscription = Subscription()
-        self._subscribers.add(subscription)
+        self.subscribers.add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        self._subscribers.discard(subscription)
+        self.subscribers.discard(subscription)
 
     def publish(self, entry: dict[str, Any]) -> None:
         """Hand ``entry`` (the stored dict itself, not a copy) to every subscriber; never waits."""
-        for subscription in self._subscribers:
+        for subscription in self.subscribers:
             try:
                 subscription.queue.put_nowait(entry)
             except asyncio.QueueFull:
@@ -52,4 +52,4 @@ class Live:
         self.publish(CLEARED)
 
     def __len__(self) -> int:
-        return len(self._subscribers)
+        return len(self.subscribers)

@@ -104,23 +104,32 @@ class Metrics:
             buckets=GAP_BUCKETS, registry=registry,
         )
         self._children: dict[tuple[str, str, str, str], Counter] = {}
+        self._pending_requests: dict[tuple[str, str, str, str], int] = {}  # counted since the last scrape (one process)
         self._gaps_scheduled = _Pending(self.token_scheduled, GAP_BUCKETS)
         self._gaps_delivered = _Pending(self.token_delivered, GAP_BUCKETS)
 
     # --- per request (the cost of every request: a dict lookup and an increment) ---------------------
 
     def count(self, path: str, exchange: Exchange, status: int | None) -> None:
-        route = route_of(path)
+        route = path if path in ROUTES else route_of(path)  # the known routes (most requests) without a call
         model = exchange.model
         model = NONE if model is None else model if model in self.models else OTHER
-        key = (route, model, NONE if status is None else str(status), fault_kind(exchange.fault))
+        fault = exchange.fault
+        key = (route, model, NONE if status is None else str(status), NONE if fault is None else fault_kind(fault))
+        if self.multiprocess:  # another worker may answer the scrape: into the files at once
+            self._request_counter(key).inc()
+        else:  # into the counter at the next scrape: a dict increment, no lock
+            pending = self._pending_requests
+            pending[key] = pending.get(key, 0) + 1
+        quota = exchange.quota
+        if quota is not None and quota.retry_us is not None:  # refused (Quota.allowed, read without its property)
+            self.rate_limited.labels(route).inc()
+
+    def _request_counter(self, key: tuple[str, str, str, str]) -> Counter:
         child = self._children.get(key)
         if child is None:  # bounded: routes x served models x statuses x fault kinds
             child = self._children[key] = self.requests.labels(*key)
-        child.inc()
-        quota = exchange.quota
-        if quota is not None and not quota.allowed:
-            self.rate_limited.labels(route).inc()
+        return child
 
     # --- per stream (perceptron_mock.render.delivery.StreamObserver) -----------------------------------
 
@@ -154,10 +163,14 @@ class Metrics:
         return generate_latest(registry)
 
     def flush(self) -> None:
-        """Move the gaps counted since the last flush into the histograms: at each scrape, and as each
+        """Move the gaps (and, in one process, the requests) counted since the last flush into the instruments: at each scrape, and as each
         stream ends (so that, with several workers, the worker that answers a scrape sees the others')."""
         self._gaps_scheduled.flush()
         self._gaps_delivered.flush()
+        if self._pending_requests:
+            pending, self._pending_requests = self._pending_requests, {}
+            for key, n in pending.items():
+                self._request_counter(key).inc(n)
 
     def process_exited(self) -> None:
         """Drop this worker's open-streams gauge from the multiprocess files, at shutdown."""

@@ -237,3 +237,14 @@ def test_headers_under_the_cap_retain_only_the_journal_s_bounded_copy():
         entries = mock.requests()
     assert len(entries) == 21 and all(entry.headers_shortened for entry in entries)
     assert retained < 20 * 24 * 1024, f"{retained} bytes retained after 20 requests of 60 KB of headers each"
+
+
+def test_the_head_is_measured_as_header_lines_and_control_headers_are_noticed_in_the_same_pass():
+    from perceptron_mock.guards.header_limit import header_bytes, measure_head
+
+    plain = [(b"host", b"x"), (b"content-type", b"application/json"), (b"authorization", b"Bearer k")]
+    assert measure_head(plain) == (header_bytes(plain), False)
+    for name in (b"x-mock-test-id", b"x-mock-fault", b"x-mock-pacing"):
+        controlled = [*plain, (name, b"v")]
+        assert measure_head(controlled) == (header_bytes(controlled), True)
+    assert measure_head([(b"x-mockery", b"1")])[1] is False
