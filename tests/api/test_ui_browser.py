@@ -39,9 +39,10 @@ def _ask_for_boxes(openai_client, image: bytes, text: str):
 
 
 def _open_row(page, request_id: str):
-    row = page.wait_for_selector(f'#rows tr[data-request-id="{request_id}"]', timeout=WAIT)
-    row.focus()
-    page.keyboard.press("Enter")  # by keyboard, as a user without a mouse would
+    # A locator, not an element handle: the live list may redraw the row between finding and pressing it.
+    row = page.locator(f'#rows tr[data-request-id="{request_id}"]')
+    row.wait_for(timeout=WAIT)
+    row.press("Enter", timeout=WAIT)  # by keyboard (press focuses it first), as a user without a mouse would
 
 
 def test_a_request_appears_live_and_each_box_is_drawn_where_the_sdk_parser_puts_it(page, perceptron_mock, openai_client):
