@@ -191,7 +191,7 @@ class CompletionStream(EventSourceResponse):
         if observer is not None:
             observer.opened()
         try:
-            await super().__call__(scope, receive, send)
+            await self._run(scope, receive, send)
         except StreamDropped:
             # A reset (RST), so that the server does not take the unfinished response for a bug of its
             # own; without the exchange, returning without ending the body makes it close the connection.
@@ -200,6 +200,44 @@ class CompletionStream(EventSourceResponse):
         finally:
             if observer is not None:
                 observer.closed()
+
+    async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """sse-starlette's tasks (stream, ping, shutdown and disconnect listeners; the first to finish
+        ends the others) on plain asyncio tasks: its anyio task group cost more per stream than the
+        stream's events (docs/benchmarks.md, timing). The stream runs in the calling task."""
+        if scope["type"] != "http" or scope["method"] == "HEAD":
+            await super().__call__(scope, receive, send)
+            return
+        stream = asyncio.current_task()
+        assert stream is not None
+        ended: list[BaseException | None] = []  # set once a helper task ended the stream (or it ended)
+
+        def end(task: asyncio.Task) -> None:
+            if not ended:
+                ended.append(None if task.cancelled() else task.exception())
+                stream.cancel()
+
+        helpers = [asyncio.ensure_future(self._listen_for_disconnect(receive))]
+        if self._ping_interval > 0:
+            helpers.append(asyncio.ensure_future(self._ping(send)))
+        helpers.append(asyncio.ensure_future(self._listen_for_exit_signal_with_grace()))
+        for task in helpers:
+            task.add_done_callback(end)
+        try:
+            await self._stream_response(send)
+        except asyncio.CancelledError:
+            if not ended or stream.cancelling() > 1:
+                raise
+            stream.uncancel()
+            if ended[0] is not None:
+                raise ended[0] from None
+        finally:
+            ended.append(None)  # a helper that ends from now on no longer cancels this task
+            for task in helpers:
+                task.cancel()
+            await asyncio.wait(helpers)
+        if self.background is not None:
+            await self.background()
 
     @staticmethod
     async def _deliver(events: StreamEvents, delivery: Delivery) -> AsyncIterator[bytes]:
