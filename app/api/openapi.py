@@ -76,25 +76,20 @@ def _error(description: str) -> dict[str, Any]:
     }
 
 
-def _completions_path(settings: Settings) -> dict[str, Any]:
+def _json_post(summary: str, operation_id: str, request: str, ok: dict[str, Any], invalid: str) -> dict[str, Any]:
+    """A POST route that takes a JSON body of schema ``request`` and answers with the chat routes' errors."""
     return {
         "post": {
-            "summary": "Create a chat completion",
-            "operationId": "createChatCompletion",
+            "summary": summary,
+            "operationId": operation_id,
             "security": [{"bearerAuth": []}],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": _REF.format(model="ChatCompletionRequest")}}},
+                "content": {"application/json": {"schema": {"$ref": _REF.format(model=request)}}},
             },
             "responses": {
-                "200": {
-                    "description": "A completion (JSON), or a stream of chunks (SSE) when stream is true.",
-                    "content": {
-                        "application/json": {"schema": {"$ref": _REF.format(model="ChatCompletionResponse")}},
-                        "text/event-stream": {"schema": _SSE_EVENT},
-                    },
-                },
-                "400": _error("Invalid request"),
+                "200": ok,
+                "400": _error(invalid),
                 "401": _error("Missing or refused API key"),
                 "404": _error("Unknown model"),
                 "413": _error("Request body too large"),
@@ -105,41 +100,38 @@ def _completions_path(settings: Settings) -> dict[str, Any]:
             },
         }
     }
+
+
+def _completions_path() -> dict[str, Any]:
+    ok = {
+        "description": "A completion (JSON), or a stream of chunks (SSE) when stream is true.",
+        "content": {
+            "application/json": {"schema": {"$ref": _REF.format(model="ChatCompletionResponse")}},
+            "text/event-stream": {"schema": _SSE_EVENT},
+        },
+    }
+    return _json_post("Create a chat completion", "createChatCompletion", "ChatCompletionRequest", ok, "Invalid request")
 
 
 def _multilook_path() -> dict[str, Any]:
-    return {
-        "post": {
-            "summary": "Answer several prompts over one shared context (perceptron SDK: multilook)",
-            "operationId": "createMultilook",
-            "security": [{"bearerAuth": []}],
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"$ref": _REF.format(model="MultilookRequest")}}},
-            },
-            "responses": {
-                "200": {
-                    "description": "One result per prompt: its completions, or its error.",
-                    "content": {"application/json": {"schema": {"$ref": _REF.format(model="MultilookResponse")}}},
-                },
-                "400": _error("Invalid request, or every prompt failed (the first prompt's error)"),
-                "401": _error("Missing or refused API key"),
-                "404": _error("Unknown model"),
-                "413": _error("Request body too large"),
-                "429": _error("Rate limit exceeded"),
-                "431": _error("Request header fields too large"),
-                "500": _error("Server error"),
-                "503": _error("Overloaded, or the rate limiter's storage is unavailable"),
-            },
-        }
+    ok = {
+        "description": "One result per prompt: its completions, or its error.",
+        "content": {"application/json": {"schema": {"$ref": _REF.format(model="MultilookResponse")}}},
     }
+    return _json_post(
+        "Answer several prompts over one shared context (perceptron SDK: multilook)",
+        "createMultilook",
+        "MultilookRequest",
+        ok,
+        "Invalid request, or every prompt failed (the first prompt's error)",
+    )
 
 
 def install_openapi(api: FastAPI, settings: Settings, catalog: Catalog) -> None:
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
             document = get_openapi(title=api.title, version=api.version, routes=api.routes)
-            document.setdefault("paths", {})["/v1/chat/completions"] = _completions_path(settings)
+            document.setdefault("paths", {})["/v1/chat/completions"] = _completions_path()
             document["paths"]["/v1/chat/completions/multilook"] = _multilook_path()
             components = document.setdefault("components", {})
             components.setdefault("schemas", {}).update(_schemas(settings, catalog))
