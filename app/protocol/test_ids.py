@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from perceptron_mock.asgi import header
 from perceptron_mock.protocol.errors import APIError
 
 HEADER = "X-Mock-Test-Id"
@@ -28,13 +29,13 @@ def invalid_test_id() -> APIError:
 
 def read_test_id(scope: Any) -> str | None:
     """The request's test id (None: the shared scope); a bad one is a 400."""
-    for key, value in scope["headers"]:
-        if key == _RAW:
-            text = value.decode("latin-1").strip()
-            if not VALID.fullmatch(text):
-                raise invalid_test_id()
-            return text
-    return None
+    raw = header(scope, _RAW)
+    if raw is None:
+        return None
+    text = raw.decode("latin-1").strip()
+    if not VALID.fullmatch(text):
+        raise invalid_test_id()
+    return text
 
 
 def lenient_test_id(scope: Any) -> str | None:
