@@ -45,6 +45,11 @@ THREAD_ABOVE = 16 * 1024
 FILE_MARKS = (b'_file_id"', b"/files/file-")
 
 
+def off_loop(body: Body) -> bool:
+    """Whether understanding ``body`` belongs in a worker thread: a large body, or one naming uploads."""
+    return len(body) > THREAD_ABOVE or FILE_MARKS[0] in body or FILE_MARKS[1] in body  # no generator: on every request
+
+
 class ChatCompletions:
     def __init__(
         self,
@@ -99,7 +104,7 @@ class ChatCompletions:
         if self.limiter is not None:
             await self.limiter.admit(exchange, key)  # before the body is read: a 429 costs no upload
         body = await exchange.read_body(receive)
-        if len(body) > THREAD_ABOVE or FILE_MARKS[0] in body or FILE_MARKS[1] in body:  # no generator: on every request
+        if off_loop(body):
             # Off the event loop: bounded (JSON items, context) but up to a few hundred ms. pydantic and
             # base64 hold the GIL for stretches of at most a few tens of ms; the tokenizer, not at all.
             request, prompt = await asyncio.to_thread(self.understand, body, exchange)

@@ -13,7 +13,7 @@ from perceptron_mock.answers.answer import Answer, Pacing
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.answers import multilook as answers
 from perceptron_mock.answers import pacing
-from perceptron_mock.api.completions import FILE_MARKS, THREAD_ABOVE
+from perceptron_mock.api.completions import off_loop
 from perceptron_mock.asgi import Receive, Scope, Send
 from perceptron_mock.exchange import Exchange, exchange_of
 from perceptron_mock.files.store import FileStore
@@ -56,6 +56,7 @@ class Multilook:
         self.reject_unknown = settings.unknown_fields == "reject"
         self.events_per_write = settings.stream_events_per_write
         self.max_items = settings.max_json_items
+        self.plain_delivery = Delivery.of(None, pacing=Pacing(), events_per_write=self.events_per_write)  # JSON: no pacing
 
     def understand(self, body: Body, exchange: Exchange | None = None) -> Accounted:
         """The body validated and accounted for: JSON → fields and limits → model → context → each prompt."""
@@ -75,7 +76,7 @@ class Multilook:
         if self.limiter is not None:
             await self.limiter.admit(exchange, key)  # before the body is read: a 429 costs no upload
         body = await exchange.read_body(receive)
-        if len(body) > THREAD_ABOVE or any(mark in body for mark in FILE_MARKS):  # file reads: disk I/O
+        if off_loop(body):  # large, or file reads: disk I/O
             accounted = await asyncio.to_thread(self.understand, body, exchange)
         else:
             accounted = self.understand(body, exchange)
@@ -83,13 +84,15 @@ class Multilook:
         model = accounted.request.model
         # Up to 64 completions of rule answers (and fixture searches): a few ms to tens of ms of pure
         # Python, in a worker thread so that the event loop keeps serving.
-        test_id = read_test_id(scope)  # X-Mock-Test-Id: this test's run-time fixtures and faults, and the shared
+        controls = exchange.controls  # no X-Mock-* header (most requests): no test id, fault or pacing header to read
+        test_id = read_test_id(scope) if controls else None  # X-Mock-Test-Id: this test's run-time fixtures and faults, and the shared
         fixtures = self.fixtures if test_id is None else self.fixtures.scoped(test_id)
         results = await asyncio.to_thread(answers.answer_prompts, accounted, fixtures)
-        pacing.from_header(scope)  # never streamed, so never paced; but an unreadable header is refused, as in chat
+        if controls:
+            pacing.from_header(scope)  # never streamed, so never paced; but an unreadable header is refused, as in chat
         # The request's own header or queued fault wins over a fixture's; multilook never streams.
         fault = (
-            await self.faults.pick(scope, exchange, stream=False, model=model, test_id=test_id)
+            await self.faults.pick(scope, exchange, stream=False, model=model, test_id=test_id, read_header=controls)
             or answers.fixture_fault(results)
         )
         # The prompts are answered side by side: the response waits for the slowest fixture's latency.
@@ -101,5 +104,5 @@ class Multilook:
             results = answers.interrupted(results)
         usage = answers.usage(accounted, results)
         body = render_multilook(results, usage, id=ids.multilook_id(), model=model)
-        delivery = Delivery.of(fault, pacing=Pacing(), events_per_write=self.events_per_write)  # JSON: no pacing
+        delivery = self.plain_delivery if fault is None else Delivery.of(fault, pacing=Pacing(), events_per_write=self.events_per_write)
         await send_completion(body, delivery, exchange, receive, send)
