@@ -38,7 +38,8 @@ class Prompt:
     reasoning: str = "on_request"  # the model's: "never" (THINK ignored), "on_request" or "always"
 
 
-def _text_of(content: object) -> str:
+def text_of(content: object) -> str:
+    """A message's text: its string, or its text parts joined by newlines ("" for none)."""
     if content is None:
         return ""
     if isinstance(content, str):
@@ -162,7 +163,7 @@ def account(
         if role == "tool":  # results in a user turn, consecutive ones sharing it
             if i == 0 or request.messages[i - 1].role != "tool":
                 budget.add(tokens.TOKENS_PER_MESSAGE)
-            budget.add_text(tool_tokens.result_text(_text_of(message.content)))
+            budget.add_text(tool_tokens.result_text(text_of(message.content)))
             continue
         budget.add(tokens.TOKENS_PER_MESSAGE)
         content = message.content
@@ -201,7 +202,7 @@ def account(
                     query_image = len(images) - 1
         if budget.exceeded:
             break
-        text = _text_of(content)
+        text = text_of(content)
         budget.add_text(text)
         if role == "user":
             user_text = text

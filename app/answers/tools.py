@@ -10,6 +10,7 @@ import random
 import re
 from dataclasses import replace
 
+from perceptron_mock.accounting.prompt import text_of
 from perceptron_mock.answers.answer import Answer, ToolCall
 from perceptron_mock.answers.tool_arguments import arguments_for
 from perceptron_mock.protocol.requests import ChatCompletionRequest, FunctionTool
@@ -58,12 +59,6 @@ def named_tools(tools: list[FunctionTool], text: str) -> list[FunctionTool]:
     ]
 
 
-def _text_of(content) -> str:
-    if isinstance(content, str):
-        return content
-    return "\n".join(part.text for part in content or () if part.type == "text")
-
-
 def _since_last_user(request: ChatCompletionRequest) -> list:
     messages = request.messages
     for i in range(len(messages) - 1, -1, -1):
@@ -90,7 +85,7 @@ def after_results(request: ChatCompletionRequest) -> str:
                 skipped += 1
                 continue
             name = names.get(message.tool_call_id, "the tool")
-            lines.append(f'- {_clip(name)} returned: "{_clip(_text_of(message.content))}"')
+            lines.append(f'- {_clip(name)} returned: "{_clip(text_of(message.content))}"')
     if skipped:
         lines.append(f"- and {skipped} more result{'s' if skipped > 1 else ''}")
     return "Here is what the tools returned:\n" + "\n".join(lines)
