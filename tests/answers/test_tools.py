@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from perceptron_mock.answers.tools import name_words
+from perceptron_mock.answers.tools import MAX_TEXT, WHOLE_NAME_CHARS, name_words, named_tools
+from perceptron_mock.protocol.requests import FunctionTool
 from tests.answers.helpers import answer_for, completion_for
 
 MODEL = "perceptron-mk1.5"
@@ -211,3 +212,14 @@ def test_with_a_think_hint_the_calls_come_with_reasoning_that_names_the_tools():
         "I call the tools first and answer from what they return."
     )
     assert answer_for({**body, "messages": body["messages"][1:]}).reasoning is None
+
+
+def test_the_name_search_reads_a_bounded_head_of_the_prompt_and_skips_overlong_whole_names():
+    offered = [FunctionTool.model_validate(tool(f"get_weather_{i}")) for i in range(128)]  # the most accepted
+    filler = "lorem ipsum " * (MAX_TEXT // 12 + 1)
+    assert [t.function.name for t in named_tools(offered[:1], "weather? " + filler)] == ["get_weather_0"]
+    assert named_tools(offered, filler + " weather?") == []  # named only past the head: not read
+    short, long = "get.set", ".".join(["get", "set"] * (WHOLE_NAME_CHARS // 8 + 1))  # stop words only: whole names alone call them
+    assert len(long) > WHOLE_NAME_CHARS and not name_words(long)
+    assert named_tools([FunctionTool.model_validate(tool(short))], f"call {short} now") != []
+    assert named_tools([FunctionTool.model_validate(tool(long))], f"call {long} now") == []
