@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -53,6 +54,7 @@ def _starts_sentence(text: str, start: int) -> bool:
     return start == 0 or not before or before[-1] in ".!?:;\n"
 
 
+@lru_cache(maxsize=16)  # one request's calls (up to 128 tools) read the same prompt: scanned once; never mutated
 def offered_values(text: str) -> dict[str, list[Any]]:
     """What the prompt offers, in the order it says it: enum candidates are matched separately."""
     quoted = [next(g for g in m.groups() if g is not None) for m in _QUOTED.finditer(text)][:MAX_OFFERED]
