@@ -42,10 +42,12 @@ def choose_samples(request: ChatCompletionRequest, prompt: Prompt, fixtures: Fix
     draw sample ``j`` from the request's seed and ``j`` (sample 0 is the answer ``choose`` gives)."""
     hints = read_hints(request, prompt.system_texts, prompt.reasoning)
     fixture = fixtures.find(request, prompt, hints) if fixtures is not None else None
-    if fixture is not None and (fixture.writes_content or fixture.answer.error is not None):
-        return [fixture.answer] * count
-    answers = [_rules(request, prompt, hints, sample) for sample in range(count)]
-    return answers if fixture is None else [_overlay(answer, fixture.answer) for answer in answers]
+    if fixture is None:
+        return [_rules(request, prompt, hints, sample) for sample in range(count)]
+    scripted, writes = fixture.answer_for(request)  # a script's step for this conversation's turn, as in choose
+    if writes or scripted.error is not None:
+        return [scripted] * count
+    return [_overlay(_rules(request, prompt, hints, sample), scripted) for sample in range(count)]
 
 
 def _overlay(rules: Answer, scripted: Answer) -> Answer:

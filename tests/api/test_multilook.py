@@ -288,3 +288,18 @@ def test_a_prompt_a_tool_call_fixture_answers_gets_its_own_error_not_an_empty_co
     assert refused.error.code == "unsupported_parameter"
     assert "tool calls" in refused.error.message and not refused.completions
     assert answered.ok and answered.completions[0].finish_reason == "stop"
+
+
+def test_a_script_answers_each_prompt_with_the_step_for_the_contexts_turn(perceptron_mock, perceptron_sdk):
+    perceptron_mock.add_fixture(
+        match={"user_text": "the scene", "model": MK15},
+        respond={"script": [{"content": "First look."}, {"content": "Second look."}]},
+    )
+    one_turn_before = [*CONTEXT, {"role": "assistant", "content": "A room."}]
+
+    fresh = multilook(perceptron_sdk, prompts=["Describe the scene."])
+    after_a_turn = multilook(perceptron_sdk, context=one_turn_before, prompts=["Describe the scene again."])
+
+    # The turn counts the assistant messages before the prompt, as in chat: step 0, then step 1.
+    assert fresh.results[0].completions[0].text == "First look."
+    assert after_a_turn.results[0].completions[0].text == "Second look."
