@@ -75,7 +75,8 @@ def test_several_named_tools_are_called_in_one_message_in_the_order_offered():
 
 
 def test_no_named_tool_or_tool_choice_none_gives_a_text_answer():
-    assert ask("Tell me a joke.", [tool("get_weather")]).tool_calls == ()
+    unnamed = ask("Tell me a joke.", [tool("get_weather")])
+    assert unnamed.tool_calls == () and unnamed.content and unnamed.finish_reason == "stop"
     answer = ask("What is the weather?", [tool("get_weather")], tool_choice="none")
     assert answer.tool_calls == () and answer.content and answer.finish_reason == "stop"
 

@@ -132,9 +132,14 @@ def test_list_parameters_outside_the_api_are_refused_with_the_sdk_codes(client, 
     }
 
 
-def test_the_limit_bounds_are_inclusive(client):
-    assert client.get("/v1/files?limit=1").status_code == 200
-    assert client.get("/v1/files?limit=10000").status_code == 200
+def test_the_limit_bounds_are_inclusive(client, perceptron_sdk):
+    ids = [perceptron_sdk.files.upload(PNG).id for _ in range(2)]
+    one = client.get("/v1/files?limit=1&order=asc")
+    assert one.status_code == 200
+    assert ([f["id"] for f in one.json()["data"]], one.json()["has_more"]) == (ids[:1], True)
+    every = client.get("/v1/files?limit=10000&order=asc")
+    assert every.status_code == 200
+    assert ([f["id"] for f in every.json()["data"]], every.json()["has_more"]) == (ids, False)
 
 
 def test_an_unsupported_type_is_refused_as_the_service_words_it(perceptron_sdk):

@@ -138,6 +138,7 @@ def test_verify_passes_against_another_mock_with_the_same_settings(recorded):
     with threaded_mock(api_keys=[UPSTREAM_KEY], fixtures_dir=recorded.upstream_fixtures) as same:
         done = _verify(recorded.recordings, same.base_url)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "7 recordings checked" in done.stdout and "0 drifted" in done.stdout
 
 
 def test_verify_fails_against_a_mock_that_answers_in_another_shape_and_names_each_difference(recorded, tmp_path):

@@ -86,7 +86,7 @@ def test_openai_async_client_runs_the_same_loop(perceptron_mock):
                     messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
         raise AssertionError("the loop did not end")
 
-    assert_final_answer_quotes_both_results(asyncio.run(agent()))
+    assert_final_answer_quotes_both_results(asyncio.run(agent()))  # quotes both results: both tools ran
 
 
 def test_openai_stream_helper_rebuilds_the_calls_the_json_answer_gives(openai_client):
@@ -146,6 +146,7 @@ def test_parallel_tool_calls_false_calls_one_tool_a_turn_until_each_named_one_ra
         called.append(call.function.name)
         messages.append({"role": "tool", "tool_call_id": call.id, "content": run_tool(call.function.name, json.loads(call.function.arguments))})
     assert called == ["get_weather", "list_calendar_events"]
+    assert choice.finish_reason == "stop" and not choice.message.tool_calls
     assert_final_answer_quotes_both_results(choice.message.content)
 
 
@@ -157,6 +158,7 @@ def test_a_second_user_turn_calls_again(openai_client):
     final = openai_client.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS).choices[0].message
     messages += [final, {"role": "user", "content": "And the weather in Oslo?"}]
     again = openai_client.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS).choices[0]
+    assert final.tool_calls is None and "warm" in final.content
     assert again.finish_reason == "tool_calls"
     assert json.loads(again.message.tool_calls[0].function.arguments)["city"] == "Oslo"
 
@@ -207,4 +209,5 @@ def test_perceptron_sdk_stream_rebuilds_the_calls_the_json_answer_gives(perceptr
             pass
         streamed = chunks.get_final_completion()
     assert streamed.complete and streamed.finish_reason == "tool_calls"
+    assert [c.name for c in whole.tool_calls] == ["get_weather", "list_calendar_events"]
     assert [(c.name, c.arguments) for c in streamed.tool_calls] == [(c.name, c.arguments) for c in whole.tool_calls]

@@ -145,7 +145,10 @@ def test_a_part_type_that_disagrees_with_the_bytes_is_refused(http):
     answer = upload(http, multipart(purpose(), file_part(content_type="image/jpeg")))
     assert (answer.status_code, error_of(answer)["code"]) == (400, "content_type_mismatch")
     # application/octet-stream is what the SDK sends when it cannot vouch for a type: the server decides.
-    assert upload(http, multipart(purpose(), file_part(content_type="application/octet-stream"))).status_code == 200
+    vouched_for_by_none = upload(http, multipart(purpose(), file_part(content_type="application/octet-stream")))
+    assert vouched_for_by_none.status_code == 200
+    content = http.get(f"/v1/files/{vouched_for_by_none.json()['id']}/content", headers=KEY)
+    assert (content.headers["content-type"], content.content) == ("image/png", PNG)  # sniffed from the bytes
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "multipart/form-data", "text/plain; boundary=x"])
