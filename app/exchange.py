@@ -8,7 +8,7 @@ and left in it the pair would wait for the cyclic garbage collector (a 20 MB bod
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from perceptron_mock.asgi import Receive, Scope, read_body
 
@@ -26,6 +26,7 @@ class Exchange:
     tool_calls: list | None = None  # the calls the answer made ({id, name, arguments}), for the journal
     model: str | None = None  # the model a valid chat request named, for the metrics
     controls: bool = True  # the request may carry X-Mock-* headers; False: their readers need not look
+    body_tap: Callable[[bytes], None] | None = None  # sees each body piece written past the send chain (the journal)
 
     async def read_body(self, receive: Receive) -> bytes | bytearray:
         """The request body (``perceptron_mock.asgi.read_body``), kept here too when the journal wants it."""

@@ -19,16 +19,16 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from perceptron_mock.accounting import tokens
 from perceptron_mock.answers import pacing
 from perceptron_mock.answers.answer import Completion
-from perceptron_mock.asgi import Receive, Scope, Send, reset_connection
+from perceptron_mock.asgi import ChunkWriter, Receive, Scope, Send, reset_connection
 from perceptron_mock.exchange import Exchange
 from perceptron_mock.protocol.errors import APIError, server_error
 from perceptron_mock.render.delivery import Delivery
 from perceptron_mock.render.json import usage_of
+from perceptron_mock.render.pacer import DONE, Pacer, TickWriter
 
 log = logging.getLogger("perceptron_mock")
 
 SEP = "\n"  # OpenAI and Perceptron frame with LF; sse-starlette's default is CRLF
-DONE = b"data: [DONE]\n\n"
 CONTENT_TYPE = (b"content-type", b"text/event-stream; charset=utf-8")
 # Unpaced, a stream lets the event loop run after this many events, so that a long answer neither
 # holds the loop nor misses a client's disconnect (uvicorn silently drops writes to a closed socket).
@@ -166,8 +166,10 @@ class CompletionStream(EventSourceResponse):
         self.exchange = exchange
         self.delivery = delivery
         paced = delivery.pacing.paced
+        # Paced events are written by the ticker straight to the connection when the server allows it.
+        writer = ChunkWriter.of(exchange.receive, exchange.body_tap) if paced and exchange and delivery.ticker else None
         super().__init__(
-            self._deliver(events, delivery),
+            self._deliver(events, delivery, writer),
             # Only a paced stream ever waits; an unpaced one is written as fast as the client reads,
             # so a keep-alive task would cost a task per stream and never send anything.
             ping=keepalive if paced else 0,
@@ -240,69 +242,56 @@ class CompletionStream(EventSourceResponse):
             await self.background()
 
     @staticmethod
-    async def _deliver(events: StreamEvents, delivery: Delivery) -> AsyncIterator[bytes]:
-        """The events as they fall due: the role chunk with the first token after the schedule's first
-        wait, then one event per gap (each token, then the finish chunk: the step that produced
-        end-of-sequence), ``[DONE]`` right after the finish chunk. Events due at the same moment go
-        out together, up to ``events_per_write`` in one write."""
+    async def _deliver(events: StreamEvents, delivery: Delivery, writer: ChunkWriter | None = None) -> AsyncIterator[bytes]:
+        """The events as they fall due (``Pacer``), then the interruption the delivery asks for. Events due
+        at the same moment go out together, up to ``events_per_write`` in one write. A paced stream with a
+        ``writer`` and a ticker is written by the ticker (``TickWriter``) while this waits."""
         limit = min((n for n in (delivery.stop_after, delivery.error_after) if n is not None), default=-1)
         plan = pacing.schedule(delivery.pacing, prompt_tokens=delivery.prompt_tokens, seed=delivery.seed)
-        paced = plan.first or plan.interval
-        gaps = plan.gaps()
-        observer = delivery.observer if paced else None
         ticker = delivery.ticker
         per_write = delivery.events_per_write
         loop = asyncio.get_running_loop()
-        start = loop.time()
-        due = start + plan.first  # kept against the start: a late event does not delay the rest
-        sent = 0  # events taken, written or in `ready`
+        pacer = Pacer(
+            itertools.chain((events.head,), events.tokens, events.tail),
+            plan, start=loop.time(), limit=limit, observer=delivery.observer,
+        )
         unpaused = 0  # events written since the loop last ran
-        ready: list[bytes] = []
         try:
-            for event in itertools.chain((events.head,), events.tokens, events.tail):
-                if sent == limit:
+            if pacer.paced and writer is not None and ticker is not None:
+                driver = TickWriter(pacer, writer, ticker, per_write)
+                try:
+                    await driver.done
+                finally:
+                    driver.cancel()
+            waited = 0.0
+            while True:
+                pacer.take(loop.time(), per_write, waited=waited)
+                if pacer.interrupted:
                     break
-                if paced and event != DONE:
-                    if sent >= 2:
-                        gap = next(gaps)
-                        due += gap
-                    delay = due - loop.time()
-                    if delay > 0:
-                        if ready:
-                            yield b"".join(ready)
-                            ready.clear()
-                        await (sleep_until(due) if ticker is None else ticker.sleep_until(due))
-                        unpaused = 0
-                    if observer is not None and sent:
-                        now = loop.time()
-                        if sent == 1:
-                            observer.first_token(plan.first, now - start)
-                        else:
-                            observer.token(gap, now - last)
-                        last = now
-                ready.append(event)
-                sent += 1
-                if len(ready) >= per_write:
-                    yield b"".join(ready)
-                    unpaused += len(ready)
-                    ready.clear()
+                if pacer.ready:
+                    yield pacer.drain()
+                if pacer.ended:
+                    break
+                if pacer.due > loop.time() and pacer.paced:
+                    waited, unpaused = pacer.due, 0
+                    await (sleep_until(waited) if ticker is None else ticker.sleep_until(waited))
+                else:
+                    unpaused += per_write
                     if unpaused >= YIELD_EVERY:
                         await asyncio.sleep(0)
                         unpaused = 0
-            else:
-                if ready:
-                    yield b"".join(ready)
-                return
         except Exception:
             # Headers are out, so a status can no longer say it: tell the client in the stream.
-            log.exception("stream failed after %d events", sent)
-            yield b"".join(ready) + error_event(server_error())
+            log.exception("stream failed after %d events", pacer.sent)
+            yield pacer.drain() + error_event(server_error())
             return
-        # Interrupted after `limit` events, as the delivery asked.
-        if sent == delivery.error_after:
-            yield b"".join(ready) + error_event(delivery.error or server_error())
+        if not pacer.interrupted:
             return
-        if ready:
-            yield b"".join(ready)
+        # Interrupted after ``limit`` events, as the delivery asked.
+        if pacer.sent == delivery.error_after:
+            yield pacer.drain() + error_event(delivery.error or server_error())
+            return
+        if pacer.ready:
+            yield pacer.drain()
         if delivery.drop_connection:
             raise StreamDropped

@@ -1,20 +1,35 @@
 """``Ticker``: one timer for all the paced streams of an event loop, instead of one per stream and event.
 
-A stream waits for the tick nearest its event's due time; each tick wakes every stream due then, in one
-callback. libuv's timers count whole milliseconds anyway, so a 1 ms tick costs no precision.
+A stream waits for the tick nearest its event's due time (a future to await, or a plain callback); each
+tick wakes every stream due then, in one callback. libuv's timers count whole milliseconds anyway, so
+a 1 ms tick costs no precision.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Callable
 
 
 class _Slot:
-    __slots__ = ("handle", "waiters")
+    __slots__ = ("handle", "waiters", "calls")
 
     def __init__(self, handle: asyncio.TimerHandle) -> None:
         self.handle = handle
         self.waiters: dict[asyncio.Future, None] = {}  # an ordered set: woken in the order they came
+        self.calls: dict[TickCall, None] = {}
+
+
+class TickCall:
+    """A callback waiting for a tick; ``cancel()`` forgets it at once."""
+
+    __slots__ = ("callback", "_ticker", "_tick")
+
+    def __init__(self, callback: Callable[[], None], ticker: "Ticker", tick: int) -> None:
+        self.callback, self._ticker, self._tick = callback, ticker, tick
+
+    def cancel(self) -> None:
+        self._ticker._forget(self._tick, self)
 
 
 class Ticker:
@@ -22,32 +37,54 @@ class Ticker:
         self.resolution = resolution  # seconds between ticks
         self._slots: dict[int, _Slot] = {}  # tick number -> the streams waiting for it
 
-    async def sleep_until(self, when: float) -> None:
-        """Wait for the tick nearest ``when`` (on the running loop's clock)."""
-        loop = asyncio.get_running_loop()
+    def _slot(self, when: float) -> tuple[int, _Slot]:
         tick = round(when / self.resolution)
         slot = self._slots.get(tick)
         if slot is None:
+            loop = asyncio.get_running_loop()
             slot = self._slots[tick] = _Slot(loop.call_at(tick * self.resolution, self._fire, tick))
-        future = loop.create_future()
+        return tick, slot
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TickCall:
+        """Call ``callback`` (which must not raise) at the tick nearest ``when``."""
+        tick, slot = self._slot(when)
+        call = TickCall(callback, self, tick)
+        slot.calls[call] = None
+        return call
+
+    async def sleep_until(self, when: float) -> None:
+        """Wait for the tick nearest ``when`` (on the running loop's clock)."""
+        tick, slot = self._slot(when)
+        future = asyncio.get_running_loop().create_future()
         slot.waiters[future] = None
         try:
             await future
         except asyncio.CancelledError:
             # The client left: nothing of this stream may wait on (a gap can be a minute long).
-            slot.waiters.pop(future, None)
-            if not slot.waiters and self._slots.get(tick) is slot:
-                slot.handle.cancel()
-                del self._slots[tick]
+            self._forget(tick, future)
             raise
+
+    def _forget(self, tick: int, waiter: "asyncio.Future | TickCall") -> None:
+        slot = self._slots.get(tick)
+        if slot is None:
+            return
+        slot.waiters.pop(waiter, None)  # type: ignore[call-overload]
+        slot.calls.pop(waiter, None)  # type: ignore[call-overload]
+        if not slot.waiters and not slot.calls:
+            slot.handle.cancel()
+            del self._slots[tick]
 
     def _fire(self, tick: int) -> None:
         slot = self._slots.pop(tick, None)
-        for future in slot.waiters if slot is not None else ():
+        if slot is None:
+            return
+        for future in slot.waiters:
             if not future.done():
                 future.set_result(None)
+        for call in slot.calls:
+            call.callback()
 
     @property
     def waiting(self) -> int:
         """Streams waiting for a tick."""
-        return sum(len(slot.waiters) for slot in self._slots.values())
+        return sum(len(slot.waiters) + len(slot.calls) for slot in self._slots.values())

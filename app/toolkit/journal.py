@@ -113,6 +113,8 @@ class Recorder:
 
         exchange = exchange_of(scope)
         exchange.wants_body = True  # the endpoint's read keeps the body there: no copy is made here
+        # A paced stream writes its events below ``recording_send`` (perceptron_mock.asgi.ChunkWriter).
+        exchange.body_tap = lambda body: tape.record(body, (time.perf_counter() - began) * 1000)
 
         async def write(complete: bool) -> None:
             nonlocal written

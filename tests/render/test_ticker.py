@@ -62,3 +62,23 @@ def test_a_cancelled_waiter_is_forgotten_at_once_and_the_others_still_wake():
         assert ticker.waiting == 0 and not ticker._slots
 
     run(scenario())
+
+
+def test_callbacks_and_waiters_due_in_one_tick_run_in_that_tick_and_a_cancelled_callback_never_runs():
+    async def scenario() -> list[str]:
+        ticker, ran = Ticker(0.001), []
+        loop = asyncio.get_running_loop()
+        due = loop.time() + 0.02
+        ticker.call_at(due, lambda: ran.append("first"))
+        gone = ticker.call_at(due, lambda: ran.append("cancelled"))
+        ticker.call_at(due, lambda: ran.append("second"))
+        far = ticker.call_at(loop.time() + 60, lambda: ran.append("a minute later"))
+        assert ticker.waiting == 4
+        gone.cancel()
+        far.cancel()
+        assert ticker.waiting == 2 and len(ticker._slots) == 1  # the minute-long slot and its timer are gone
+        await ticker.sleep_until(due)
+        ran.append("waiter")
+        return ran
+
+    assert run(scenario()) == ["first", "second", "waiter"]

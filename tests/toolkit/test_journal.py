@@ -301,3 +301,19 @@ def test_the_entrys_tool_calls_are_the_calls_its_answer_sent(perceptron_mock, op
     assert entry.tool_calls == sent  # the short form, {id, name, arguments}
     answered = [{"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in entry.answer["tool_calls"]]
     assert answered == sent  # the wire form, read back from the bytes sent
+
+
+def test_a_paced_streams_events_are_journaled_as_the_client_got_them_with_their_times(perceptron_mock):
+    # Paced events are written below the ASGI send chain (perceptron_mock.asgi.ChunkWriter): the journal
+    # still sees every one of them, in order, each at the time it was written.
+    http = httpx.Client(base_url=perceptron_mock.url, headers={"authorization": "Bearer k"}, timeout=10)
+    response = http.post(
+        "/v1/chat/completions", json=chat("Describe the scene.", stream=True), headers={"X-Mock-Pacing": "ttft=40; gap=10"}
+    )
+    received = [line[len("data: "):] for line in response.text.split("\n") if line.startswith("data: ")]
+    [entry] = perceptron_mock.requests()
+    events = entry.answer["events"]
+    assert [event["data"] for event in events] == received and len(received) > 4
+    times = [event["ms"] for event in events]
+    assert times == sorted(times) and times[0] >= 40  # the role chunk waits with the first token
+    assert entry.complete is True

@@ -1,0 +1,125 @@
+"""``Pacer``: which events of a stream are due, and when the next one is; ``TickWriter`` writes them.
+
+One schedule, two drivers: the stream's own task waits and sends what is due through ASGI
+(``CompletionStream``), or the shared ticker's callback writes it straight to the connection
+(``TickWriter``, with a ``ChunkWriter``), without waking the task at all (docs: Streaming, performance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Iterator
+
+from perceptron_mock.answers.pacing import Schedule
+from perceptron_mock.asgi import ChunkWriter
+from perceptron_mock.render.delivery import StreamObserver
+from perceptron_mock.render.ticker import TickCall, Ticker
+
+DONE = b"data: [DONE]\n\n"
+
+
+class Pacer:
+    """The events of one stream against its schedule: the role chunk with the first token after the first
+    wait, then one event per gap (``[DONE]`` right after the finish chunk), stopping after ``limit``
+    events (-1: none). Taken events gather in ``ready`` until the driver writes them."""
+
+    __slots__ = ("_events", "_gaps", "_next", "_gap", "_first", "_observer", "paced", "start", "due", "last", "sent", "limit", "ready", "ended", "interrupted")
+
+    def __init__(
+        self, events: Iterator[bytes], plan: Schedule, *, start: float, limit: int = -1, observer: StreamObserver | None = None
+    ) -> None:
+        self._events = events
+        self._gaps = plan.gaps()
+        self.paced = bool(plan.first or plan.interval)
+        self._observer = observer if self.paced else None
+        self.start = self.last = start
+        self._first = plan.first
+        self.due = start + plan.first  # kept against the start: a late event does not delay the rest
+        self._gap = 0.0
+        self.sent = 0  # events taken (written, or in ``ready``)
+        self.limit = limit
+        self.ready: list[bytes] = []
+        self.ended = False  # nothing more to take: no event left, or ``limit`` reached
+        self.interrupted = False  # ended by ``limit`` with events left
+        self._next: bytes | None = None
+        self._advance()
+
+    def _advance(self) -> None:
+        """Look at the next event and work out when it falls due."""
+        event = self._next = next(self._events, None)
+        if event is None:
+            self.ended = True
+        elif self.sent == self.limit:
+            self.ended = self.interrupted = True
+        elif self.paced and self.sent >= 2 and event != DONE:
+            self._gap = next(self._gaps)
+            self.due += self._gap
+
+    def take(self, now: float, most: int, *, waited: float = 0.0) -> None:
+        """Move the events due at ``now`` into ``ready`` until it holds ``most``. ``waited``: the due time
+        the driver waited for (a tick wakes up to half a tick early): events due by then are due."""
+        ready = self.ready
+        due_by = max(now, waited)
+        while not self.ended and len(ready) < most:
+            event = self._next
+            assert event is not None
+            if event != DONE:  # never waited for: it goes with the finish chunk
+                if self.due > due_by and self.paced:
+                    return
+                observer = self._observer
+                if observer is not None and self.sent:
+                    if self.sent == 1:
+                        observer.first_token(self._first, now - self.start)
+                    else:
+                        observer.token(self._gap, now - self.last)
+                    self.last = now
+            ready.append(event)
+            self.sent += 1
+            self._advance()
+
+    def drain(self) -> bytes:
+        """What ``ready`` holds, joined; ``ready`` is then empty."""
+        data = b"".join(self.ready)
+        self.ready.clear()
+        return data
+
+
+class TickWriter:
+    """Drives a paced ``Pacer`` from the ticker: at each tick an event is due, writes what is due with
+    ``writer``. ``done`` resolves when the stream has nothing more to write this way (ended, or a write
+    could not go out: what it held stays in ``pacer.ready`` for the stream's task to send)."""
+
+    __slots__ = ("pacer", "writer", "most", "done", "_ticker", "_loop", "_call")
+
+    def __init__(self, pacer: Pacer, writer: ChunkWriter, ticker: Ticker, most: int) -> None:
+        self.pacer, self.writer, self.most, self._ticker = pacer, writer, most, ticker
+        self._loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = self._loop.create_future()
+        self._call: TickCall | None = ticker.call_at(pacer.due, self._fire)
+
+    def _fire(self) -> None:
+        self._call = None
+        pacer, loop = self.pacer, self._loop
+        try:
+            waited = pacer.due
+            while True:
+                pacer.take(loop.time(), self.most, waited=waited)
+                if not pacer.ready or pacer.interrupted:  # an interruption goes out with what is ready
+                    break
+                if not self.writer.write(b"".join(pacer.ready)):
+                    self.done.set_result(None)  # the task sends what is ready through ASGI
+                    return
+                pacer.ready.clear()
+        except Exception as error:  # the events failed to encode: the task ends the stream as it would
+            self.done.set_exception(error)
+            return
+        if pacer.ended:
+            self.done.set_result(None)
+        else:
+            self._call = self._ticker.call_at(pacer.due, self._fire)
+
+    def cancel(self) -> None:
+        """Forget the tick waited for (the stream's task was cancelled: its client left)."""
+        if self._call is not None:
+            self._call.cancel()
+            self._call = None
