@@ -14,6 +14,8 @@ came against that schedule (p50/p99 for the first token and for the events after
 sending the request to its response head (queueing in the server, outside the schedule), and the
 client's own CPU use: a client near 100% cannot timestamp on time, and its row is marked void.
 Targets (issue 18): p99 lateness <= 20 ms for the first token and <= 10 ms between tokens at 1,000 streams.
+The baseline, first unless ``--no-bare``: a bare ASGI app under the same uvicorn that writes the mock's
+own events on the same schedule, a timer per stream and event: what pacing costs with nothing else.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from array import array
 
@@ -35,6 +38,7 @@ import httpx
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.completions import start_bare  # noqa: E402
 from tests.server import free_port, stop  # noqa: E402
 
 MODEL = "isaac-0.2-2b-preview"
@@ -65,6 +69,51 @@ def write_fixture(directory: str, tokens: int) -> str:
     with open(os.path.join(fixtures, "bench.json"), "w") as handle:
         json.dump({"name": "bench", "match": {}, "respond": {"content": content}}, handle)
     return fixtures
+
+
+BARE_APP = textwrap.dedent(
+    """
+    import asyncio, os
+
+    with open(os.environ["BARE_EVENTS"], "rb") as handle:
+        HEAD, *TOKENS, FINISH = handle.read().split(b"\\0")  # the mock's events, one per write
+    FIRST, GAP = float(os.environ["BARE_FIRST"]), float(os.environ["BARE_GAP"])
+    HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8")]
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        if scope["method"] == "POST":
+            loop = asyncio.get_running_loop()
+            due = loop.time() + FIRST
+            for event in [HEAD + TOKENS[0], *TOKENS[1:], FINISH]:
+                await asyncio.sleep(due - loop.time())
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+                due += GAP
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    """
+)
+
+
+def start_bare_paced(port: int, directory: str, tokens: int) -> subprocess.Popen:
+    """The baseline: ``BARE_APP`` writing the events the mock writes for the bench's fixture."""
+    from perceptron_mock.accounting import tokens as tokenizer
+    from perceptron_mock.answers.answer import Completion
+    from perceptron_mock.render.sse import stream_events
+
+    content = "".join(tokenizer.split(SENTENCE * (tokens // 10 + 1))[:tokens])
+    completion = Completion(content=content, reasoning=None, finish_reason="stop", prompt_tokens=9, completion_tokens=tokens)
+    stream = stream_events(completion, id="chatcmpl-bench", created=0, model=MODEL, include_usage=False)
+    path = os.path.join(directory, "bare_events")
+    with open(path, "wb") as handle:  # the finish chunk and [DONE] go out together, as the mock writes them
+        handle.write(b"\0".join([stream.head, *stream.tokens, b"".join(stream.tail)]))
+    env = {"BARE_EVENTS": path, "BARE_FIRST": str(FIRST_MS / 1000), "BARE_GAP": str(1 / RATE)}
+    return start_bare(port, directory, BARE_APP, "bare_paced", env)
 
 
 def start_mock(port: int, fixtures: str, extra: list[str]) -> subprocess.Popen:
@@ -304,8 +353,11 @@ def main() -> None:
         help="NAME=FLAGS: a mock with these extra flags (default: one, 'mock', with none)",
     )
     parser.add_argument("--no-python-cost", action="store_true", help="skip the in-process cost-per-event table")
+    parser.add_argument("--no-bare", action="store_true", help="skip the baseline (a bare ASGI app pacing the same events)")
     args = parser.parse_args()
     variants = [v.partition("=")[::2] for v in args.variant] or [("mock", "")]
+    if not args.no_bare:
+        variants.insert(0, ("bare", None))
     counts = [int(n) for n in args.streams.split(",")]
     stream_seconds = FIRST_MS / 1000 + (args.tokens + 1) / RATE
 
@@ -339,7 +391,7 @@ def main() -> None:
         fixtures = write_fixture(directory, args.tokens)
         for name, flags in variants:
             port = free_port()
-            process = start_mock(port, fixtures, flags.split())
+            process = start_bare_paced(port, directory, args.tokens) if flags is None else start_mock(port, fixtures, flags.split())
             try:
                 for count in counts:
                     r = asyncio.run(load(port, process.pid, count, args.duration, stream_seconds))
