@@ -269,10 +269,18 @@ def python_cost(streams: int = 1000, tokens: int = 45, rate: float = 500.0) -> l
     async def send(message):
         pass
 
-    async def run(delivery: Delivery) -> float:
+    class NoopWriter:  # a ChunkWriter's stand-in: the connection the ticker writes to under uvicorn
+        def write(self, body: bytes) -> bool:
+            return True
+
+    async def run(delivery: Delivery, loop_only: bool = False, writer: NoopWriter | None = None) -> float:
         async def one() -> None:
             events = stream_events(completion, id="chatcmpl-x", created=0, model=MODEL, include_usage=False)
-            await CompletionStream(events, delivery=delivery, keepalive=0)(scope, receive, send)
+            if loop_only:  # the delivery loop alone, no sse-starlette response around it
+                async for _ in CompletionStream._deliver(events, delivery, writer):  # type: ignore[arg-type]
+                    pass
+            else:
+                await CompletionStream(events, delivery=delivery, keepalive=0)(scope, receive, send)
 
         cpu = time.process_time()
         await asyncio.gather(*(one() for _ in range(streams)))
@@ -322,15 +330,22 @@ def python_cost(streams: int = 1000, tokens: int = 45, rate: float = 500.0) -> l
         ("shared 1 ms tick (default)", lambda: Delivery(pacing=pacing, ticker=Ticker(0.001))),
         ("shared tick + metrics observer", lambda: Delivery(pacing=pacing, ticker=Ticker(0.001), observer=Metrics([MODEL]))),
     ]
+    loops = [  # under uvicorn the tick writes to the connection; in-process (no connection) the task sends
+        ("delivery loop alone: the tick writes straight", NoopWriter),
+        ("delivery loop alone: the task yields each write", lambda: None),
+    ]
     apps = [
         ("the whole app (pipeline, journal, metrics), tick", {}),
         ("the whole app, --stream-tick-ms 0", {"stream_tick_ms": 0}),
         ("the whole app, --no-metrics", {"metrics": False}),
     ]
-    best = {name: float("inf") for name, _ in [*cases, *apps]}
+    best = {name: float("inf") for name, _ in [*cases, *loops, *apps]}
     for _ in range(3):
         for name, make in cases:
             best[name] = min(best[name], asyncio.run(run(make())))
+        for name, writer in loops:
+            delivery = Delivery(pacing=pacing, ticker=Ticker(0.001))
+            best[name] = min(best[name], asyncio.run(run(delivery, loop_only=True, writer=writer())))
         for name, extra in apps:
             best[name] = min(best[name], asyncio.run(whole_app(extra)))
     return [(name, best[name]) for name in best]
