@@ -99,6 +99,8 @@ class TickWriter:
 
     def _fire(self) -> None:
         self._call = None
+        if self.done.done():  # cancelled with the stream's task, which forgets this call once it runs
+            return
         pacer, loop = self.pacer, self._loop
         try:
             waited = pacer.due

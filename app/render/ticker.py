@@ -8,7 +8,10 @@ a 1 ms tick costs no precision.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Callable
+
+log = logging.getLogger("perceptron_mock")
 
 
 class _Slot:
@@ -82,7 +85,10 @@ class Ticker:
             if not future.done():
                 future.set_result(None)
         for call in slot.calls:
-            call.callback()
+            try:
+                call.callback()
+            except Exception:  # a broken callback must not keep the others of its tick waiting forever
+                log.exception("a paced stream's tick failed")
 
     @property
     def waiting(self) -> int:

@@ -15,6 +15,7 @@ from perceptron_mock.asgi import ChunkWriter
 from perceptron_mock.render.delivery import Delivery
 from perceptron_mock.render.pacer import Pacer, TickWriter
 from perceptron_mock.render.sse import CompletionStream, stream_events
+from perceptron_mock.render.ticker import Ticker
 from tests.helpers import MODEL, ThreadedServer, sse_frames
 
 TEXT = "one two three four five"  # 5 tokens: 8 events with the role chunk, the finish chunk and [DONE]
@@ -203,3 +204,20 @@ def test_under_another_server_there_is_no_chunk_writer_and_the_stream_uses_asgi(
         return {"type": "http.request", "body": b""}
 
     assert ChunkWriter.of(receive) is None and ChunkWriter.of(None) is None
+
+
+def test_a_stream_cancelled_while_its_tick_is_due_does_not_disturb_the_others_in_that_tick():
+    # Cancelling the stream's task cancels the future it awaits at once, but the task forgets its tick
+    # only when it next runs: a tick firing in between must skip it, and still write the others.
+    async def scenario() -> tuple[int, int]:
+        ticker = Ticker(0.001)
+        loop = asyncio.get_running_loop()
+        plan = schedule(Pacing(first_token_ms=20, tokens_per_second=100))
+        first, second = Refusing(10**9), Refusing(10**9)
+        leaving = TickWriter(Pacer(events(), plan, start=loop.time()), first, ticker, 64)  # type: ignore[arg-type]
+        staying = TickWriter(Pacer(events(), plan, start=loop.time()), second, ticker, 64)  # type: ignore[arg-type]
+        leaving.done.cancel()  # its task was cancelled; leaving.cancel() has not run yet
+        await staying.done
+        return len(first.bodies), len(second.bodies)
+
+    assert asyncio.run(asyncio.wait_for(scenario(), timeout=20)) == (0, 6)
