@@ -11,6 +11,7 @@ import random
 from dataclasses import replace
 from html import escape
 
+from perceptron_mock.answers.draws import between
 from perceptron_mock.values import value
 
 GRID = 1000
@@ -67,20 +68,12 @@ class Annotation:
         return f'<clip{attrs} t="{start:.1f} seconds {end:.1f} seconds" />'
 
 
-def _randint(rng: random.Random, a: int, b: int) -> int:
-    """``rng.randint(a, b)``, the same draw, without its two layers of argument checks (a tenth of a
-    grounded answer's cost): randrange's own fast path for a non-empty range."""
-    if b < a:
-        return rng.randint(a, b)  # raises as randint does
-    return a + rng._randbelow(b - a + 1)
-
-
 def focus_region(rng: random.Random) -> Region:
     """The crop the FOCUS tool "zooms" into: between a third and two thirds of each side."""
-    width = rng.randint(GRID // 3, 2 * GRID // 3)
-    height = rng.randint(GRID // 3, 2 * GRID // 3)
-    x1 = rng.randint(0, GRID - width)
-    y1 = rng.randint(0, GRID - height)
+    width = between(rng, GRID // 3, 2 * GRID // 3)
+    height = between(rng, GRID // 3, 2 * GRID // 3)
+    x1 = between(rng, 0, GRID - width)
+    y1 = between(rng, 0, GRID - height)
     return Region(x1, y1, x1 + width, y1 + height)
 
 
@@ -104,10 +97,10 @@ def _cells(region: Region, count: int, rng: random.Random) -> list[Region]:
 def _box_in(cell: Region, rng: random.Random) -> tuple[tuple[int, int], tuple[int, int]]:
     width, height = cell.width, cell.height
     min_w, min_h = max(2, width // 3), max(2, height // 3)
-    w = _randint(rng, min_w, max(min_w, width - 2))
-    h = _randint(rng, min_h, max(min_h, height - 2))
-    x1 = cell.x1 + _randint(rng, 0, max(0, width - w))
-    y1 = cell.y1 + _randint(rng, 0, max(0, height - h))
+    w = between(rng, min_w, max(min_w, width - 2))
+    h = between(rng, min_h, max(min_h, height - 2))
+    x1 = cell.x1 + between(rng, 0, max(0, width - w))
+    y1 = cell.y1 + between(rng, 0, max(0, height - h))
     x2, y2 = min(GRID, x1 + w), min(GRID, y1 + h)
     if x2 <= x1:
         x1 = x2 - 1
@@ -118,7 +111,7 @@ def _box_in(cell: Region, rng: random.Random) -> tuple[tuple[int, int], tuple[in
 
 def _point_in(cell: Region, rng: random.Random) -> tuple[int, int]:
     mx, my = cell.width // 4, cell.height // 4
-    return (_randint(rng, cell.x1 + mx, cell.x2 - mx), _randint(rng, cell.y1 + my, cell.y2 - my))
+    return (between(rng, cell.x1 + mx, cell.x2 - mx), between(rng, cell.y1 + my, cell.y2 - my))
 
 
 def _cross(o: tuple[int, int], a: tuple[int, int], b: tuple[int, int]) -> int:
@@ -165,7 +158,7 @@ def _polygon_in(cell: Region, rng: random.Random) -> list[tuple[int, int]]:
     checked for simplicity after rounding to the grid (a convex fallback if rounding broke it)."""
     cx, cy = (cell.x1 + cell.x2) / 2, (cell.y1 + cell.y2) / 2
     rx, ry = max(cell.width / 2 - 2, 3), max(cell.height / 2 - 2, 3)
-    n = rng.randint(4, 9)
+    n = between(rng, 4, 9)
     start = rng.uniform(0, 2 * math.pi)
     gaps = [rng.uniform(1.0, 2.0) for _ in range(n)]
     total = sum(gaps)

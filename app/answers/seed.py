@@ -10,6 +10,7 @@ import hashlib
 import random
 
 from perceptron_mock.accounting.prompt import Prompt
+from perceptron_mock.answers.draws import seeded
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 
 _EXCLUDED = {"messages", "stream", "stream_options", "max_completion_tokens", "max_tokens"}
@@ -63,4 +64,4 @@ def _fields_json(request: ChatCompletionRequest, excluded: set[str]) -> bytes:
 
 def rng_for(request: ChatCompletionRequest, prompt: Prompt, sample: int = 0) -> random.Random:
     """``sample``: which of the request's ``n`` samples (a multilook's), each drawn from its own seed."""
-    return random.Random(seed_of(request, prompt) + (sample << 64))  # seed_of is 64 bits: no two collide
+    return seeded(seed_of(request, prompt) + (sample << 64))  # seed_of is 64 bits: no two collide

@@ -10,6 +10,7 @@ import random
 import re
 from functools import cached_property
 
+from perceptron_mock.answers.draws import between, pick
 from perceptron_mock.values import value
 
 READ_CHARS = 4096
@@ -210,14 +211,14 @@ _COLOURS = ("red", "blue", "green", "white", "black", "grey", "yellow", "brown")
 
 def ocr_text(prompt: str, rng: random.Random) -> str:
     """Text lines, as a transcription: label-and-price lines when the prompt asks for prices."""
-    count = rng.randint(3, 6)
+    count = between(rng, 3, 6)
     lower = prompt.lower()
     if "price" in lower or "produce" in lower or "cost" in lower:
         items = rng.sample(_PRODUCE, count)
         lines = []
         for item in items:
-            unit = rng.choice(_UNITS)
-            price = f"${rng.randint(0, 5)}.{rng.randint(0, 99):02d}"
+            unit = pick(rng, _UNITS)
+            price = f"${between(rng, 0, 5)}.{between(rng, 0, 99):02d}"
             lines.append(f"{item} - {price}{unit}" if unit != " 2 for" else f"{item} - 2 for {price}")
     else:
         lines = rng.sample(_SIGN_LINES, count)
@@ -230,11 +231,11 @@ def ocr_text(prompt: str, rng: random.Random) -> str:
 
 def caption(prompt: str, rng: random.Random) -> str:
     first, second, third = rng.sample(_SCENE_NOUNS, 3)
-    sentence = f"{first[0].upper()}{first[1:]} {rng.choice(_PLACES)}, with {second} {rng.choice(_PLACES)} under {rng.choice(_ADJECTIVES)} light."
+    sentence = f"{first[0].upper()}{first[1:]} {pick(rng, _PLACES)}, with {second} {pick(rng, _PLACES)} under {pick(rng, _ADJECTIVES)} light."
     if "detail" in prompt.lower():
         sentence += (
-            f" {third[0].upper()}{third[1:]} sits {rng.choice(_PLACES)}, and the composition draws the eye to "
-            f"{first}. The palette is mostly {rng.choice(_COLOURS)} and {rng.choice(_COLOURS)}."
+            f" {third[0].upper()}{third[1:]} sits {pick(rng, _PLACES)}, and the composition draws the eye to "
+            f"{first}. The palette is mostly {pick(rng, _COLOURS)} and {pick(rng, _COLOURS)}."
         )
     return sentence
 
@@ -244,19 +245,19 @@ def answer_question(question: str, rng: random.Random) -> str:
     subject, other = rng.sample(_SCENE_NOUNS, 2)
     if _YES_NO.match(lower):
         if rng.random() < 0.5:
-            return f"Yes. {subject[0].upper()}{subject[1:]} is clearly visible {rng.choice(_PLACES)}."
-        return f"No. The image shows {subject} {rng.choice(_PLACES)}, but nothing like that."
+            return f"Yes. {subject[0].upper()}{subject[1:]} is clearly visible {pick(rng, _PLACES)}."
+        return f"No. The image shows {subject} {pick(rng, _PLACES)}, but nothing like that."
     if _COLOUR_WORD.search(lower):
-        return f"It is mostly {rng.choice(_COLOURS)}, with some {rng.choice(_COLOURS)} details."
+        return f"It is mostly {pick(rng, _COLOURS)}, with some {pick(rng, _COLOURS)} details."
     if lower.lstrip().startswith("where"):
-        return f"It is {rng.choice(_PLACES)}, next to {subject}."
+        return f"It is {pick(rng, _PLACES)}, next to {subject}."
     if lower.lstrip().startswith("who"):
-        return f"A person in a {rng.choice(_COLOURS)} jacket, {rng.choice(_PLACES)}."
+        return f"A person in a {pick(rng, _COLOURS)} jacket, {pick(rng, _PLACES)}."
     if lower.lstrip().startswith("why"):
-        return f"Most likely because {subject} is placed to catch the {rng.choice(_ADJECTIVES)} light."
+        return f"Most likely because {subject} is placed to catch the {pick(rng, _ADJECTIVES)} light."
     return (
-        f"{subject[0].upper()}{subject[1:]} {rng.choice(_PLACES)} stands out most, set against {other} "
-        f"and lit by {rng.choice(_ADJECTIVES)} light."
+        f"{subject[0].upper()}{subject[1:]} {pick(rng, _PLACES)} stands out most, set against {other} "
+        f"and lit by {pick(rng, _ADJECTIVES)} light."
     )
 
 
