@@ -28,6 +28,31 @@ def test_task_kinds(prompt, kind):
     assert tasks.classify(prompt) == kind
 
 
+# One prompt for each word of each task pattern: a prompt is searched only when it holds a word the
+# pattern needs, so a word left out of those lists would misread these.
+EVERY_TASK_WORD = [
+    *[(p, "count") for p in ("How many cups?", "Count the cars", "counting sheep", "the number of birds", "Tally the votes")],
+    *[(p, "ocr") for p in (
+        "OCR this", "Transcribe it", "a transcription please", "Read the text", "read out every label",
+        "Extract the names", "optical character recognition", "the words on the sign", "text from the page",
+        "What does that banner say", "any readable text",
+    )],
+    *[(p, "detect") for p in (
+        "Find the dog", "Detect cars", "Locate the keys", "Localise the cat", "localize it", "Point to the cup",
+        "point out the exit", "Mark the signs", "Highlight trees", "Segment the road", "Outline the lake",
+        "Identify birds", "Spot the difference", "Circle it", "Box the faces", "Trace the river", "Ground the phrase",
+        "Where are the keys",
+    )],
+    *[(p, "caption") for p in ("Caption this", "Describe it", "A description please", "Summarise it", "summarize the scene")],
+]
+
+
+@pytest.mark.parametrize(("prompt", "kind"), EVERY_TASK_WORD)
+def test_every_task_word_is_read_as_its_kind(prompt, kind):
+    assert tasks.classify(prompt) == kind
+    assert tasks.classify(prompt.upper()) == kind
+
+
 def test_a_long_question_is_still_a_question():
     assert tasks.classify("Look closely. " + "The light is soft. " * 2000 + "Is the door open?") == "question"
 
