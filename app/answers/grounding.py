@@ -11,7 +11,7 @@ import random
 from dataclasses import replace
 from html import escape
 
-from perceptron_mock.answers.draws import between
+from perceptron_mock.answers.draws import between, sample
 from perceptron_mock.values import value
 
 GRID = 1000
@@ -82,7 +82,7 @@ def _cells(region: Region, count: int, rng: random.Random) -> list[Region]:
     cols = max(1, math.ceil(math.sqrt(count * region.width / max(region.height, 1))))
     rows = max(1, math.ceil(count / cols))
     cell_w, cell_h = region.width // cols, region.height // rows
-    chosen = sorted(rng.sample(range(cols * rows), count))
+    chosen = sorted(sample(rng, range(cols * rows), count))
     return [
         Region(
             region.x1 + (i % cols) * cell_w,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 
 from perceptron_mock.answers import grounding
-from perceptron_mock.answers.draws import pick
+from perceptron_mock.answers.draws import pick, sample
 from perceptron_mock.answers.grounding import Annotation, Region
 
 _SENTENCES = {"minimal": 1, "low": 2, "medium": 3, "high": 5}
@@ -70,7 +70,7 @@ def reasoning_for(
         sentences.append(f"In total I count {len(annotations)}.")
         return " ".join(sentences)
     sentences += _focus_sentence(focus)
-    steps = rng.sample(_STEPS, min(len(_STEPS), max(0, budget - 1)))
+    steps = sample(rng, _STEPS, min(len(_STEPS), max(0, budget - 1)))
     sentences += steps
     if annotations:
         places = ", ".join(grounding.where(a) for a in annotations[:4])

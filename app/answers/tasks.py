@@ -10,7 +10,7 @@ import random
 import re
 from functools import cached_property
 
-from perceptron_mock.answers.draws import between, pick
+from perceptron_mock.answers.draws import between, pick, sample
 from perceptron_mock.values import value
 
 READ_CHARS = 4096
@@ -233,14 +233,14 @@ def ocr_text(prompt: str, rng: random.Random) -> str:
     count = between(rng, 3, 6)
     lower = prompt.lower()
     if "price" in lower or "produce" in lower or "cost" in lower:
-        items = rng.sample(_PRODUCE, count)
+        items = sample(rng, _PRODUCE, count)
         lines = []
         for item in items:
             unit = pick(rng, _UNITS)
             price = f"${between(rng, 0, 5)}.{between(rng, 0, 99):02d}"
             lines.append(f"{item} - {price}{unit}" if unit != " 2 for" else f"{item} - 2 for {price}")
     else:
-        lines = rng.sample(_SIGN_LINES, count)
+        lines = sample(rng, _SIGN_LINES, count)
     if "markdown" in lower:
         return "# " + lines[0] + "\n\n" + "\n".join(f"- {line}" for line in lines[1:])
     if "html" in lower:
@@ -249,7 +249,7 @@ def ocr_text(prompt: str, rng: random.Random) -> str:
 
 
 def caption(prompt: str, rng: random.Random) -> str:
-    first, second, third = rng.sample(_SCENE_NOUNS, 3)
+    first, second, third = sample(rng, _SCENE_NOUNS, 3)
     sentence = f"{first[0].upper()}{first[1:]} {pick(rng, _PLACES)}, with {second} {pick(rng, _PLACES)} under {pick(rng, _ADJECTIVES)} light."
     if "detail" in prompt.lower():
         sentence += (
@@ -261,7 +261,7 @@ def caption(prompt: str, rng: random.Random) -> str:
 
 def answer_question(question: str, rng: random.Random) -> str:
     lower = question.lower()
-    subject, other = rng.sample(_SCENE_NOUNS, 2)
+    subject, other = sample(rng, _SCENE_NOUNS, 2)
     if _YES_NO.match(lower):
         if rng.random() < 0.5:
             return f"Yes. {subject[0].upper()}{subject[1:]} is clearly visible {pick(rng, _PLACES)}."
