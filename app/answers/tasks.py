@@ -141,12 +141,33 @@ def _singular_phrase(phrase: str) -> str:
     return " ".join(words) + rest
 
 
+# Their case-sensitive twins, for an ASCII chunk: searched in its lowered copy (the same spans, since
+# lowering ASCII keeps every position), they cost half what case-insensitive searches do.
+_DETERMINERS_LOWER = re.compile(_DETERMINERS.pattern)
+_TAIL_LOWER = re.compile(_TAIL.pattern)
+
+
+def _trim(chunk: str) -> str:
+    """``chunk`` without its leading determiners and its tail (``_DETERMINERS`` and ``_TAIL``)."""
+    if not chunk.isascii():
+        chunk = _DETERMINERS.sub("", chunk)
+        chunk = _TAIL.sub("", chunk).strip(" ,:-")
+        return _DETERMINERS.sub("", chunk)
+    found = _DETERMINERS_LOWER.match(chunk.lower())
+    if found:
+        chunk = chunk[found.end() :]
+    found = _TAIL_LOWER.search(chunk.lower())  # anchored at the end: the one match is what sub() cuts
+    if found:
+        chunk = chunk[: found.start()]
+    chunk = chunk.strip(" ,:-")
+    found = _DETERMINERS_LOWER.match(chunk.lower())
+    return chunk[found.end() :] if found else chunk
+
+
 def _clean(chunk: str) -> str | None:
     chunk = _QUOTES_AND_BRACKETS.sub(" ", chunk)
     chunk = " ".join(chunk.split()).strip(" ,:-")
-    chunk = _DETERMINERS.sub("", chunk)
-    chunk = _TAIL.sub("", chunk).strip(" ,:-")
-    chunk = _DETERMINERS.sub("", chunk)
+    chunk = _trim(chunk)
     if not chunk or chunk.lower() in _GENERIC:
         return None
     words = chunk.split()[:6]

@@ -136,3 +136,18 @@ def test_a_prompt_that_asks_for_one_element_gets_one(prompt):
 def test_a_prompt_that_asks_for_no_particular_number_may_get_several():
     counts = {answer_for(chat(f"Find the cups. ({n})", system="<hint>BOX</hint>")).content.count("<point_box") for n in range(20)}
     assert max(counts) > 1
+
+
+def test_a_mention_is_trimmed_the_same_whatever_the_case_or_the_script():
+    # ASCII chunks are trimmed by case-sensitive patterns on their lowered copy; the case-insensitive
+    # patterns themselves must cut the same.
+    import random
+
+    words = ["the", "THE", "All", "every", "a", "of", "these", "visible", "dog", "Dogs", "in", "on", "within",
+             "image", "Picture", "scene", "shot", "are", "Is", "there", "you", "can", "see", "only", "alone",
+             "and", "nothing", "else", "Were", "red", "workers", "wearing", ",", ":", "-"]
+    rng = random.Random(18)
+    for _ in range(3000):
+        chunk = " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
+        by_case = tasks._TAIL.sub("", tasks._DETERMINERS.sub("", chunk)).strip(" ,:-")
+        assert tasks._trim(chunk) == tasks._DETERMINERS.sub("", by_case), chunk
