@@ -56,7 +56,7 @@ _COLOUR_WORD = re.compile(r"\bcolou?rs?\b")
 
 def asks_for_one_each(text: str) -> bool:
     """Whether the prompt asks for one element per thing it names, and no more."""
-    return _ONE_EACH.search(text[:READ_CHARS].lower()) is not None
+    return _search(_ONE_EACH, _ONE_EACH_WORDS, text[:READ_CHARS].lower()) is not None
 
 
 def classify(prompt: str) -> str:
@@ -104,6 +104,7 @@ _ONE_EACH = re.compile(
     r"\b(?:only\s+(?:that|this|the|one)\s+(?:element|object|item|one|box|point|polygon)|only\s+one|just\s+one|"
     r"exactly\s+one|a\s+single|one\s+(?:element|object|item|box|point|polygon)\b)",
 )
+_ONE_EACH_WORDS = ("only", "one", "single")  # every match of _ONE_EACH holds one (see _search)
 _GENERIC = {"object", "objects", "thing", "things", "item", "items", "everything", "anything", "all", "stuff", "it", "them"}
 _QUOTES_AND_BRACKETS = re.compile(r"[\"'`()\[\]{}<>]")
 _LIST_SEPARATOR = re.compile(r",\s*|\s+(?:and|or|&)\s+")

@@ -125,7 +125,11 @@ def test_a_mention_names_what_is_asked_for_not_the_instructions_around_it(prompt
 
 @pytest.mark.parametrize(
     "prompt",
-    ["Find the safety helmet. Return only that element.", "Point to the forklift; one point.", "Box a single cup."],
+    [
+        "Find the safety helmet. Return only that element.", "Point to the forklift; one point.", "Box a single cup.",
+        "Find the dog, just one.", "Detect exactly one cup.", "Box only one car.", "Find the cat: one object.",
+        "Outline the lamp, only the polygon.",
+    ],
 )
 def test_a_prompt_that_asks_for_one_element_gets_one(prompt):
     for seed in range(20):  # the seed varies the answer, not its count
