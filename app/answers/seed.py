@@ -51,8 +51,8 @@ def _fields_json(request: ChatCompletionRequest, excluded: set[str]) -> bytes:
     among them, a served model's id (plain text): its dump is written out, at a tenth of the cost."""
     model = request.model
     if (
-        request.model_fields_set <= _WITH_MODEL[excluded is _EXCLUDED]
-        and not request.model_extra
+        request.__pydantic_fields_set__ <= _WITH_MODEL[excluded is _EXCLUDED]  # model_fields_set, model_extra
+        and not request.__pydantic_extra__  # without their property calls
         and model.isascii()
         and model.isprintable()
         and '"' not in model

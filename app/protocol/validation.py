@@ -257,7 +257,7 @@ def _parse_lifted(lifted: Lifted | None) -> tuple[ChatCompletionRequest, dict[st
 
 def check_request(request: ChatCompletionRequest, *, reject_unknown: bool = True) -> None:
     """The rules that tie fields together, which a per-field model cannot say."""
-    if reject_unknown and request.model_extra:
+    if reject_unknown and request.__pydantic_extra__:  # model_extra's value, without its property call
         name = clip(next(iter(request.model_extra)))
         raise invalid(f"Unrecognized request argument supplied: {name}.", name, "unknown_parameter")
     if request.stream_options is not None and not request.stream:
