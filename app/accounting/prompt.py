@@ -117,6 +117,30 @@ def _reasoning_of(model: ModelEntry) -> str:
     return "always" if model.reasoning.always_enabled else "on_request"
 
 
+def _plain_texts(request: ChatCompletionRequest, bound: int) -> tuple[int, tuple[str, ...], str] | None:
+    """Most requests, read in one plain loop: (prompt tokens, system texts, user text) when every
+    message is a system or user message of one short text and the count stays within ``bound``; None
+    sends the request through ``account``'s general reading, which gives the same for these."""
+    total = tokens.TOKENS_PER_REPLY
+    systems: list[str] = []
+    user = ""
+    for message in request.messages:
+        text = message.content
+        if type(text) is not str or len(text) > tokens.PIECE_CHARS:
+            return None
+        role = message.role
+        if role == "user":
+            user = text
+        elif role == "system":
+            systems.append(text)
+        else:
+            return None
+        total += tokens.TOKENS_PER_MESSAGE + tokens.count(text)
+        if total > bound:
+            return None
+    return total, tuple(systems), user
+
+
 _NOTHING_BEFORE = Prompt(tokens.TOKENS_PER_REPLY, (), (), "", 0)  # a request's own: the generation prompt only
 
 
@@ -144,6 +168,11 @@ def account(
     counted once for all its prompts): the count and the assets go on from it."""
     window = window_of(model, settings)
     bound = counted_bound(window)
+    plain = _plain_texts(request, bound) if after is None and not request.tools else None
+    if plain is not None:  # most requests: text messages only
+        total, system_texts, user_text = plain
+        left = completion_budget(total, request.completion_limit, window, model.max_output_tokens)
+        return Prompt(total, (), system_texts, user_text, left, reasoning=_reasoning_of(model))
     budget = tokens.Budget(bound)
     before = after or _NOTHING_BEFORE
     budget.add(before.prompt_tokens)

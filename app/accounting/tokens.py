@@ -43,6 +43,7 @@ _token_bytes = _ENCODING.decode_single_token_bytes
 # pre-token and tiktoken's regex overflows its stack on a whitespace run of ~1M characters, so a 20 MB
 # body of one "word" would take minutes or crash the worker; in pieces it is linear and bounded.
 _PIECE_CHARS = 4096
+PIECE_CHARS = _PIECE_CHARS  # a text no longer than this is counted in one piece
 
 
 def _pieces(text: str) -> Iterator[str]:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from perceptron_mock.accounting.prompt import Prompt
 from perceptron_mock.answers import grounding, json_schema, reasoning, regex, reply, tasks, tools
 from perceptron_mock.answers.answer import Answer
+from perceptron_mock.answers.draws import between, pick
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.answers.hints import Hints, read_hints, strip_hints
 from perceptron_mock.answers.seed import rng_for
@@ -123,7 +124,7 @@ def _named_image(text_: str, count: int) -> int | None:
 
 
 def _subject(reading: tasks.Reading, rng: random.Random) -> tuple[str, ...]:
-    return reading.mentions or (rng.choice(tasks.FALLBACK_NOUNS),)
+    return reading.mentions or (pick(rng, tasks.FALLBACK_NOUNS),)
 
 
 def _count_phrase(mentions: tuple[str, ...], count: int) -> str:
@@ -133,11 +134,11 @@ def _count_phrase(mentions: tuple[str, ...], count: int) -> str:
 def _locate(kind: str, reading: tasks.Reading, prompt: Prompt, rng: random.Random, focus) -> list[grounding.Annotation]:
     mentions = _subject(reading, rng)
     if reading.kind == "count":
-        count = rng.randint(1, 7)
+        count = between(rng, 1, 7)
     elif tasks.asks_for_one_each(reading.text):
         count = len(mentions)
     else:
-        count = max(len(mentions), rng.randint(1, 4))
+        count = max(len(mentions), between(rng, 1, 4))
     return _annotate(kind, mentions, count, reading, prompt, rng, focus)
 
 

@@ -63,6 +63,8 @@ def read_hints(request: ChatCompletionRequest, system_texts: tuple[str, ...], mo
     for text in system_texts:
         tokens |= hint_tokens(text)
     vision = request.vision_config
+    if not tokens and vision is None and request.reasoning_effort is None:
+        return _NO_HINTS[model_reasoning == "always"]  # most requests: nothing asked
     if vision is not None:
         if vision.annotation_format is not None:
             tokens.add(_FORMAT_HINT[vision.annotation_format])
@@ -75,3 +77,10 @@ def read_hints(request: ChatCompletionRequest, system_texts: tuple[str, ...], mo
     if effort is None or effort == "none":
         effort = "medium" if reasoning else "none"
     return Hints(tokens=frozenset(tokens), reasoning=reasoning, effort=effort)
+
+
+# What a request that asks nothing gets (reasoning only from a model that always reasons): built once.
+_NO_HINTS = {
+    False: Hints(tokens=frozenset(), reasoning=False, effort="none"),
+    True: Hints(tokens=frozenset(), reasoning=True, effort="medium"),
+}

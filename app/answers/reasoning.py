@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 
 from perceptron_mock.answers import grounding
+from perceptron_mock.answers.draws import pick, sample
 from perceptron_mock.answers.grounding import Annotation, Region
 
 _SENTENCES = {"minimal": 1, "low": 2, "medium": 3, "high": 5}
@@ -65,11 +66,11 @@ def reasoning_for(
             ordinal = _ORDINALS[i] if i < len(_ORDINALS) else "next"
             sentences.append(f"The {ordinal} {annotation.mention} is at {grounding.where(annotation)}.")
         if budget >= 3:
-            sentences.append(rng.choice(_STEPS[:2]))
+            sentences.append(pick(rng, _STEPS[:2]))
         sentences.append(f"In total I count {len(annotations)}.")
         return " ".join(sentences)
     sentences += _focus_sentence(focus)
-    steps = rng.sample(_STEPS, min(len(_STEPS), max(0, budget - 1)))
+    steps = sample(rng, _STEPS, min(len(_STEPS), max(0, budget - 1)))
     sentences += steps
     if annotations:
         places = ", ".join(grounding.where(a) for a in annotations[:4])

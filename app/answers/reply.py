@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 
 from perceptron_mock.accounting.prompt import Prompt
+from perceptron_mock.answers.draws import between, pick
 
 _OPENERS = ("Here is what I see.", "Looking at this carefully.", "Short answer first.", "From the input given,")
 _SUBJECTS = ("the scene", "the main subject", "the foreground", "the background", "the layout", "the lighting")
@@ -30,11 +31,11 @@ def _quote(text: str, limit: int = 80) -> str:
 
 
 def reply(prompt: Prompt, rng: random.Random) -> str:
-    sentences = [rng.choice(_OPENERS)]
+    sentences = [pick(rng, _OPENERS)]
     if prompt.user_text.strip():
         sentences.append(f'You asked: "{_quote(prompt.user_text)}".')
-    for _ in range(rng.randint(2, 4)):
-        sentences.append(f"{rng.choice(_SUBJECTS).capitalize()} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}.")
+    for _ in range(between(rng, 2, 4)):
+        sentences.append(f"{pick(rng, _SUBJECTS).capitalize()} {pick(rng, _VERBS)} {pick(rng, _OBJECTS)}.")
     if prompt.images:
         count = len(prompt.images)
         sentences.append(f"I looked at {count} image{'s' if count > 1 else ''}.")

@@ -10,6 +10,7 @@ import hashlib
 import random
 
 from perceptron_mock.accounting.prompt import Prompt
+from perceptron_mock.answers.draws import seeded
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 
 _EXCLUDED = {"messages", "stream", "stream_options", "max_completion_tokens", "max_tokens"}
@@ -50,8 +51,8 @@ def _fields_json(request: ChatCompletionRequest, excluded: set[str]) -> bytes:
     among them, a served model's id (plain text): its dump is written out, at a tenth of the cost."""
     model = request.model
     if (
-        request.model_fields_set <= _WITH_MODEL[excluded is _EXCLUDED]
-        and not request.model_extra
+        request.__pydantic_fields_set__ <= _WITH_MODEL[excluded is _EXCLUDED]  # model_fields_set, model_extra
+        and not request.__pydantic_extra__  # without their property calls
         and model.isascii()
         and model.isprintable()
         and '"' not in model
@@ -63,4 +64,4 @@ def _fields_json(request: ChatCompletionRequest, excluded: set[str]) -> bytes:
 
 def rng_for(request: ChatCompletionRequest, prompt: Prompt, sample: int = 0) -> random.Random:
     """``sample``: which of the request's ``n`` samples (a multilook's), each drawn from its own seed."""
-    return random.Random(seed_of(request, prompt) + (sample << 64))  # seed_of is 64 bits: no two collide
+    return seeded(seed_of(request, prompt) + (sample << 64))  # seed_of is 64 bits: no two collide

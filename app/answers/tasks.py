@@ -10,6 +10,7 @@ import random
 import re
 from functools import cached_property
 
+from perceptron_mock.answers.draws import between, pick, sample
 from perceptron_mock.values import value
 
 READ_CHARS = 4096
@@ -30,26 +31,45 @@ _QUESTION_OPENER = re.compile(
     r"^\s*(?:what|which|who|whom|whose|where|when|why|how|is|are|was|were|do|does|did|can|could|should|"
     r"would|will|has|have|had)\b",
 )
+# Words one of which every match of each pattern above holds: a prompt with none of them is not
+# searched (a substring test costs a tenth of a search), and the answer is the same.
+_COUNT_WORDS = ("many", "count", "number", "tally")
+_DETECT_WORDS = (
+    "find", "detect", "loca", "point", "mark", "highlight", "segment", "outline", "identify", "spot", "circle",
+    "box", "trace", "ground", "where",
+)
+_OCR_WORDS = ("ocr", "transcri", "read", "extract", "optical", "text", "word", "say")
+_CAPTION_WORDS = ("caption", "descri", "summari")
+
+
+def _search(pattern: re.Pattern, words: tuple[str, ...], text: str) -> re.Match | None:
+    """``pattern.search(text)``, where every match of ``pattern`` holds one of ``words``."""
+    for word in words:
+        if word in text:
+            return pattern.search(text)
+    return None
+
+
 _YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.I)
 _COLOUR_WORD = re.compile(r"\bcolou?rs?\b")
 
 
 def asks_for_one_each(text: str) -> bool:
     """Whether the prompt asks for one element per thing it names, and no more."""
-    return _ONE_EACH.search(text[:READ_CHARS].lower()) is not None
+    return _search(_ONE_EACH, _ONE_EACH_WORDS, text[:READ_CHARS].lower()) is not None
 
 
 def classify(prompt: str) -> str:
     """The kind of task ``prompt`` asks for (see the module docstring)."""
     ends_in_question = prompt.rstrip().endswith("?")
     prompt = prompt[:READ_CHARS].lower()
-    if _COUNT.search(prompt):
+    if _search(_COUNT, _COUNT_WORDS, prompt):
         return "count"
-    if _OCR.search(prompt):
+    if _search(_OCR, _OCR_WORDS, prompt):
         return "ocr"
-    if _DETECT.search(prompt):
+    if _search(_DETECT, _DETECT_WORDS, prompt):
         return "detect"
-    if _CAPTION.search(prompt):
+    if _search(_CAPTION, _CAPTION_WORDS, prompt):
         return "caption"
     if ends_in_question or _QUESTION_OPENER.match(prompt):
         return "question"
@@ -84,6 +104,7 @@ _ONE_EACH = re.compile(
     r"\b(?:only\s+(?:that|this|the|one)\s+(?:element|object|item|one|box|point|polygon)|only\s+one|just\s+one|"
     r"exactly\s+one|a\s+single|one\s+(?:element|object|item|box|point|polygon)\b)",
 )
+_ONE_EACH_WORDS = ("only", "one", "single")  # every match of _ONE_EACH holds one (see _search)
 _GENERIC = {"object", "objects", "thing", "things", "item", "items", "everything", "anything", "all", "stuff", "it", "them"}
 _QUOTES_AND_BRACKETS = re.compile(r"[\"'`()\[\]{}<>]")
 _LIST_SEPARATOR = re.compile(r",\s*|\s+(?:and|or|&)\s+")
@@ -121,12 +142,33 @@ def _singular_phrase(phrase: str) -> str:
     return " ".join(words) + rest
 
 
+# Their case-sensitive twins, for an ASCII chunk: searched in its lowered copy (the same spans, since
+# lowering ASCII keeps every position), they cost half what case-insensitive searches do.
+_DETERMINERS_LOWER = re.compile(_DETERMINERS.pattern)
+_TAIL_LOWER = re.compile(_TAIL.pattern)
+
+
+def _trim(chunk: str) -> str:
+    """``chunk`` without its leading determiners and its tail (``_DETERMINERS`` and ``_TAIL``)."""
+    if not chunk.isascii():
+        chunk = _DETERMINERS.sub("", chunk)
+        chunk = _TAIL.sub("", chunk).strip(" ,:-")
+        return _DETERMINERS.sub("", chunk)
+    found = _DETERMINERS_LOWER.match(chunk.lower())
+    if found:
+        chunk = chunk[found.end() :]
+    found = _TAIL_LOWER.search(chunk.lower())  # anchored at the end: the one match is what sub() cuts
+    if found:
+        chunk = chunk[: found.start()]
+    chunk = chunk.strip(" ,:-")
+    found = _DETERMINERS_LOWER.match(chunk.lower())
+    return chunk[found.end() :] if found else chunk
+
+
 def _clean(chunk: str) -> str | None:
     chunk = _QUOTES_AND_BRACKETS.sub(" ", chunk)
     chunk = " ".join(chunk.split()).strip(" ,:-")
-    chunk = _DETERMINERS.sub("", chunk)
-    chunk = _TAIL.sub("", chunk).strip(" ,:-")
-    chunk = _DETERMINERS.sub("", chunk)
+    chunk = _trim(chunk)
     if not chunk or chunk.lower() in _GENERIC:
         return None
     words = chunk.split()[:6]
@@ -210,17 +252,17 @@ _COLOURS = ("red", "blue", "green", "white", "black", "grey", "yellow", "brown")
 
 def ocr_text(prompt: str, rng: random.Random) -> str:
     """Text lines, as a transcription: label-and-price lines when the prompt asks for prices."""
-    count = rng.randint(3, 6)
+    count = between(rng, 3, 6)
     lower = prompt.lower()
     if "price" in lower or "produce" in lower or "cost" in lower:
-        items = rng.sample(_PRODUCE, count)
+        items = sample(rng, _PRODUCE, count)
         lines = []
         for item in items:
-            unit = rng.choice(_UNITS)
-            price = f"${rng.randint(0, 5)}.{rng.randint(0, 99):02d}"
+            unit = pick(rng, _UNITS)
+            price = f"${between(rng, 0, 5)}.{between(rng, 0, 99):02d}"
             lines.append(f"{item} - {price}{unit}" if unit != " 2 for" else f"{item} - 2 for {price}")
     else:
-        lines = rng.sample(_SIGN_LINES, count)
+        lines = sample(rng, _SIGN_LINES, count)
     if "markdown" in lower:
         return "# " + lines[0] + "\n\n" + "\n".join(f"- {line}" for line in lines[1:])
     if "html" in lower:
@@ -229,34 +271,34 @@ def ocr_text(prompt: str, rng: random.Random) -> str:
 
 
 def caption(prompt: str, rng: random.Random) -> str:
-    first, second, third = rng.sample(_SCENE_NOUNS, 3)
-    sentence = f"{first[0].upper()}{first[1:]} {rng.choice(_PLACES)}, with {second} {rng.choice(_PLACES)} under {rng.choice(_ADJECTIVES)} light."
+    first, second, third = sample(rng, _SCENE_NOUNS, 3)
+    sentence = f"{first[0].upper()}{first[1:]} {pick(rng, _PLACES)}, with {second} {pick(rng, _PLACES)} under {pick(rng, _ADJECTIVES)} light."
     if "detail" in prompt.lower():
         sentence += (
-            f" {third[0].upper()}{third[1:]} sits {rng.choice(_PLACES)}, and the composition draws the eye to "
-            f"{first}. The palette is mostly {rng.choice(_COLOURS)} and {rng.choice(_COLOURS)}."
+            f" {third[0].upper()}{third[1:]} sits {pick(rng, _PLACES)}, and the composition draws the eye to "
+            f"{first}. The palette is mostly {pick(rng, _COLOURS)} and {pick(rng, _COLOURS)}."
         )
     return sentence
 
 
 def answer_question(question: str, rng: random.Random) -> str:
     lower = question.lower()
-    subject, other = rng.sample(_SCENE_NOUNS, 2)
+    subject, other = sample(rng, _SCENE_NOUNS, 2)
     if _YES_NO.match(lower):
         if rng.random() < 0.5:
-            return f"Yes. {subject[0].upper()}{subject[1:]} is clearly visible {rng.choice(_PLACES)}."
-        return f"No. The image shows {subject} {rng.choice(_PLACES)}, but nothing like that."
+            return f"Yes. {subject[0].upper()}{subject[1:]} is clearly visible {pick(rng, _PLACES)}."
+        return f"No. The image shows {subject} {pick(rng, _PLACES)}, but nothing like that."
     if _COLOUR_WORD.search(lower):
-        return f"It is mostly {rng.choice(_COLOURS)}, with some {rng.choice(_COLOURS)} details."
+        return f"It is mostly {pick(rng, _COLOURS)}, with some {pick(rng, _COLOURS)} details."
     if lower.lstrip().startswith("where"):
-        return f"It is {rng.choice(_PLACES)}, next to {subject}."
+        return f"It is {pick(rng, _PLACES)}, next to {subject}."
     if lower.lstrip().startswith("who"):
-        return f"A person in a {rng.choice(_COLOURS)} jacket, {rng.choice(_PLACES)}."
+        return f"A person in a {pick(rng, _COLOURS)} jacket, {pick(rng, _PLACES)}."
     if lower.lstrip().startswith("why"):
-        return f"Most likely because {subject} is placed to catch the {rng.choice(_ADJECTIVES)} light."
+        return f"Most likely because {subject} is placed to catch the {pick(rng, _ADJECTIVES)} light."
     return (
-        f"{subject[0].upper()}{subject[1:]} {rng.choice(_PLACES)} stands out most, set against {other} "
-        f"and lit by {rng.choice(_ADJECTIVES)} light."
+        f"{subject[0].upper()}{subject[1:]} {pick(rng, _PLACES)} stands out most, set against {other} "
+        f"and lit by {pick(rng, _ADJECTIVES)} light."
     )
 
 

@@ -116,11 +116,12 @@ class ChatCompletions:
         answer = await self.choose(request, prompt, test_id)  # a bad schema or regex is refused here, using up no fault
         # The request's own header or queued fault wins over a fixture's.
         fault = (
-            await self.faults.pick(
+            None
+            if self.faults.none_for(controls)  # no header, nothing queued (most requests): no pick
+            else await self.faults.pick(
                 scope, exchange, stream=bool(request.stream), model=request.model, test_id=test_id, read_header=controls
             )
-            or answer.fault
-        )
+        ) or answer.fault
         chosen = pacing.from_header(scope) if controls else None  # refused if unreadable, streamed or not; only a stream is paced
         await before_answer(fault, answer, exchange, receive)
         if request.stream:

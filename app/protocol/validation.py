@@ -184,11 +184,15 @@ def sdk_code(param: str | None, kind: str, code: str) -> tuple[str | None, str]:
     return param, "invalid_tools"
 
 
+# What ChatCompletionRequest.model_validate_json calls, without its frame of keyword defaults.
+_validate_json = ChatCompletionRequest.__pydantic_validator__.validate_json
+
+
 def parse_request(body: Body, *, reject_unknown: bool = True) -> ChatCompletionRequest:
     if not body:
         raise unparseable_json("the body is empty")
     try:
-        request = ChatCompletionRequest.model_validate_json(body)
+        request = _validate_json(body)
     except ValidationError as exc:
         raise first_error(exc.errors(include_url=False)) from None
     check_request(request, reject_unknown=reject_unknown)
@@ -253,7 +257,7 @@ def _parse_lifted(lifted: Lifted | None) -> tuple[ChatCompletionRequest, dict[st
 
 def check_request(request: ChatCompletionRequest, *, reject_unknown: bool = True) -> None:
     """The rules that tie fields together, which a per-field model cannot say."""
-    if reject_unknown and request.model_extra:
+    if reject_unknown and request.__pydantic_extra__:  # model_extra's value, without its property call
         name = clip(next(iter(request.model_extra)))
         raise invalid(f"Unrecognized request argument supplied: {name}.", name, "unknown_parameter")
     if request.stream_options is not None and not request.stream:

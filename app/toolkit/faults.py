@@ -91,6 +91,12 @@ class Faults:
 
     def __init__(self, store: FaultStore) -> None:
         self.store = store
+        self._local = store if isinstance(store, MemoryFaults) else None  # its queue can be looked at without a call
+
+    def none_for(self, read_header: bool) -> bool:
+        """Whether a request without ``X-Mock-*`` headers (``read_header`` False) gets no fault, known
+        without picking: the queue is this process's and empty."""
+        return not read_header and self._local is not None and not self._local._queue
 
     async def pick(
         self, scope: Scope, exchange: Exchange, *, stream: bool, model: str, test_id: str | None = None,

@@ -202,3 +202,31 @@ def test_decompression_bombs_are_refused_with_400(client, data, mime):
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert error["code"] == "image_too_large" and error["param"] == "messages[0].content[0].image_url.url"
+
+
+# --- text-only conversations: read in one plain loop, counted as the general reading counts --------
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [("user", "Describe the dog in this kitchen scene in detail.")],
+        [("system", "Answer briefly."), ("user", "How many cups are on the table?")],
+        [("developer", "<hint>BOX</hint>"), ("system", "Be precise."), ("user", "Find every bird.")],
+        [("user", "")],
+        [("user", "x " * 1020)],  # fills the 1,024-token window: refused the same way
+        [("system", "1" * 4000), ("user", "Hi")],  # past twice the window (counting stops): refused the same way
+        [("user", "x " * 3000)],  # longer than one counted piece
+    ],
+)
+def test_a_text_only_conversation_is_accounted_as_the_same_in_text_parts(messages):
+    as_text = {"model": MODEL, "messages": [{"role": r, "content": t} for r, t in messages]}
+    as_parts = {"model": MODEL, "messages": [{"role": r, "content": [{"type": "text", "text": t}]} for r, t in messages]}
+    settings = Settings(context_tokens=1024)
+    outcomes = []
+    for body in (as_text, as_parts):
+        try:
+            outcomes.append(account(ChatCompletionRequest.model_validate(body), settings, ENTRY))
+        except APIError as error:
+            outcomes.append((error.status, error.code, error.message))
+    assert outcomes[0] == outcomes[1]

@@ -28,6 +28,31 @@ def test_task_kinds(prompt, kind):
     assert tasks.classify(prompt) == kind
 
 
+# One prompt for each word of each task pattern: a prompt is searched only when it holds a word the
+# pattern needs, so a word left out of those lists would misread these.
+EVERY_TASK_WORD = [
+    *[(p, "count") for p in ("How many cups?", "Count the cars", "counting sheep", "the number of birds", "Tally the votes")],
+    *[(p, "ocr") for p in (
+        "OCR this", "Transcribe it", "a transcription please", "Read the text", "read out every label",
+        "Extract the names", "optical character recognition", "the words on the sign", "text from the page",
+        "What does that banner say", "any readable text",
+    )],
+    *[(p, "detect") for p in (
+        "Find the dog", "Detect cars", "Locate the keys", "Localise the cat", "localize it", "Point to the cup",
+        "point out the exit", "Mark the signs", "Highlight trees", "Segment the road", "Outline the lake",
+        "Identify birds", "Spot the difference", "Circle it", "Box the faces", "Trace the river", "Ground the phrase",
+        "Where are the keys",
+    )],
+    *[(p, "caption") for p in ("Caption this", "Describe it", "A description please", "Summarise it", "summarize the scene")],
+]
+
+
+@pytest.mark.parametrize(("prompt", "kind"), EVERY_TASK_WORD)
+def test_every_task_word_is_read_as_its_kind(prompt, kind):
+    assert tasks.classify(prompt) == kind
+    assert tasks.classify(prompt.upper()) == kind
+
+
 def test_a_long_question_is_still_a_question():
     assert tasks.classify("Look closely. " + "The light is soft. " * 2000 + "Is the door open?") == "question"
 
@@ -100,7 +125,11 @@ def test_a_mention_names_what_is_asked_for_not_the_instructions_around_it(prompt
 
 @pytest.mark.parametrize(
     "prompt",
-    ["Find the safety helmet. Return only that element.", "Point to the forklift; one point.", "Box a single cup."],
+    [
+        "Find the safety helmet. Return only that element.", "Point to the forklift; one point.", "Box a single cup.",
+        "Find the dog, just one.", "Detect exactly one cup.", "Box only one car.", "Find the cat: one object.",
+        "Outline the lamp, only the polygon.",
+    ],
 )
 def test_a_prompt_that_asks_for_one_element_gets_one(prompt):
     for seed in range(20):  # the seed varies the answer, not its count
@@ -111,3 +140,18 @@ def test_a_prompt_that_asks_for_one_element_gets_one(prompt):
 def test_a_prompt_that_asks_for_no_particular_number_may_get_several():
     counts = {answer_for(chat(f"Find the cups. ({n})", system="<hint>BOX</hint>")).content.count("<point_box") for n in range(20)}
     assert max(counts) > 1
+
+
+def test_a_mention_is_trimmed_the_same_whatever_the_case_or_the_script():
+    # ASCII chunks are trimmed by case-sensitive patterns on their lowered copy; the case-insensitive
+    # patterns themselves must cut the same.
+    import random
+
+    words = ["the", "THE", "All", "every", "a", "of", "these", "visible", "dog", "Dogs", "in", "on", "within",
+             "image", "Picture", "scene", "shot", "are", "Is", "there", "you", "can", "see", "only", "alone",
+             "and", "nothing", "else", "Were", "red", "workers", "wearing", ",", ":", "-"]
+    rng = random.Random(18)
+    for _ in range(3000):
+        chunk = " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
+        by_case = tasks._TAIL.sub("", tasks._DETERMINERS.sub("", chunk)).strip(" ,:-")
+        assert tasks._trim(chunk) == tasks._DETERMINERS.sub("", by_case), chunk
