@@ -104,6 +104,8 @@ BAD_FILES = [
     ("bad.yaml", "respond: {fault: 'explode=3'}\n", "fixture.respond.fault"),
     ("bad.yaml", "match: {image_sha256: abc}\nrespond: {content: x}\n", "fixture.match.image_sha256"),
     ("bad.yaml", "respond: {usage: {prompt_tokens: 1, completion_tokens: 2, total_tokens: 4}}\n", "total_tokens"),
+    ("bad.yaml", "respond: {usage: {prompt_tokens: 18446744073709551616, completion_tokens: 2}}\n", "fixture.respond.usage.prompt_tokens"),
+    ("bad.yaml", "respond: {usage: {prompt_tokens: 2000000000, completion_tokens: 2000000000}}\n", "at most 2,147,483,647"),
     ("bad.yaml", "fixtures: []\nextra: 1\n", "may hold nothing else"),
     ("bad.yaml", "respond: {error: {status: 503, headers: {bad name: x}}}\n", "fixture.respond.error.headers: 'bad name' is not a valid header name"),
     ("bad.yaml", "respond: {error: {status: 503, headers: {x-note: \"a\\r\\nb\"}}}\n", "holds a control character"),
