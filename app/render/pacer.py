@@ -95,7 +95,11 @@ class TickWriter:
         self.pacer, self.writer, self.most, self._ticker = pacer, writer, most, ticker
         self._loop = asyncio.get_running_loop()
         self.done: asyncio.Future[None] = self._loop.create_future()
-        self._call: TickCall | None = ticker.call_at(pacer.due, self._fire)
+        self._call: TickCall | None = None
+        if pacer.ended:  # interrupted before its first event (``cut``, ``sse_error``): nothing to wait for
+            self.done.set_result(None)
+        else:
+            self._call = ticker.call_at(pacer.due, self._fire)
 
     def _fire(self) -> None:
         self._call = None
