@@ -283,12 +283,16 @@ class CompletionStream(EventSourceResponse):
         except Exception:
             # Headers are out, so a status can no longer say it: tell the client in the stream.
             log.exception("stream failed after %d events", pacer.sent)
+            if len(pacer.ready) >= per_write:  # a full write: the error event goes in the next one
+                yield pacer.drain()
             yield pacer.drain() + error_event(server_error())
             return
         if not pacer.interrupted:
             return
         # Interrupted after ``limit`` events, as the delivery asked.
         if pacer.sent == delivery.error_after:
+            if len(pacer.ready) >= per_write:
+                yield pacer.drain()
             yield pacer.drain() + error_event(delivery.error or server_error())
             return
         if pacer.ready:
