@@ -69,7 +69,10 @@ async def reset_connection(server_receive: Receive | None, receive: Receive) -> 
         raise RuntimeError("a connection reset needs uvicorn (the server's transport was not found)")
     sock = transport.get_extra_info("socket")
     if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except (OSError, ValueError):  # the client has left already (the socket is closed): nothing to reset
+            pass
     transport.abort()
     await until_disconnect(receive)  # so that the server sees the connection is gone and does not answer it
 

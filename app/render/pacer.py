@@ -16,6 +16,9 @@ from perceptron_mock.render.delivery import StreamObserver
 from perceptron_mock.render.ticker import TickCall, Ticker
 
 DONE = b"data: [DONE]\n\n"
+# Events due together (unpaced, or a backlog) let the event loop run after this many, so that a long
+# answer neither holds the loop nor misses a client's disconnect (uvicorn drops writes to a closed socket).
+YIELD_EVERY = 64
 
 
 class Pacer:
@@ -95,13 +98,18 @@ class TickWriter:
         self.pacer, self.writer, self.most, self._ticker = pacer, writer, most, ticker
         self._loop = asyncio.get_running_loop()
         self.done: asyncio.Future[None] = self._loop.create_future()
-        self._call: TickCall | None = ticker.call_at(pacer.due, self._fire)
+        self._call: TickCall | asyncio.Handle | None = None
+        if pacer.ended:  # interrupted before its first event (``cut``, ``sse_error``): nothing to wait for
+            self.done.set_result(None)
+        else:
+            self._call = ticker.call_at(pacer.due, self._fire)
 
     def _fire(self) -> None:
         self._call = None
         if self.done.done():  # cancelled with the stream's task, which forgets this call once it runs
             return
         pacer, loop = self.pacer, self._loop
+        written = 0
         try:
             waited = pacer.due
             while True:
@@ -111,7 +119,11 @@ class TickWriter:
                 if not self.writer.write(b"".join(pacer.ready)):
                     self.done.set_result(None)  # the task sends what is ready through ASGI
                     return
+                written += len(pacer.ready)
                 pacer.ready.clear()
+                if written >= YIELD_EVERY and not pacer.ended:  # a backlog: the rest once the loop has run
+                    self._call = loop.call_soon(self._fire)
+                    return
         except Exception as error:  # the events failed to encode: the task ends the stream as it would
             self.done.set_exception(error)
             return

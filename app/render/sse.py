@@ -24,15 +24,12 @@ from perceptron_mock.exchange import Exchange
 from perceptron_mock.protocol.errors import APIError, server_error
 from perceptron_mock.render.delivery import Delivery
 from perceptron_mock.render.json import usage_of
-from perceptron_mock.render.pacer import DONE, Pacer, TickWriter
+from perceptron_mock.render.pacer import DONE, YIELD_EVERY, Pacer, TickWriter
 
 log = logging.getLogger("perceptron_mock")
 
 SEP = "\n"  # OpenAI and Perceptron frame with LF; sse-starlette's default is CRLF
 CONTENT_TYPE = (b"content-type", b"text/event-stream; charset=utf-8")
-# Unpaced, a stream lets the event loop run after this many events, so that a long answer neither
-# holds the loop nor misses a client's disconnect (uvicorn silently drops writes to a closed socket).
-YIELD_EVERY = 64
 
 
 async def sleep_until(when: float) -> None:
@@ -283,12 +280,16 @@ class CompletionStream(EventSourceResponse):
         except Exception:
             # Headers are out, so a status can no longer say it: tell the client in the stream.
             log.exception("stream failed after %d events", pacer.sent)
+            if len(pacer.ready) >= per_write:  # a full write: the error event goes in the next one
+                yield pacer.drain()
             yield pacer.drain() + error_event(server_error())
             return
         if not pacer.interrupted:
             return
         # Interrupted after ``limit`` events, as the delivery asked.
         if pacer.sent == delivery.error_after:
+            if len(pacer.ready) >= per_write:
+                yield pacer.drain()
             yield pacer.drain() + error_event(delivery.error or server_error())
             return
         if pacer.ready:
