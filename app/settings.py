@@ -178,7 +178,7 @@ class Settings(BaseSettings):
         description="Paced streams wake on one shared timer ticking this often (ms; events due within a tick go out together); 0: a timer per stream.",
     )
     stream_keepalive_seconds: float = Field(
-        15.0, ge=0, description="Seconds between ': ping' comment lines while a stream waits; 0: never."
+        15.0, ge=0, description="A ': ping' comment line after this many seconds without a write while a paced stream waits; 0: never."
     )
     stream_events_per_write: int = Field(
         64,

@@ -16,6 +16,8 @@ from perceptron_mock.render.delivery import StreamObserver
 from perceptron_mock.render.ticker import TickCall, Ticker
 
 DONE = b"data: [DONE]\n\n"
+# A comment, never an ``event: ping`` with data: the openai SDK json-decodes every data field.
+PING = b": ping\n\n"
 # Events due together (unpaced, or a backlog) let the event loop run after this many, so that a long
 # answer neither holds the loop nor misses a client's disconnect (uvicorn drops writes to a closed socket).
 YIELD_EVERY = 64
@@ -26,7 +28,7 @@ class Pacer:
     wait, then one event per gap (``[DONE]`` right after the finish chunk), stopping after ``limit``
     events (-1: none). Taken events gather in ``ready`` until the driver writes them."""
 
-    __slots__ = ("_events", "_gaps", "_next", "_gap", "_first", "_observer", "paced", "start", "due", "last", "sent", "limit", "ready", "ended", "interrupted")
+    __slots__ = ("_events", "_gaps", "_next", "_gap", "_first", "_observer", "paced", "start", "due", "last", "sent", "limit", "ready", "ended", "interrupted", "written_at")
 
     def __init__(
         self, events: Iterator[bytes], plan: Schedule, *, start: float, limit: int = -1, observer: StreamObserver | None = None
@@ -44,6 +46,7 @@ class Pacer:
         self.ready: list[bytes] = []
         self.ended = False  # nothing more to take: no event left, or ``limit`` reached
         self.interrupted = False  # ended by ``limit`` with events left
+        self.written_at = start  # when the driver last wrote (the response head went out at the start)
         self._next: bytes | None = None
         self._advance()
 
@@ -80,6 +83,13 @@ class Pacer:
             self.sent += 1
             self._advance()
 
+    def wake(self, keepalive: float) -> tuple[float, bool]:
+        """When the driver must act next, and whether for a keep-alive: the next event's due time, unless
+        more than ``keepalive`` seconds (0: no keep-alives) would pass without a write before it."""
+        if keepalive and self.due - self.written_at > keepalive:
+            return self.written_at + keepalive, True
+        return self.due, False
+
     def drain(self) -> bytes:
         """What ``ready`` holds, joined; ``ready`` is then empty."""
         data = b"".join(self.ready)
@@ -88,30 +98,43 @@ class Pacer:
 
 
 class TickWriter:
-    """Drives a paced ``Pacer`` from the ticker: at each tick an event is due, writes what is due with
-    ``writer``. ``done`` resolves when the stream has nothing more to write this way (ended, or a write
-    could not go out: what it held stays in ``pacer.ready`` for the stream's task to send)."""
+    """Drives a paced ``Pacer`` from the ticker: at each tick something is due, writes it with ``writer``
+    (the events due, or a keep-alive after ``keepalive`` seconds without a write). ``done`` resolves when
+    the stream has nothing more to write this way (ended, or a write could not go out: what it held
+    stays in ``pacer.ready`` for the stream's task to send)."""
 
-    __slots__ = ("pacer", "writer", "most", "done", "_ticker", "_loop", "_call")
+    __slots__ = ("pacer", "writer", "most", "keepalive", "done", "_ticker", "_loop", "_call", "_ping")
 
-    def __init__(self, pacer: Pacer, writer: ChunkWriter, ticker: Ticker, most: int) -> None:
-        self.pacer, self.writer, self.most, self._ticker = pacer, writer, most, ticker
+    def __init__(self, pacer: Pacer, writer: ChunkWriter, ticker: Ticker, most: int, keepalive: float = 0.0) -> None:
+        self.pacer, self.writer, self.most, self.keepalive, self._ticker = pacer, writer, most, keepalive, ticker
         self._loop = asyncio.get_running_loop()
         self.done: asyncio.Future[None] = self._loop.create_future()
         self._call: TickCall | asyncio.Handle | None = None
+        self._ping = False
         if pacer.ended:  # interrupted before its first event (``cut``, ``sse_error``): nothing to wait for
             self.done.set_result(None)
         else:
-            self._call = ticker.call_at(pacer.due, self._fire)
+            self._schedule()
 
-    def _fire(self) -> None:
+    def _schedule(self) -> None:
+        when, self._ping = self.pacer.wake(self.keepalive)
+        self._call = self._ticker.call_at(when, self._fire)
+
+    def _fire(self, on_tick: bool = True) -> None:
         self._call = None
         if self.done.done():  # cancelled with the stream's task, which forgets this call once it runs
             return
         pacer, loop = self.pacer, self._loop
+        if self._ping and on_tick:
+            if not self.writer.write(PING):
+                self.done.set_result(None)  # the task keeps the stream alive from here
+                return
+            pacer.written_at = loop.time()
+            self._schedule()
+            return
         written = 0
         try:
-            waited = pacer.due
+            waited = pacer.due if on_tick else 0.0  # a tick wakes up to half a tick early
             while True:
                 pacer.take(loop.time(), self.most, waited=waited)
                 if not pacer.ready or pacer.interrupted:  # an interruption goes out with what is ready
@@ -119,10 +142,11 @@ class TickWriter:
                 if not self.writer.write(b"".join(pacer.ready)):
                     self.done.set_result(None)  # the task sends what is ready through ASGI
                     return
+                pacer.written_at = loop.time()
                 written += len(pacer.ready)
                 pacer.ready.clear()
                 if written >= YIELD_EVERY and not pacer.ended:  # a backlog: the rest once the loop has run
-                    self._call = loop.call_soon(self._fire)
+                    self._call = loop.call_soon(self._fire, False)
                     return
         except Exception as error:  # the events failed to encode: the task ends the stream as it would
             self.done.set_exception(error)
@@ -130,7 +154,7 @@ class TickWriter:
         if pacer.ended:
             self.done.set_result(None)
         else:
-            self._call = self._ticker.call_at(pacer.due, self._fire)
+            self._schedule()
 
     def cancel(self) -> None:
         """Forget the tick waited for (the stream's task was cancelled: its client left)."""

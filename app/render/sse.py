@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import AsyncIterator, Iterable, Iterator
 
 import orjson
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
 from perceptron_mock.accounting import tokens
 from perceptron_mock.answers import pacing
@@ -24,7 +24,7 @@ from perceptron_mock.exchange import Exchange
 from perceptron_mock.protocol.errors import APIError, server_error
 from perceptron_mock.render.delivery import Delivery
 from perceptron_mock.render.json import usage_of
-from perceptron_mock.render.pacer import DONE, YIELD_EVERY, Pacer, TickWriter
+from perceptron_mock.render.pacer import DONE, PING, YIELD_EVERY, Pacer, TickWriter
 
 log = logging.getLogger("perceptron_mock")
 
@@ -35,11 +35,6 @@ CONTENT_TYPE = (b"content-type", b"text/event-stream; charset=utf-8")
 async def sleep_until(when: float) -> None:
     """Wait until the event loop's clock reads ``when``."""
     await asyncio.sleep(when - asyncio.get_running_loop().time())
-
-
-def _ping() -> ServerSentEvent:
-    # A comment, never an ``event: ping`` with data: the openai SDK json-decodes every data field.
-    return ServerSentEvent(comment="ping", sep=SEP)
 
 
 def _frame(obj: dict) -> bytes:
@@ -146,8 +141,8 @@ class StreamDropped(Exception):
 
 
 class CompletionStream(EventSourceResponse):
-    """sse-starlette's response (its ping task, disconnect listener and shutdown handling unchanged),
-    with the service's framing and headers, and a delivery loop that paces and interrupts."""
+    """sse-starlette's response (its disconnect listener and shutdown handling unchanged), with the
+    service's framing and headers, and a delivery loop that paces, keeps alive and interrupts."""
 
     def __init__(
         self,
@@ -166,12 +161,11 @@ class CompletionStream(EventSourceResponse):
         # Paced events are written by the ticker straight to the connection when the server allows it.
         writer = ChunkWriter.of(exchange.receive, exchange.body_tap) if paced and exchange and delivery.ticker else None
         super().__init__(
-            self._deliver(events, delivery, writer),
-            # Only a paced stream ever waits; an unpaced one is written as fast as the client reads,
-            # so a keep-alive task would cost a task per stream and never send anything.
-            ping=keepalive if paced else 0,
+            # Keep-alives are written by the delivery, between events (never after [DONE]), and only
+            # for a paced stream: an unpaced one is written as fast as the client reads.
+            self._deliver(events, delivery, writer, keepalive if paced else 0.0),
+            ping=0,
             sep=SEP,
-            ping_message_factory=_ping,
         )
         # sse-starlette adds cache-control, connection and x-accel-buffering, which the service
         # does not send: a fingerprint. Starlette's charset suffix matches the service's header.
@@ -239,10 +233,13 @@ class CompletionStream(EventSourceResponse):
             await self.background()
 
     @staticmethod
-    async def _deliver(events: StreamEvents, delivery: Delivery, writer: ChunkWriter | None = None) -> AsyncIterator[bytes]:
+    async def _deliver(
+        events: StreamEvents, delivery: Delivery, writer: ChunkWriter | None = None, keepalive: float = 0.0
+    ) -> AsyncIterator[bytes]:
         """The events as they fall due (``Pacer``), then the interruption the delivery asks for. Events due
-        at the same moment go out together, up to ``events_per_write`` in one write. A paced stream with a
-        ``writer`` and a ticker is written by the ticker (``TickWriter``) while this waits."""
+        at the same moment go out together, up to ``events_per_write`` in one write; a keep-alive after
+        ``keepalive`` seconds without a write. A paced stream with a ``writer`` and a ticker is written by
+        the ticker (``TickWriter``) while this waits."""
         limit = min((n for n in (delivery.stop_after, delivery.error_after) if n is not None), default=-1)
         plan = pacing.schedule(delivery.pacing, prompt_tokens=delivery.prompt_tokens, seed=delivery.seed)
         ticker = delivery.ticker
@@ -255,7 +252,7 @@ class CompletionStream(EventSourceResponse):
         unpaused = 0  # events written since the loop last ran
         try:
             if pacer.paced and writer is not None and ticker is not None:
-                driver = TickWriter(pacer, writer, ticker, per_write)
+                driver = TickWriter(pacer, writer, ticker, per_write, keepalive)
                 try:
                     await driver.done
                 finally:
@@ -267,11 +264,18 @@ class CompletionStream(EventSourceResponse):
                     break
                 if pacer.ready:
                     yield pacer.drain()
+                    pacer.written_at = loop.time()
                 if pacer.ended:
                     break
                 if pacer.due > loop.time() and pacer.paced:
-                    waited, unpaused = pacer.due, 0
-                    await (sleep_until(waited) if ticker is None else ticker.sleep_until(waited))
+                    wake, ping = pacer.wake(keepalive)
+                    unpaused = 0
+                    await (sleep_until(wake) if ticker is None else ticker.sleep_until(wake))
+                    if ping:
+                        yield PING
+                        pacer.written_at, waited = loop.time(), 0.0
+                    else:
+                        waited = wake
                 else:
                     unpaused += per_write
                     if unpaused >= YIELD_EVERY:

@@ -268,6 +268,16 @@ def test_keepalives_are_comment_lines_only(perceptron_mock):
     assert events[-1] == b"data: [DONE]"
 
 
+@pytest.mark.perceptron_mock(stream_first_token_ms=30, stream_tokens_per_second=100, stream_keepalive_seconds=0.001)
+def test_a_keepalive_comes_only_after_a_pause_and_never_after_done(perceptron_mock):
+    # A keep-alive every millisecond of silence, on the shared 1 ms tick: many between the events of
+    # each stream, but none once [DONE] is out (a client or proxy reading the bytes would see one).
+    with httpx.Client(base_url=perceptron_mock.base_url, headers=AUTH, timeout=30) as client:
+        streams = [sse_events(client.post("/chat/completions", json=chat("Hello", stream=True, **SHORT)).content) for _ in range(50)]
+    assert all(events[-1] == b"data: [DONE]" for events in streams)
+    assert sum(events.count(b": ping") for events in streams) >= 50  # ~30 a stream on a quiet machine
+
+
 @SLOW
 def test_openai_sdk_ignores_keepalives(perceptron_mock):
     client = openai.OpenAI(base_url=perceptron_mock.base_url, api_key="test-key", max_retries=0)
