@@ -221,3 +221,21 @@ def test_a_stream_cancelled_while_its_tick_is_due_does_not_disturb_the_others_in
         return len(first.bodies), len(second.bodies)
 
     assert asyncio.run(asyncio.wait_for(scenario(), timeout=20)) == (0, 6)
+
+
+def test_a_backlog_goes_out_64_events_a_turn_and_the_next_event_still_waits_for_its_time():
+    async def scenario() -> list[tuple[float, int]]:
+        clock = ManualTicker()
+        connection = Connection(clock)
+        asyncio.get_running_loop().time = lambda: clock.now
+        pacer = Pacer(events(" ".join(["word"] * 150)), schedule(Pacing(first_token_ms=1000, tokens_per_second=1)), start=0.0)
+        TickWriter(pacer, connection, clock, most=1)  # type: ignore[arg-type]
+        clock.now = 63.5  # the worker fell behind: the first tick (due at 1 s) fires at 63.5 s
+        clock.fire_next()
+        for _ in range(10):
+            await asyncio.sleep(0)  # the turns the backlog is written in
+        return connection.writes
+
+    writes = asyncio.run(scenario())
+    # The role chunk and tokens 1-63 (due at 1..63 s): 64 writes, the last of a turn; token 64 waits for 64 s.
+    assert len(writes) == 64 and {t for t, _ in writes} == {63.5}
