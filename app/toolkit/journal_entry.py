@@ -25,13 +25,15 @@ class Entry:
     of the request are set by ``perceptron_mock.toolkit.journal.Recorder`` when it writes the entry."""
 
     __slots__ = (
-        "id", "time", "began", "method", "path", "_query", "status", "answer_headers", "complete", "_ended",
+        "id", "time", "began", "method", "path", "_query", "status", "answer_headers", "complete", "ended",
         "limit", "chunks", "times", "size", "shortened", "images",
         "headers", "headers_shortened", "body", "body_shortened", "fault", "tool_calls", "test_id",
     )
 
     def __init__(self, scope: Any, limit: int) -> None:
         self.id: int | None = None  # 0 once written, then the store's number
+        # Set when written: complete (the answer was whole), ended (its perf_counter), and
+        # the request's fields: headers, headers_shortened, body, body_shortened, fault, tool_calls, test_id.
         self.time = time.time()
         self.began = perf_counter()
         self.method: str = scope["method"]
@@ -62,11 +64,6 @@ class Entry:
         self.times.append(ms)
         self.size += len(chunk)
 
-    def ended(self, complete: bool) -> None:
-        self.id = 0
-        self.complete = complete
-        self._ended = perf_counter()
-
     @property
     def request_id(self) -> str | None:
         for key, value in reversed(self.answer_headers):  # perceptron_mock.main appends it last
@@ -80,7 +77,7 @@ class Entry:
 
     @property
     def duration_ms(self) -> float:
-        return round((self._ended - self.began) * 1000, 3)
+        return round((self.ended - self.began) * 1000, 3)
 
     @property
     def answer_chunks(self) -> list[bytes]:
