@@ -261,6 +261,10 @@ class RateLimiter:
         prefix = f"{REDIS_PREFIX}{name}:"
         self.store: Store = MemoryStore(interval, capacity) if redis is None else RedisStore(redis, interval, capacity, prefix)
         self._full = Quota(limit, limit, 0, period_s=period_s)
+        # A bucket that refills between requests leaves the same quota each time: the last one admitted
+        # (a frozen value) is given again, and its headers are made once.
+        self._last = self._full
+        self._last_headers: tuple[Quota | None, tuple[tuple[bytes, bytes], ...]] = (None, ())
 
     def _quota(self, remaining: int, reset_us: int, retry_us: int | None = None) -> Quota:
         return Quota(self.limit, max(0, remaining), reset_us, retry_us, self.period_s)
@@ -271,7 +275,13 @@ class RateLimiter:
         except STORAGE_ERRORS:  # logged once per outage (perceptron_mock.storage.Outage)
             exchange.storage_failed = True
             raise storage_unavailable() from None
-        quota = Quota(self.limit, remaining if remaining > 0 else 0, reset_us, retry_us, self.period_s)
+        last = self._last
+        if retry_us is None and remaining == last.remaining and reset_us == last.reset_us:
+            quota = last
+        else:
+            quota = Quota(self.limit, remaining if remaining > 0 else 0, reset_us, retry_us, self.period_s)
+            if retry_us is None:
+                self._last = quota
         exchange.quota = quota
         if not quota.allowed:
             raise quota.refusal()
@@ -299,7 +309,14 @@ class RateLimiter:
         quota = exchange.quota  # as quota() would give it, without another coroutine
         if quota is None:
             quota = await self.quota(scope, exchange)
-        return [] if quota is None else quota.headers()
+        if quota is None:
+            return []
+        last = self._last_headers
+        if last[0] is quota:
+            return [*last[1]]
+        headers = quota.headers()
+        self._last_headers = (quota, tuple(headers))
+        return headers
 
     async def reset(self, key: str | None = None) -> None:
         """Forget every bucket (or ``key``'s): the next request starts full. For the admin API."""
