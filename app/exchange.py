@@ -26,6 +26,7 @@ class Exchange:
     tool_calls: list | None = None  # the calls the answer made ({id, name, arguments}), for the journal
     model: str | None = None  # the model a valid chat request named, for the metrics
     controls: bool = True  # the request may carry X-Mock-* headers; False: their readers need not look
+    head_bytes: int | None = None  # the request head's size (guards.header_limit.header_bytes), once measured
     body_tap: Callable[[bytes], None] | None = None  # sees each body piece written past the send chain (the journal)
 
     async def read_body(self, receive: Receive) -> bytes | bytearray:

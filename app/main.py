@@ -228,7 +228,7 @@ class MockServer:
             # First of all checks, and outside the journal: nothing of an oversized head is kept.
             await self._send_error(send, headers_too_large(self.max_header_bytes), ids.request_id_headers())
             return
-        scope[EXCHANGE_KEY] = Exchange(receive=receive, controls=controls)
+        scope[EXCHANGE_KEY] = Exchange(receive=receive, controls=controls, head_bytes=size)
         try:
             if self.recorder is not None and recordable(scope["path"]):
                 await self.recorder(scope, receive, send)

@@ -47,7 +47,8 @@ FILE_MARKS = (b'_file_id"', b"/files/file-")
 
 def off_loop(body: Body) -> bool:
     """Whether understanding ``body`` belongs in a worker thread: a large body, or one naming uploads."""
-    return len(body) > THREAD_ABOVE or FILE_MARKS[0] in body or FILE_MARKS[1] in body  # no generator: on every request
+    # find, not ``in``: bytes' ``in`` first tries its operand as an int and formats a TypeError (~2k instructions).
+    return len(body) > THREAD_ABOVE or body.find(FILE_MARKS[0]) >= 0 or body.find(FILE_MARKS[1]) >= 0
 
 
 class ChatCompletions:

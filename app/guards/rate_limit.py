@@ -26,6 +26,29 @@ REDIS_PREFIX = "perceptron-mock:ratelimit:"
 _MICROS = 1_000_000
 
 
+class _LastHeader:
+    """One ``x-ratelimit-*`` header as the previous answer had it: a value that did not change (a
+    bucket that refilled since, a limit) is not formatted again."""
+
+    __slots__ = ("name", "format", "last")
+
+    def __init__(self, name: bytes, format: Any) -> None:
+        self.name = name
+        self.format = format
+        self.last: tuple[Any, tuple[bytes, bytes]] = (None, (name, b""))
+
+    def __call__(self, value: int) -> tuple[bytes, bytes]:
+        last = self.last
+        if last[0] != value:
+            self.last = last = (value, (self.name, self.format(value)))
+        return last[1]
+
+
+_LIMIT = _LastHeader(b"x-ratelimit-limit-requests", lambda n: str(n).encode())
+_REMAINING = _LastHeader(b"x-ratelimit-remaining-requests", lambda n: str(n).encode())
+_RESET = _LastHeader(b"x-ratelimit-reset-requests", lambda us: go_duration(us / _MICROS).encode())
+
+
 @value
 class Quota:
     """One key's bucket as one request leaves it."""
@@ -41,11 +64,7 @@ class Quota:
         return self.retry_us is None
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        headers = [
-            (b"x-ratelimit-limit-requests", str(self.limit).encode()),
-            (b"x-ratelimit-remaining-requests", str(self.remaining).encode()),
-            (b"x-ratelimit-reset-requests", go_duration(self.reset_us / _MICROS).encode()),
-        ]
+        headers = [_LIMIT(self.limit), _REMAINING(self.remaining), _RESET(self.reset_us)]
         if self.retry_us is not None:
             headers += [(name.encode(), value.encode()) for name, value in retry_headers(self.retry_us / 1000)]
         return headers
@@ -72,10 +91,24 @@ class Store(Protocol):
     async def reset(self, key: str | None = None) -> None: ...
 
 
+# A client sends the same key again and again: its digest is made once. Only short keys, and at most
+# this many (then the cache starts again), so that made-up keys cost a hash each as before and no memory.
+_DIGESTS: dict[str, bytes] = {}
+_DIGESTS_KEPT = 1024
+_DIGEST_KEY_CHARS = 256
+
+
 def key_digest(key: str) -> bytes:
     """What the stores keep of an API key: 16 bytes of its SHA-256. Never the key itself: it is a
-    secret, and as long as the client made it."""
-    return hashlib.sha256(key.encode()).digest()[:16]
+    secret, and as long as the client made it (only this process's memory keeps short ones)."""
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        digest = hashlib.sha256(key.encode()).digest()[:16]
+        if len(key) <= _DIGEST_KEY_CHARS:
+            if len(_DIGESTS) >= _DIGESTS_KEPT:
+                _DIGESTS.clear()
+            _DIGESTS[key] = digest
+    return digest
 
 
 class MemoryStore:
@@ -104,9 +137,11 @@ class MemoryStore:
         return time.monotonic_ns() // 1000
 
     async def take(self, key: str) -> tuple[int, int, int | None]:
-        now = self._now()
+        now = time.monotonic_ns() // 1000
         digest = key_digest(key)
-        tat = max(self._tat.get(digest, now), now)
+        tat = self._tat.get(digest, now)
+        if tat < now:
+            tat = now
         new = tat + self.interval
         if new - now > self.capacity:
             return (self.capacity - (tat - now)) // self.interval, tat - now, new - now - self.capacity
@@ -226,16 +261,27 @@ class RateLimiter:
         prefix = f"{REDIS_PREFIX}{name}:"
         self.store: Store = MemoryStore(interval, capacity) if redis is None else RedisStore(redis, interval, capacity, prefix)
         self._full = Quota(limit, limit, 0, period_s=period_s)
+        # A bucket that refills between requests leaves the same quota each time: the last one admitted
+        # (a frozen value) is given again, and its headers are made once.
+        self._last = self._full
+        self._last_headers: tuple[Quota | None, tuple[tuple[bytes, bytes], ...]] = (None, ())
 
     def _quota(self, remaining: int, reset_us: int, retry_us: int | None = None) -> Quota:
         return Quota(self.limit, max(0, remaining), reset_us, retry_us, self.period_s)
 
     async def admit(self, exchange: Exchange, key: str) -> Quota:
         try:
-            quota = self._quota(*await self.store.take(key))
+            remaining, reset_us, retry_us = await self.store.take(key)
         except STORAGE_ERRORS:  # logged once per outage (perceptron_mock.storage.Outage)
             exchange.storage_failed = True
             raise storage_unavailable() from None
+        last = self._last
+        if retry_us is None and remaining == last.remaining and reset_us == last.reset_us:
+            quota = last
+        else:
+            quota = Quota(self.limit, remaining if remaining > 0 else 0, reset_us, retry_us, self.period_s)
+            if retry_us is None:
+                self._last = quota
         exchange.quota = quota
         if not quota.allowed:
             raise quota.refusal()
@@ -260,8 +306,17 @@ class RateLimiter:
             return None
 
     async def headers(self, scope: Scope, exchange: Exchange) -> list[tuple[bytes, bytes]]:
-        quota = await self.quota(scope, exchange)
-        return [] if quota is None else quota.headers()
+        quota = exchange.quota  # as quota() would give it, without another coroutine
+        if quota is None:
+            quota = await self.quota(scope, exchange)
+        if quota is None:
+            return []
+        last = self._last_headers
+        if last[0] is quota:
+            return [*last[1]]
+        headers = quota.headers()
+        self._last_headers = (quota, tuple(headers))
+        return headers
 
     async def reset(self, key: str | None = None) -> None:
         """Forget every bucket (or ``key``'s): the next request starts full. For the admin API."""

@@ -1,8 +1,8 @@
-"""What the mock answered, as the journal keeps it: the response body's chunks as sent, with their times.
+"""What the mock answered, read back from the chunks a journal entry kept as sent, with their times.
 
-Recording holds references to the bytes already written (no copy, no re-serialising) up to a byte
-bound, so the request path pays a list append per write; ``decode`` reads them back when somebody
-looks (content, reasoning, tool calls, the error envelope, stream events with their times).
+An entry (``perceptron_mock.toolkit.journal_entry``) holds references to the bytes already written;
+``decode`` reads them when somebody looks (content, reasoning, tool calls, the error envelope, stream
+events with their times).
 """
 
 from __future__ import annotations
@@ -10,32 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-
-
-class AnswerTape:
-    __slots__ = ("limit", "chunks", "times", "size", "shortened")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.chunks: list[bytes] = []
-        self.times: list[float] = []  # ms since the request arrived, one per chunk
-        self.size = 0
-        self.shortened = False
-
-    def record(self, chunk: bytes, ms: float) -> None:
-        if not chunk:
-            return
-        if self.shortened:
-            return
-        if self.size + len(chunk) > self.limit:
-            # The head that fits (one bounded copy), then nothing more: events past the bound are dropped.
-            self.shortened = True
-            chunk = chunk[: self.limit - self.size]
-            if not chunk:
-                return
-        self.chunks.append(chunk)
-        self.times.append(ms)
-        self.size += len(chunk)
 
 
 def decode(chunks: list[bytes], times: list[float], *, shortened: bool = False) -> dict[str, Any]:

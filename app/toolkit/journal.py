@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections import deque
+from time import perf_counter
 from typing import Any, Iterable, Protocol
 
 import orjson
@@ -17,8 +17,9 @@ import orjson
 from perceptron_mock.asgi import ASGIApp, Message, Receive, Scope, Send
 from perceptron_mock.exchange import exchange_of
 from perceptron_mock.protocol.data_urls import Body
-from perceptron_mock.toolkit.answer_tape import AnswerTape, decode as decode_answer
+from perceptron_mock.toolkit.answer_tape import decode as decode_answer
 from perceptron_mock.toolkit.image_store import ImageStore, keep_images
+from perceptron_mock.toolkit.journal_entry import Entry
 from perceptron_mock.toolkit.live import Live
 from perceptron_mock.protocol.test_ids import lenient_test_id, sees
 from perceptron_mock.toolkit.journal_bounds import SECRET_HEADERS, kept_calls, stored_body, stored_headers
@@ -38,9 +39,9 @@ class JournalStore(Protocol):
     # True when ``add`` goes to Redis: the recorder skips it for a request in which Redis already failed.
     remote: bool
 
-    async def add(self, entry: dict[str, Any]) -> None: ...
+    async def add(self, entry: Entry) -> None: ...
 
-    async def entries(self) -> list[dict[str, Any]]: ...
+    async def entries(self) -> list[Any]: ...  # Entry or, from elsewhere, dicts of its FIELDS and id
 
     async def clear(self, test_id: str | None = None) -> int: ...
 
@@ -51,14 +52,14 @@ class MemoryJournal:
     remote = False
 
     def __init__(self, size: int) -> None:
-        self._ring: deque[dict[str, Any]] = deque(maxlen=size)
+        self._ring: deque[Entry] = deque(maxlen=size)
         self._ids = itertools.count(1)
 
-    async def add(self, entry: dict[str, Any]) -> None:
-        entry["id"] = next(self._ids)
+    async def add(self, entry: Entry) -> None:
+        entry.id = next(self._ids)
         self._ring.append(entry)
 
-    async def entries(self) -> list[dict[str, Any]]:
+    async def entries(self) -> list[Entry]:
         return list(self._ring)
 
     async def clear(self, test_id: str | None = None) -> int:
@@ -102,103 +103,75 @@ class Recorder:
         self.live = live
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        wall = time.time()
-        began = time.perf_counter()
-        status: int | None = None
-        answer_headers: list = []  # the response's, where perceptron_mock.main put the x-request-id
-        written = False
-        tape = AnswerTape(self.body_limit)  # the answer, bounded as the body is
-        images: list[str | None] = []  # filled after the answer: decoding and hashing is off its path
-        raw_body: list[Body] = []
-
+        entry = Entry(scope, self.body_limit)  # the answer is recorded in it, bounded as the body is
         exchange = exchange_of(scope)
         exchange.wants_body = True  # the endpoint's read keeps the body there: no copy is made here
         # A paced stream writes its events below ``recording_send`` (perceptron_mock.asgi.ChunkWriter).
-        exchange.body_tap = lambda body: tape.record(body, (time.perf_counter() - began) * 1000)
-
-        async def write(complete: bool) -> None:
-            nonlocal written
-            written = True
-            body, exchange.body = exchange.body, b""
-            if self.store.remote and exchange.storage_failed:
-                return  # Redis failed earlier in this request: its one timeout was enough; the entry is lost
-            if self.images is not None and self.store.remote:
-                await self._keep_images(body, images)  # the entry leaves for Redis: its images go with it
-            elif self.images is not None and (len(body) > self.body_limit or b'"data:' in body):  # as _keep_images tests
-                raw_body.append(body)  # its images are kept once the answer is out (in ``images``)
-            if len(body) > self.body_limit:  # shortened, which may parse it: off the event loop
-                body, shortened = await asyncio.to_thread(stored_body, body, self.body_limit, self.max_items)
-            else:
-                body, shortened = bytes(body), False
-            headers, headers_shortened = stored_headers(scope["headers"])
-            await self.store.add(
-                entry := {
-                    "request_id": _request_id(answer_headers),
-                    "time": wall,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "query": scope.get("query_string", b"").decode("latin-1"),
-                    # Credentials are dropped wherever an entry leaves this process (present(), and
-                    # the Redis store before it writes), and from a shortened copy.
-                    "headers": headers,
-                    "headers_shortened": headers_shortened,
-                    "body": body,
-                    "body_shortened": shortened,
-                    "status": status,
-                    "complete": complete,
-                    "duration_ms": round((time.perf_counter() - began) * 1000, 3),
-                    "fault": exchange.fault,
-                    "tool_calls": kept_calls(exchange.tool_calls) if exchange.tool_calls else None,
-                    # The answer as sent (references to the bytes written) and the images kept of the body.
-                    "answer_chunks": tape.chunks,
-                    "answer_times": tape.times,
-                    "answer_shortened": tape.shortened,
-                    "images": images,
-                    "test_id": lenient_test_id(scope) if exchange.controls else None,
-                }
-            )
-            if self.live is not None and self.live.subscribers:
-                self.live.publish(entry)
+        exchange.body_tap = record = entry.record
+        raw_body: list[Body] = []  # a body whose images are kept once the answer is out
 
         async def recording_send(message: Message) -> None:
-            nonlocal status, answer_headers
-            kind = message["type"]
-            if kind == "http.response.start":
-                status = message["status"]
-                answer_headers = message.get("headers", answer_headers)
-            elif kind == "http.response.body":
-                tape.record(message.get("body", b""), (time.perf_counter() - began) * 1000)
-                if not message.get("more_body", False) and not written:
-                    await write(complete=True)
+            if message["type"] != "http.response.body":
+                if message["type"] == "http.response.start":
+                    entry.status = message["status"]
+                    entry.answer_headers = message.get("headers", entry.answer_headers)
+                return await send(message)
+            body = message.get("body", b"")
+            if body and entry.size + len(body) <= entry.limit:  # entry.record's common case, without a call
+                entry.chunks.append(body)
+                entry.times.append((perf_counter() - entry.began) * 1000)
+                entry.size += len(body)
+            else:
+                record(body)
+            if message.get("more_body", False):
+                return await send(message)
+            if entry.id is None:
+                await self._write(entry, exchange, scope, True, raw_body)
             await send(message)
-            if raw_body and kind == "http.response.body" and not message.get("more_body", False):
-                await self._keep_images(raw_body.pop(), images)  # the answer is out: off its path
+            if raw_body:
+                await self._keep_images(raw_body.pop(), entry)  # the answer is out: off its path
 
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            if not written:
-                await write(complete=False)
+            if entry.id is None:
+                await self._write(entry, exchange, scope, False, raw_body)
             if raw_body:
-                await self._keep_images(raw_body.pop(), images)
+                await self._keep_images(raw_body.pop(), entry)
 
-    async def _keep_images(self, body: Body, into: list[str | None]) -> None:
-        """Keep the body's data-URL images in the store and their sha256 in the entry (``into``, the
-        entry's own list). Past the journal's body bound, in a thread: decoding and hashing cost
-        about 5 µs a kB."""
+    async def _write(self, entry: Entry, exchange: Any, scope: Scope, complete: bool, raw_body: list[Body]) -> None:
+        """Complete ``entry`` with what the request holds (bounded) and add it to the store."""
+        entry.id, entry.complete, entry.ended = 0, complete, perf_counter()  # 0: written, not yet numbered
+        body, exchange.body = exchange.body, b""
+        if self.store.remote and exchange.storage_failed:
+            return  # Redis failed earlier in this request: its one timeout was enough; the entry is lost
+        if self.images is not None and self.store.remote:
+            await self._keep_images(body, entry)  # the entry leaves for Redis: its images go with it
+        elif self.images is not None and (len(body) > self.body_limit or body.find(b'"data:') >= 0):  # as _keep_images tests
+            raw_body.append(body)  # its images are kept once the answer is out (in ``entry.images``)
+        if len(body) > self.body_limit:  # shortened, which may parse it: off the event loop
+            entry.body, entry.body_shortened = await asyncio.to_thread(stored_body, body, self.body_limit, self.max_items)
+        else:
+            entry.body, entry.body_shortened = body if type(body) is bytes else bytes(body), False
+        # Credentials are dropped wherever an entry leaves this process (present(), and the Redis
+        # store before it writes), and from a shortened copy.
+        entry.headers, entry.headers_shortened = stored_headers(scope["headers"], exchange.head_bytes)
+        entry.fault = exchange.fault
+        entry.tool_calls = kept_calls(exchange.tool_calls) if exchange.tool_calls else None
+        entry.test_id = lenient_test_id(scope) if exchange.controls else None
+        await self.store.add(entry)
+        if self.live is not None and self.live.subscribers:
+            self.live.publish(entry)
+
+    async def _keep_images(self, body: Body, entry: Entry) -> None:
+        """Keep the body's data-URL images in the store and their sha256 in ``entry``. Past the
+        journal's body bound, in a thread: decoding and hashing cost about 5 µs a kB."""
         if self.images is None or not body:
             return
         if len(body) > self.body_limit:
-            into += await asyncio.to_thread(keep_images, self.images, body)
-        elif b'"data:' in body:
-            into += keep_images(self.images, body)
-
-
-def _request_id(headers: list) -> str | None:
-    for key, value in reversed(headers):  # perceptron_mock.main appends it last
-        if key == b"x-request-id":
-            return value.decode("latin-1")
-    return None
+            entry.images = await asyncio.to_thread(keep_images, self.images, body)
+        elif body.find(b'"data:') >= 0:
+            entry.images = keep_images(self.images, body)
 
 
 # --- reading ---------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ bounds (docs: "Admin API" gives them), credentials never."""
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -64,12 +65,19 @@ def stored_body(body: Body, limit: int, max_items: int | None = None) -> tuple[b
     return (shortened if len(shortened) <= limit else shortened[:limit]), True
 
 
-def stored_headers(headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, bytes]], bool]:
+def stored_headers(headers: list[tuple[bytes, bytes]], size: int | None = None) -> tuple[list[tuple[bytes, bytes]], bool]:
     """The headers to keep for a request and whether they were shortened. Within the bounds (every
     ordinary request) they are the server's own list, not a copy; past them, credentials are left
     out, a value over ``HEADER_VALUE_KEPT`` bytes keeps its head and says how long it was, and the
-    headers past ``HEADERS_KEPT`` or ``HEADER_BYTES_KEPT`` bytes are left out."""
+    headers past ``HEADERS_KEPT`` or ``HEADER_BYTES_KEPT`` bytes are left out. ``size``: the head's
+    size on the wire when it was measured already (``guards.header_limit.header_bytes``)."""
     if len(headers) <= HEADERS_KEPT:
+        # Names and values of at most HEADER_VALUE_KEPT bytes together (every ordinary request): no
+        # value is over its bound, nor the whole over HEADER_BYTES_KEPT; known without a Python loop.
+        if size is None:
+            size = len(b"".join(chain.from_iterable(headers)))
+        if size <= HEADER_VALUE_KEPT:
+            return headers, False
         size = 0
         for name, value in headers:  # one plain loop: this runs on every request
             if len(value) > HEADER_VALUE_KEPT:

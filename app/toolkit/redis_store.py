@@ -16,6 +16,7 @@ from perceptron_mock.storage import STORAGE_ERRORS, outage
 from perceptron_mock.protocol.faults import Fault, parse
 from perceptron_mock.toolkit.faults import QueuedFault
 from perceptron_mock.toolkit.journal import public_headers
+from perceptron_mock.toolkit.journal_entry import Entry
 
 log = logging.getLogger("perceptron_mock")
 
@@ -88,21 +89,27 @@ class RedisJournal:
         self._clear_test = self._redis.register_script(_CLEAR_TEST)
         self._outage = outage(client)
 
-    async def add(self, entry: dict[str, Any]) -> None:
+    async def add(self, entry: Entry | dict[str, Any]) -> None:
+        fields = entry.stored() if isinstance(entry, Entry) else entry
         data = {
-            **entry,
-            "body": base64.b64encode(entry["body"]).decode(),
-            "answer_chunks": [base64.b64encode(chunk).decode() for chunk in entry.get("answer_chunks", ())],
-            "headers": [(k.decode("latin-1"), v.decode("latin-1")) for k, v in public_headers(entry["headers"])],
+            **fields,
+            "body": base64.b64encode(fields["body"]).decode(),
+            "answer_chunks": [base64.b64encode(chunk).decode() for chunk in fields.get("answer_chunks", ())],
+            "headers": [(k.decode("latin-1"), v.decode("latin-1")) for k, v in public_headers(fields["headers"])],
         }
         # The request was answered: losing its journal entry must not fail it.
         try:
             with self._outage.watching("writing the journal"):
-                entry["id"] = await self._append(keys=[JOURNAL, JOURNAL_IDS], args=[orjson.dumps(data), self.size])
+                number = await self._append(keys=[JOURNAL, JOURNAL_IDS], args=[orjson.dumps(data), self.size])
         except STORAGE_ERRORS:
-            pass  # logged once per outage
+            return  # logged once per outage
         except Exception:
             log.warning("could not write the journal to Redis", exc_info=True)
+            return
+        if isinstance(entry, Entry):
+            entry.id = number
+        else:
+            entry["id"] = number
 
     async def entries(self) -> list[dict[str, Any]]:
         raw = await self._redis.lrange(JOURNAL, 0, -1)

@@ -215,3 +215,13 @@ def test_the_model_list_has_a_budget_of_its_own(perceptron_mock):
     assert raw.headers["x-ratelimit-remaining-requests"] == "4"
     perceptron_mock.reset()
     assert client.models.list()  # the reset refilled the model list's bucket too
+
+
+def test_the_digests_the_limiter_remembers_are_of_short_keys_and_at_most_1024():
+    from perceptron_mock.guards import rate_limit
+
+    store = MemoryStore(interval_us=1, capacity_us=5, max_buckets=64)
+    take_all(store, [f"made-up-{i}" for i in range(3000)] + ["x" * 257])
+    assert len(rate_limit._DIGESTS) <= 1024 and "x" * 257 not in rate_limit._DIGESTS
+    steady = MemoryStore(interval_us=720_000_000, capacity_us=5 * 720_000_000)  # nothing refills
+    assert take_all(steady, ["made-up-2999"] * 3) == [4, 3, 2]  # a remembered key's digest finds its bucket
