@@ -28,7 +28,10 @@ class Pacer:
     wait, then one event per gap (``[DONE]`` right after the finish chunk), stopping after ``limit``
     events (-1: none). Taken events gather in ``ready`` until the driver writes them."""
 
-    __slots__ = ("_events", "_gaps", "_next", "_gap", "_first", "_observer", "paced", "start", "due", "last", "sent", "limit", "ready", "ended", "interrupted", "written_at")
+    __slots__ = (
+        "_events", "_gaps", "_next", "_gap", "_first", "_observer",
+        "paced", "start", "due", "last", "sent", "limit", "ready", "ended", "interrupted", "written_at",
+    )
 
     def __init__(
         self, events: Iterator[bytes], plan: Schedule, *, start: float, limit: int = -1, observer: StreamObserver | None = None
