@@ -164,3 +164,5 @@ class TickWriter:
         if self._call is not None:
             self._call.cancel()
             self._call = None
+        if self.done.done() and not self.done.cancelled():
+            self.done.exception()  # seen: a failure the cancelled task never read is not logged as lost
