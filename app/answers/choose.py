@@ -16,6 +16,7 @@ from perceptron_mock.answers.answer import Answer
 from perceptron_mock.answers.draws import between, pick
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.answers.hints import Hints, read_hints, strip_hints
+from perceptron_mock.answers.said import Said, said
 from perceptron_mock.answers.seed import rng_for
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 
@@ -172,9 +173,9 @@ def _grounded(kind: str, reading: tasks.Reading, prompt: Prompt, hints: Hints, r
             n = len(annotations)
             lead = f"There {'is' if n == 1 else 'are'} {n} {_count_phrase(mentions, n)}."
         elif reading.kind == "question":
-            lead = tasks.answer_question(reading.user_text, rng)
+            lead = tasks.answer_question(reading.user_text, rng).text
         elif reading.kind == "caption":
-            lead = tasks.caption(reading.text, rng)
+            lead = tasks.caption(reading.text, rng).text
     body = "\n".join(a.markup() for a in annotations)
     content = f"{lead}\n{body}" if lead else body
     task = reading.kind if reading.kind in ("count", "detect", "ocr", "caption", "question") else "detect"
@@ -189,6 +190,7 @@ def _text(reading: tasks.Reading, prompt: Prompt, hints: Hints, rng: random.Rand
     kind = reading.kind
     annotations: list[grounding.Annotation] | None = None
     mention = "object"
+    content: Said | str
     if kind in ("count", "detect"):
         # Located but not drawn: the text says how many and where, in words.
         annotations = _locate("box", reading, prompt, rng, focus)
@@ -196,10 +198,13 @@ def _text(reading: tasks.Reading, prompt: Prompt, hints: Hints, rng: random.Rand
         mention = mentions[0]
         n = len(annotations)
         if kind == "count":
-            content = f"There {'is' if n == 1 else 'are'} {n} {_count_phrase(mentions, n)}."
+            content = said("There is" if n == 1 else "There are", f" {n}", f" {_count_phrase(mentions, n)}.")
         else:
-            places = ", ".join(f"{a.mention} at {grounding.where(a)}" for a in annotations)
-            content = f"I found {n} {'match' if n == 1 else 'matches'}: {places}."
+            pieces = ["I found", f" {n} match:" if n == 1 else f" {n} matches:"]
+            last = len(annotations) - 1
+            for i, a in enumerate(annotations):
+                pieces += (f" {a.mention}", f" at {grounding.where(a)}{'.' if i == last else ','}")
+            content = said(*pieces)
     elif kind == "ocr":
         content = tasks.ocr_text(reading.text, rng)
     elif kind == "caption":
@@ -208,4 +213,7 @@ def _text(reading: tasks.Reading, prompt: Prompt, hints: Hints, rng: random.Rand
         content = tasks.answer_question(reading.user_text, rng)
     else:
         content = reply.reply(prompt, rng)
-    return Answer(content=content, reasoning=_think(hints, kind, rng, mention=mention, annotations=annotations, focus=focus))
+    thought = _think(hints, kind, rng, mention=mention, annotations=annotations, focus=focus)
+    if isinstance(content, Said):
+        return Answer(content=content.text, said=content, reasoning=thought)
+    return Answer(content=content, reasoning=thought)

@@ -10,6 +10,7 @@ import random
 
 from perceptron_mock.accounting.prompt import Prompt
 from perceptron_mock.answers.draws import between, pick
+from perceptron_mock.answers.said import Said, said
 
 _OPENERS = ("Here is what I see.", "Looking at this carefully.", "Short answer first.", "From the input given,")
 _SUBJECTS = ("the scene", "the main subject", "the foreground", "the background", "the layout", "the lighting")
@@ -30,13 +31,14 @@ def _quote(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-def reply(prompt: Prompt, rng: random.Random) -> str:
-    sentences = [pick(rng, _OPENERS)]
+def reply(prompt: Prompt, rng: random.Random) -> Said:
+    # Sentences in pieces that join where no token crosses (answers.said), in the order of the draws.
+    pieces = [pick(rng, _OPENERS)]
     if prompt.user_text.strip():
-        sentences.append(f'You asked: "{_quote(prompt.user_text)}".')
+        pieces += (" You asked:", f' "{_quote(prompt.user_text)}".')
     for _ in range(between(rng, 2, 4)):
-        sentences.append(f"{pick(rng, _SUBJECTS).capitalize()} {pick(rng, _VERBS)} {pick(rng, _OBJECTS)}.")
+        pieces += (f" {pick(rng, _SUBJECTS).capitalize()}", f" {pick(rng, _VERBS)}", f" {pick(rng, _OBJECTS)}.")
     if prompt.images:
         count = len(prompt.images)
-        sentences.append(f"I looked at {count} image{'s' if count > 1 else ''}.")
-    return " ".join(sentences)
+        pieces += (" I looked at", f" {count} image{'s' if count > 1 else ''}.")
+    return said(*pieces)

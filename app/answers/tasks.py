@@ -11,6 +11,7 @@ import re
 from functools import cached_property
 
 from perceptron_mock.answers.draws import between, pick, sample
+from perceptron_mock.answers.said import Said, said
 from perceptron_mock.values import value
 
 READ_CHARS = 4096
@@ -270,35 +271,35 @@ def ocr_text(prompt: str, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
-def caption(prompt: str, rng: random.Random) -> str:
+def caption(prompt: str, rng: random.Random) -> Said:
     first, second, third = sample(rng, _SCENE_NOUNS, 3)
-    sentence = f"{first[0].upper()}{first[1:]} {pick(rng, _PLACES)}, with {second} {pick(rng, _PLACES)} under {pick(rng, _ADJECTIVES)} light."
+    # In pieces that join where no token crosses (answers.said), in the order of the draws.
+    pieces = [f"{first[0].upper()}{first[1:]}", f" {pick(rng, _PLACES)}, with", f" {second}"]
+    pieces += (f" {pick(rng, _PLACES)} under", f" {pick(rng, _ADJECTIVES)} light.")
     if "detail" in prompt.lower():
-        sentence += (
-            f" {third[0].upper()}{third[1:]} sits {pick(rng, _PLACES)}, and the composition draws the eye to "
-            f"{first}. The palette is mostly {pick(rng, _COLOURS)} and {pick(rng, _COLOURS)}."
-        )
-    return sentence
+        pieces += (f" {third[0].upper()}{third[1:]} sits", f" {pick(rng, _PLACES)}, and the composition draws the eye to")
+        pieces += (f" {first}. The palette is mostly", f" {pick(rng, _COLOURS)} and", f" {pick(rng, _COLOURS)}.")
+    return said(*pieces)
 
 
-def answer_question(question: str, rng: random.Random) -> str:
+def answer_question(question: str, rng: random.Random) -> Said:
     lower = question.lower()
     subject, other = sample(rng, _SCENE_NOUNS, 2)
     if _YES_NO.match(lower):
         if rng.random() < 0.5:
-            return f"Yes. {subject[0].upper()}{subject[1:]} is clearly visible {pick(rng, _PLACES)}."
-        return f"No. The image shows {subject} {pick(rng, _PLACES)}, but nothing like that."
+            return said("Yes.", f" {subject[0].upper()}{subject[1:]} is clearly visible", f" {pick(rng, _PLACES)}.")
+        return said("No. The image shows", f" {subject}", f" {pick(rng, _PLACES)}, but nothing like that.")
     if _COLOUR_WORD.search(lower):
-        return f"It is mostly {pick(rng, _COLOURS)}, with some {pick(rng, _COLOURS)} details."
+        return said("It is mostly", f" {pick(rng, _COLOURS)}, with some", f" {pick(rng, _COLOURS)} details.")
     if lower.lstrip().startswith("where"):
-        return f"It is {pick(rng, _PLACES)}, next to {subject}."
+        return said("It is", f" {pick(rng, _PLACES)}, next to", f" {subject}.")
     if lower.lstrip().startswith("who"):
-        return f"A person in a {pick(rng, _COLOURS)} jacket, {pick(rng, _PLACES)}."
+        return said("A person in a", f" {pick(rng, _COLOURS)} jacket,", f" {pick(rng, _PLACES)}.")
     if lower.lstrip().startswith("why"):
-        return f"Most likely because {subject} is placed to catch the {pick(rng, _ADJECTIVES)} light."
-    return (
-        f"{subject[0].upper()}{subject[1:]} {pick(rng, _PLACES)} stands out most, set against {other} "
-        f"and lit by {pick(rng, _ADJECTIVES)} light."
+        return said("Most likely because", f" {subject} is placed to catch the", f" {pick(rng, _ADJECTIVES)} light.")
+    return said(
+        f"{subject[0].upper()}{subject[1:]}", f" {pick(rng, _PLACES)} stands out most, set against",
+        f" {other} and lit by", f" {pick(rng, _ADJECTIVES)} light.",
     )
 
 
