@@ -161,7 +161,7 @@ def _annotate(
 
 
 def _grounded(kind: str, reading: tasks.Reading, prompt: Prompt, hints: Hints, rng: random.Random, focus) -> Answer:
-    lead: str | None = None
+    pieces: list[str] = []  # the lead, then one annotation a line (answers.said joins them)
     if reading.kind == "ocr":
         # OCR with a spatial hint: every text line is an annotation whose mention is the text.
         lines = tasks.ocr_text(reading.text, rng).splitlines()
@@ -171,17 +171,23 @@ def _grounded(kind: str, reading: tasks.Reading, prompt: Prompt, hints: Hints, r
         mentions = tuple(dict.fromkeys(a.mention for a in annotations))
         if reading.kind == "count":
             n = len(annotations)
-            lead = f"There {'is' if n == 1 else 'are'} {n} {_count_phrase(mentions, n)}."
+            pieces = ["There is" if n == 1 else "There are", f" {n}", f" {_count_phrase(mentions, n)}."]
         elif reading.kind == "question":
-            lead = tasks.answer_question(reading.user_text, rng).text
+            pieces = tasks.answer_question(reading.user_text, rng)
         elif reading.kind == "caption":
-            lead = tasks.caption(reading.text, rng).text
-    body = "\n".join(a.markup() for a in annotations)
-    content = f"{lead}\n{body}" if lead else body
+            pieces = tasks.caption(reading.text, rng)
+    if pieces and not annotations:
+        pieces.append("\n")  # a lead over no lines still ends its line
+    for a in annotations:
+        if pieces:
+            pieces.append("\n")
+        pieces += a.pieces()
+    content = said(*pieces)
     task = reading.kind if reading.kind in ("count", "detect", "ocr", "caption", "question") else "detect"
     mention = annotations[0].mention if annotations else "object"
     return Answer(
-        content=content,
+        content=content.text,
+        said=content,
         reasoning=_think(hints, task, rng, mention=mention, annotations=annotations, focus=focus),
     )
 
@@ -208,11 +214,11 @@ def _text(reading: tasks.Reading, prompt: Prompt, hints: Hints, rng: random.Rand
     elif kind == "ocr":
         content = tasks.ocr_text(reading.text, rng)
     elif kind == "caption":
-        content = tasks.caption(reading.text, rng)
+        content = said(*tasks.caption(reading.text, rng))
     elif kind == "question":
-        content = tasks.answer_question(reading.user_text, rng)
+        content = said(*tasks.answer_question(reading.user_text, rng))
     else:
-        content = reply.reply(prompt, rng)
+        content = said(*reply.reply(prompt, rng))
     thought = _think(hints, kind, rng, mention=mention, annotations=annotations, focus=focus)
     if isinstance(content, Said):
         return Answer(content=content.text, said=content, reasoning=thought)

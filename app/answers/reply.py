@@ -10,7 +10,6 @@ import random
 
 from perceptron_mock.accounting.prompt import Prompt
 from perceptron_mock.answers.draws import between, pick
-from perceptron_mock.answers.said import Said, said
 
 _OPENERS = ("Here is what I see.", "Looking at this carefully.", "Short answer first.", "From the input given,")
 _SUBJECTS = ("the scene", "the main subject", "the foreground", "the background", "the layout", "the lighting")
@@ -31,8 +30,8 @@ def _quote(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-def reply(prompt: Prompt, rng: random.Random) -> Said:
-    # Sentences in pieces that join where no token crosses (answers.said), in the order of the draws.
+def reply(prompt: Prompt, rng: random.Random) -> list[str]:
+    """The reply in pieces (``answers.said`` joins them), drawn in the order they are said."""
     pieces = [pick(rng, _OPENERS)]
     if prompt.user_text.strip():
         pieces += (" You asked:", f' "{_quote(prompt.user_text)}".')
@@ -41,4 +40,4 @@ def reply(prompt: Prompt, rng: random.Random) -> Said:
     if prompt.images:
         count = len(prompt.images)
         pieces += (" I looked at", f" {count} image{'s' if count > 1 else ''}.")
-    return said(*pieces)
+    return pieces

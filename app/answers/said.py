@@ -1,7 +1,7 @@
 """An answer's text with its token ids, joined from pieces whose ids are kept, so ``fit`` need not encode it.
 
-Pieces join only where no pre-token of Qwen's pattern can cross (``joins``); anywhere else, or for
-a text the tokenizer reads specially, the whole text is encoded as ``fit`` would encode it.
+Pieces join only where no pre-token of Qwen's pattern can cross (``joins``); two that meet anywhere
+else are encoded as one, and a text the tokenizer reads specially is encoded whole.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from perceptron_mock.values import value
 
 PIECE_IDS_ENTRIES = 4096  # pieces whose ids are kept; the rules' own vocabulary is a few hundred
 PIECE_IDS_CHARS = 128  # a longer piece (a long quoted prompt) is encoded but not kept
-PIECE_IDS_HELD = 65_536  # characters and ids of all kept pieces together (~3 MiB at most)
+PIECE_IDS_HELD = 262_144  # characters and ids of all kept pieces together (~6 MiB at most)
 _IDS: dict[str, tuple[int, ...]] = {}
+_KEPT: dict[str, tuple[int, ...]] = {}  # pieces a rule registered at import (``keep``): never dropped
 _held = 0
 
 
@@ -42,27 +43,45 @@ def _ids(piece: str) -> tuple[int, ...]:
     if found is None:
         found = tuple(tokens.encode(piece))
         if len(piece) <= PIECE_IDS_CHARS:
-            if len(_IDS) >= PIECE_IDS_ENTRIES or _held > PIECE_IDS_HELD:
+            if len(_IDS) - len(_KEPT) >= PIECE_IDS_ENTRIES or _held > PIECE_IDS_HELD:
                 _IDS.clear()  # a flood of new pieces costs their encoding again, never more memory
+                _IDS.update(_KEPT)
                 _held = 0
             _IDS[piece] = found
             _held += len(piece) + len(found)
     return found
 
 
+def keep(pieces: list[str]) -> None:
+    """Encode a rule's fixed ``pieces`` once, at import, and keep them for good."""
+    for piece in pieces:
+        _KEPT[piece] = _IDS[piece] = tuple(tokens.encode(piece))
+
+
 def said(*pieces: str) -> Said:
-    """The join of ``pieces`` and its token ids: each piece's kept ids where every join is safe, else
-    the whole text encoded."""
+    """The join of ``pieces`` and its token ids: each piece's kept ids, two pieces that meet where a
+    token may cross (``joins``) encoded as one; a text holding ``<|``, or whose merged pieces grow past
+    what is kept, encoded whole."""
     text = "".join(pieces)
     if "<|" in text or len(text) > tokens.PIECE_CHARS:  # special tokens; texts cut into pieces by tokens
         return Said(text, tuple(tokens.encode(text)))
     ids: list[int] = []
-    last = ""
+    start = 0  # where the ids of the piece before begin
+    before = ""
+    get = _IDS.get
     for piece in pieces:
         if not piece:
             continue
-        if last and not ((piece[0] == " " and not last.isspace()) or joins(last, piece[0])):
-            return Said(text, tuple(tokens.encode(text)))
-        ids += _ids(piece)
-        last = piece[-1]
+        first = piece[0]
+        # The common joins tested inline (a space or a digit after a non-space), the rest by joins().
+        if before and not ((first == " " or "0" <= first <= "9") and not before[-1].isspace()) and not joins(before[-1], first):
+            piece = before + piece
+            if len(piece) > PIECE_IDS_CHARS:
+                return Said(text, tuple(tokens.encode(text)))
+            del ids[start:]
+        else:
+            start = len(ids)
+        found = get(piece)
+        ids += found if found is not None else _ids(piece)
+        before = piece
     return Said(text, tuple(ids))

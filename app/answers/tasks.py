@@ -11,7 +11,6 @@ import re
 from functools import cached_property
 
 from perceptron_mock.answers.draws import between, pick, sample
-from perceptron_mock.answers.said import Said, said
 from perceptron_mock.values import value
 
 READ_CHARS = 4096
@@ -271,7 +270,8 @@ def ocr_text(prompt: str, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
-def caption(prompt: str, rng: random.Random) -> Said:
+def caption(prompt: str, rng: random.Random) -> list[str]:
+    """The caption in pieces (``said`` joins them)."""
     first, second, third = sample(rng, _SCENE_NOUNS, 3)
     # In pieces that join where no token crosses (answers.said), in the order of the draws.
     pieces = [f"{first[0].upper()}{first[1:]}", f" {pick(rng, _PLACES)}, with", f" {second}"]
@@ -279,28 +279,29 @@ def caption(prompt: str, rng: random.Random) -> Said:
     if "detail" in prompt.lower():
         pieces += (f" {third[0].upper()}{third[1:]} sits", f" {pick(rng, _PLACES)}, and the composition draws the eye to")
         pieces += (f" {first}. The palette is mostly", f" {pick(rng, _COLOURS)} and", f" {pick(rng, _COLOURS)}.")
-    return said(*pieces)
+    return pieces
 
 
-def answer_question(question: str, rng: random.Random) -> Said:
+def answer_question(question: str, rng: random.Random) -> list[str]:
+    """The answer in pieces (``said`` joins them)."""
     lower = question.lower()
     subject, other = sample(rng, _SCENE_NOUNS, 2)
     if _YES_NO.match(lower):
         if rng.random() < 0.5:
-            return said("Yes.", f" {subject[0].upper()}{subject[1:]} is clearly visible", f" {pick(rng, _PLACES)}.")
-        return said("No. The image shows", f" {subject}", f" {pick(rng, _PLACES)}, but nothing like that.")
+            return ["Yes.", f" {subject[0].upper()}{subject[1:]} is clearly visible", f" {pick(rng, _PLACES)}."]
+        return ["No. The image shows", f" {subject}", f" {pick(rng, _PLACES)}, but nothing like that."]
     if _COLOUR_WORD.search(lower):
-        return said("It is mostly", f" {pick(rng, _COLOURS)}, with some", f" {pick(rng, _COLOURS)} details.")
+        return ["It is mostly", f" {pick(rng, _COLOURS)}, with some", f" {pick(rng, _COLOURS)} details."]
     if lower.lstrip().startswith("where"):
-        return said("It is", f" {pick(rng, _PLACES)}, next to", f" {subject}.")
+        return ["It is", f" {pick(rng, _PLACES)}, next to", f" {subject}."]
     if lower.lstrip().startswith("who"):
-        return said("A person in a", f" {pick(rng, _COLOURS)} jacket,", f" {pick(rng, _PLACES)}.")
+        return ["A person in a", f" {pick(rng, _COLOURS)} jacket,", f" {pick(rng, _PLACES)}."]
     if lower.lstrip().startswith("why"):
-        return said("Most likely because", f" {subject} is placed to catch the", f" {pick(rng, _ADJECTIVES)} light.")
-    return said(
+        return ["Most likely because", f" {subject} is placed to catch the", f" {pick(rng, _ADJECTIVES)} light."]
+    return [
         f"{subject[0].upper()}{subject[1:]}", f" {pick(rng, _PLACES)} stands out most, set against",
         f" {other} and lit by", f" {pick(rng, _ADJECTIVES)} light.",
-    )
+    ]
 
 
 @value
