@@ -164,7 +164,7 @@ def _grounded(kind: str, reading: tasks.Reading, prompt: Prompt, hints: Hints, r
     pieces: list[str] = []  # the lead, then one annotation a line (answers.said joins them)
     if reading.kind == "ocr":
         # OCR with a spatial hint: every text line is an annotation whose mention is the text.
-        lines = tasks.ocr_text(reading.text, rng).splitlines()
+        lines = "".join(tasks.ocr_text(reading.text, rng)).splitlines()
         annotations = _annotate(kind, tuple(lines), len(lines), reading, prompt, rng, focus)
     else:
         annotations = _locate(kind, reading, prompt, rng, focus)
@@ -212,7 +212,7 @@ def _text(reading: tasks.Reading, prompt: Prompt, hints: Hints, rng: random.Rand
                 pieces += (f" {a.mention}", f" at {grounding.where(a)}{'.' if i == last else ','}")
             content = said(*pieces)
     elif kind == "ocr":
-        content = tasks.ocr_text(reading.text, rng)
+        content = said(*tasks.ocr_text(reading.text, rng))
     elif kind == "caption":
         content = said(*tasks.caption(reading.text, rng))
     elif kind == "question":

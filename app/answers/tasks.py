@@ -250,8 +250,9 @@ _PLACES = ("near the centre", "on the left", "on the right", "in the foreground"
 _COLOURS = ("red", "blue", "green", "white", "black", "grey", "yellow", "brown")
 
 
-def ocr_text(prompt: str, rng: random.Random) -> str:
-    """Text lines, as a transcription: label-and-price lines when the prompt asks for prices."""
+def ocr_text(prompt: str, rng: random.Random) -> list[str]:
+    """Text lines, as a transcription: label-and-price lines when the prompt asks for prices. In pieces
+    (``said`` joins them): a price's dollars and cents apart, so that a few hundred pieces make them all."""
     count = between(rng, 3, 6)
     lower = prompt.lower()
     if "price" in lower or "produce" in lower or "cost" in lower:
@@ -259,15 +260,31 @@ def ocr_text(prompt: str, rng: random.Random) -> str:
         lines = []
         for item in items:
             unit = pick(rng, _UNITS)
-            price = f"${between(rng, 0, 5)}.{between(rng, 0, 99):02d}"
-            lines.append(f"{item} - {price}{unit}" if unit != " 2 for" else f"{item} - 2 for {price}")
+            dollars, cents = between(rng, 0, 5), between(rng, 0, 99)
+            if unit != " 2 for":
+                lines.append([f"{item} - ${dollars}", f".{cents:02d}", unit])
+            else:
+                lines.append([f"{item} - 2 for ${dollars}", f".{cents:02d}"])
     else:
-        lines = sample(rng, _SIGN_LINES, count)
+        lines = [[line] for line in sample(rng, _SIGN_LINES, count)]
     if "markdown" in lower:
-        return "# " + lines[0] + "\n\n" + "\n".join(f"- {line}" for line in lines[1:])
+        return ["# ", *lines[0], "\n\n", *_lines(lines[1:], "- ", "")]
     if "html" in lower:
-        return "<h1>" + lines[0] + "</h1>\n" + "\n".join(f"<p>{line}</p>" for line in lines[1:])
-    return "\n".join(lines)
+        return ["<h1>", *lines[0], "</h1>\n", *_lines(lines[1:], "<p>", "</p>")]
+    return _lines(lines, "", "")
+
+
+def _lines(lines: list[list[str]], before: str, after: str) -> list[str]:
+    pieces: list[str] = []
+    for line in lines:
+        if pieces:
+            pieces.append("\n")
+        if before:
+            pieces.append(before)
+        pieces += line
+        if after:
+            pieces.append(after)
+    return pieces
 
 
 def caption(prompt: str, rng: random.Random) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,3 +75,10 @@ def test_a_flood_of_new_pieces_keeps_the_kept_ids_within_their_bounds():
         assert module._held <= module.PIECE_IDS_HELD + 2 * module.PIECE_IDS_CHARS
     assert " " + "y" * 200 not in module._IDS and said("a", " " + "y" * 200).text.endswith("y")
     assert " " + "y" * 200 not in module._IDS and set(module._KEPT) <= set(module._IDS)  # the kept pieces stay
+
+
+@pytest.mark.parametrize("prompt", ["Read the prices in markdown", "Read the produce prices as html", "Extract the prices", "Transcribe the sign in html"])
+def test_transcriptions_in_every_layout_carry_the_ids_of_their_whole_text(prompt):
+    for n in range(20):
+        answer = answer_for({"model": "isaac-0.2-2b-preview", "messages": [{"role": "user", "content": f"{prompt} {n}"}]})
+        assert answer.said is not None and list(answer.said.ids) == tokens.encode(answer.content), answer.content
