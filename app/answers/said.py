@@ -24,12 +24,11 @@ class Said:
 
 
 def joins(before: str, after: str) -> bool:
-    """Whether no pre-token of the Qwen pattern holds both the character ``before`` and ``after`` next
-    to it (so the ids of two texts meeting there are the ids of their join): a space after a non-space
-    (no pre-token ends in a space after a non-space), an ASCII digit on either side after a non-space
-    (a digit is a pre-token of its own), or a non-space after a line break (a line break ends a
-    pre-token). ``isspace`` holds for every character of the pattern's ``\\s``, and a few more. For texts
-    without special tokens (``said`` encodes any text holding ``<|`` whole)."""
+    """Whether no pre-token of Qwen's pattern holds both ``before`` and the ``after`` next to it, so that
+    two texts meeting there encode to their ids joined: a space, or an ASCII digit on either side (a
+    digit is a pre-token alone), after a non-space; a non-space after a line break (which ends a
+    pre-token). ``isspace`` covers the pattern's ``\\s`` and more. Texts holding ``<|`` are not
+    covered (special tokens): ``said`` encodes them whole."""
     if before in "\r\n":
         return not after.isspace()
     if before.isspace():
