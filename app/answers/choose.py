@@ -16,6 +16,7 @@ from perceptron_mock.answers.answer import Answer
 from perceptron_mock.answers.draws import between, pick
 from perceptron_mock.answers.fixtures import FixtureStore
 from perceptron_mock.answers.hints import Hints, read_hints, strip_hints
+from perceptron_mock.answers.said import Said, said
 from perceptron_mock.answers.seed import rng_for
 from perceptron_mock.protocol.requests import ChatCompletionRequest
 
@@ -160,27 +161,33 @@ def _annotate(
 
 
 def _grounded(kind: str, reading: tasks.Reading, prompt: Prompt, hints: Hints, rng: random.Random, focus) -> Answer:
-    lead: str | None = None
+    pieces: list[str] = []  # the lead, then one annotation a line (answers.said joins them)
     if reading.kind == "ocr":
         # OCR with a spatial hint: every text line is an annotation whose mention is the text.
-        lines = tasks.ocr_text(reading.text, rng).splitlines()
+        lines = "".join(tasks.ocr_text(reading.text, rng)).splitlines()
         annotations = _annotate(kind, tuple(lines), len(lines), reading, prompt, rng, focus)
     else:
         annotations = _locate(kind, reading, prompt, rng, focus)
         mentions = tuple(dict.fromkeys(a.mention for a in annotations))
         if reading.kind == "count":
             n = len(annotations)
-            lead = f"There {'is' if n == 1 else 'are'} {n} {_count_phrase(mentions, n)}."
+            pieces = ["There is" if n == 1 else "There are", f" {n}", f" {_count_phrase(mentions, n)}."]
         elif reading.kind == "question":
-            lead = tasks.answer_question(reading.user_text, rng)
+            pieces = tasks.answer_question(reading.user_text, rng)
         elif reading.kind == "caption":
-            lead = tasks.caption(reading.text, rng)
-    body = "\n".join(a.markup() for a in annotations)
-    content = f"{lead}\n{body}" if lead else body
+            pieces = tasks.caption(reading.text, rng)
+    if pieces and not annotations:
+        pieces.append("\n")  # a lead over no lines still ends its line
+    for a in annotations:
+        if pieces:
+            pieces.append("\n")
+        pieces += a.pieces()
+    content = said(*pieces)
     task = reading.kind if reading.kind in ("count", "detect", "ocr", "caption", "question") else "detect"
     mention = annotations[0].mention if annotations else "object"
     return Answer(
-        content=content,
+        content=content.text,
+        said=content,
         reasoning=_think(hints, task, rng, mention=mention, annotations=annotations, focus=focus),
     )
 
@@ -189,6 +196,7 @@ def _text(reading: tasks.Reading, prompt: Prompt, hints: Hints, rng: random.Rand
     kind = reading.kind
     annotations: list[grounding.Annotation] | None = None
     mention = "object"
+    content: Said | str
     if kind in ("count", "detect"):
         # Located but not drawn: the text says how many and where, in words.
         annotations = _locate("box", reading, prompt, rng, focus)
@@ -196,16 +204,22 @@ def _text(reading: tasks.Reading, prompt: Prompt, hints: Hints, rng: random.Rand
         mention = mentions[0]
         n = len(annotations)
         if kind == "count":
-            content = f"There {'is' if n == 1 else 'are'} {n} {_count_phrase(mentions, n)}."
+            content = said("There is" if n == 1 else "There are", f" {n}", f" {_count_phrase(mentions, n)}.")
         else:
-            places = ", ".join(f"{a.mention} at {grounding.where(a)}" for a in annotations)
-            content = f"I found {n} {'match' if n == 1 else 'matches'}: {places}."
+            pieces = ["I found", f" {n} match:" if n == 1 else f" {n} matches:"]
+            last = len(annotations) - 1
+            for i, a in enumerate(annotations):
+                pieces += (f" {a.mention}", f" at {grounding.where(a)}{'.' if i == last else ','}")
+            content = said(*pieces)
     elif kind == "ocr":
-        content = tasks.ocr_text(reading.text, rng)
+        content = said(*tasks.ocr_text(reading.text, rng))
     elif kind == "caption":
-        content = tasks.caption(reading.text, rng)
+        content = said(*tasks.caption(reading.text, rng))
     elif kind == "question":
-        content = tasks.answer_question(reading.user_text, rng)
+        content = said(*tasks.answer_question(reading.user_text, rng))
     else:
-        content = reply.reply(prompt, rng)
-    return Answer(content=content, reasoning=_think(hints, kind, rng, mention=mention, annotations=annotations, focus=focus))
+        content = said(*reply.reply(prompt, rng))
+    thought = _think(hints, kind, rng, mention=mention, annotations=annotations, focus=focus)
+    if isinstance(content, Said):
+        return Answer(content=content.text, said=content, reasoning=thought)
+    return Answer(content=content, reasoning=thought)

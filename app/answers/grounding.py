@@ -12,6 +12,7 @@ from dataclasses import replace
 from html import escape
 
 from perceptron_mock.answers.draws import between, sample
+from perceptron_mock.answers.said import keep
 from perceptron_mock.values import value
 
 GRID = 1000
@@ -57,20 +58,29 @@ class Annotation:
         return (x // len(points), y // len(points))
 
     def markup(self) -> str:
+        return "".join(self.pieces())
+
+    def pieces(self) -> list[str]:
+        """``markup()`` in pieces that join where no token crosses (``answers.said``): the tags, and
+        each point in two (a digit is a token of its own), so that a thousand numbers make the pieces."""
         attrs = f' mention="{escape(self.mention, quote=True)}"' if self.mention else ""
         if self.t is not None and self.kind != "clip":
             attrs += f' t="{self.t:.1f} seconds"'
         if self.asset_idx is not None:
             attrs += f' asset_idx="{self.asset_idx}"'
-        coords = " ".join(f"({x},{y})" for x, y in self.points)
-        if self.kind == "point":
-            return f"<point{attrs}> {coords} </point>"
-        if self.kind == "box":
-            return f"<point_box{attrs}> {coords} </point_box>"
-        if self.kind == "polygon":
-            return f"<polygon{attrs}> {coords} </polygon>"
-        start, end = self.clip or (0.0, 1.0)
-        return f'<clip{attrs} t="{start:.1f} seconds {end:.1f} seconds" />'
+        tag = _TAGS.get(self.kind)
+        if tag is None:
+            start, end = self.clip or (0.0, 1.0)
+            return [f'<clip{attrs} t="{start:.1f} seconds {end:.1f} seconds" />']
+        out = [f"<{tag}{attrs}>"]
+        for x, y in self.points:
+            out += (f" ({x},", f"{y})")
+        out.append(f" </{tag}>" if self.points else f"  </{tag}>")
+        return out
+
+
+_TAGS = {"point": "point", "box": "point_box", "polygon": "polygon"}
+keep([f" ({n}," for n in range(GRID + 1)] + [f"{n})" for n in range(GRID + 1)])  # every point's two pieces
 
 
 def focus_region(rng: random.Random) -> Region:

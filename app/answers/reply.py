@@ -30,13 +30,14 @@ def _quote(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-def reply(prompt: Prompt, rng: random.Random) -> str:
-    sentences = [pick(rng, _OPENERS)]
+def reply(prompt: Prompt, rng: random.Random) -> list[str]:
+    """The reply in pieces (``answers.said`` joins them), drawn in the order they are said."""
+    pieces = [pick(rng, _OPENERS)]
     if prompt.user_text.strip():
-        sentences.append(f'You asked: "{_quote(prompt.user_text)}".')
+        pieces += (" You asked:", f' "{_quote(prompt.user_text)}".')
     for _ in range(between(rng, 2, 4)):
-        sentences.append(f"{pick(rng, _SUBJECTS).capitalize()} {pick(rng, _VERBS)} {pick(rng, _OBJECTS)}.")
+        pieces += (f" {pick(rng, _SUBJECTS).capitalize()}", f" {pick(rng, _VERBS)}", f" {pick(rng, _OBJECTS)}.")
     if prompt.images:
         count = len(prompt.images)
-        sentences.append(f"I looked at {count} image{'s' if count > 1 else ''}.")
-    return " ".join(sentences)
+        pieces += (" I looked at", f" {count} image{'s' if count > 1 else ''}.")
+    return pieces

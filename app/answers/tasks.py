@@ -250,8 +250,9 @@ _PLACES = ("near the centre", "on the left", "on the right", "in the foreground"
 _COLOURS = ("red", "blue", "green", "white", "black", "grey", "yellow", "brown")
 
 
-def ocr_text(prompt: str, rng: random.Random) -> str:
-    """Text lines, as a transcription: label-and-price lines when the prompt asks for prices."""
+def ocr_text(prompt: str, rng: random.Random) -> list[str]:
+    """Text lines, as a transcription: label-and-price lines when the prompt asks for prices. In pieces
+    (``said`` joins them): a price's dollars and cents apart, so that a few hundred pieces make them all."""
     count = between(rng, 3, 6)
     lower = prompt.lower()
     if "price" in lower or "produce" in lower or "cost" in lower:
@@ -259,47 +260,65 @@ def ocr_text(prompt: str, rng: random.Random) -> str:
         lines = []
         for item in items:
             unit = pick(rng, _UNITS)
-            price = f"${between(rng, 0, 5)}.{between(rng, 0, 99):02d}"
-            lines.append(f"{item} - {price}{unit}" if unit != " 2 for" else f"{item} - 2 for {price}")
+            dollars, cents = between(rng, 0, 5), between(rng, 0, 99)
+            if unit != " 2 for":
+                lines.append([f"{item} - ${dollars}", f".{cents:02d}", unit])
+            else:
+                lines.append([f"{item} - 2 for ${dollars}", f".{cents:02d}"])
     else:
-        lines = sample(rng, _SIGN_LINES, count)
+        lines = [[line] for line in sample(rng, _SIGN_LINES, count)]
     if "markdown" in lower:
-        return "# " + lines[0] + "\n\n" + "\n".join(f"- {line}" for line in lines[1:])
+        return ["# ", *lines[0], "\n\n", *_lines(lines[1:], "- ", "")]
     if "html" in lower:
-        return "<h1>" + lines[0] + "</h1>\n" + "\n".join(f"<p>{line}</p>" for line in lines[1:])
-    return "\n".join(lines)
+        return ["<h1>", *lines[0], "</h1>\n", *_lines(lines[1:], "<p>", "</p>")]
+    return _lines(lines, "", "")
 
 
-def caption(prompt: str, rng: random.Random) -> str:
+def _lines(lines: list[list[str]], before: str, after: str) -> list[str]:
+    pieces: list[str] = []
+    for line in lines:
+        if pieces:
+            pieces.append("\n")
+        if before:
+            pieces.append(before)
+        pieces += line
+        if after:
+            pieces.append(after)
+    return pieces
+
+
+def caption(prompt: str, rng: random.Random) -> list[str]:
+    """The caption in pieces (``said`` joins them)."""
     first, second, third = sample(rng, _SCENE_NOUNS, 3)
-    sentence = f"{first[0].upper()}{first[1:]} {pick(rng, _PLACES)}, with {second} {pick(rng, _PLACES)} under {pick(rng, _ADJECTIVES)} light."
+    # In pieces that join where no token crosses (answers.said), in the order of the draws.
+    pieces = [f"{first[0].upper()}{first[1:]}", f" {pick(rng, _PLACES)}, with", f" {second}"]
+    pieces += (f" {pick(rng, _PLACES)} under", f" {pick(rng, _ADJECTIVES)} light.")
     if "detail" in prompt.lower():
-        sentence += (
-            f" {third[0].upper()}{third[1:]} sits {pick(rng, _PLACES)}, and the composition draws the eye to "
-            f"{first}. The palette is mostly {pick(rng, _COLOURS)} and {pick(rng, _COLOURS)}."
-        )
-    return sentence
+        pieces += (f" {third[0].upper()}{third[1:]} sits", f" {pick(rng, _PLACES)}, and the composition draws the eye to")
+        pieces += (f" {first}. The palette is mostly", f" {pick(rng, _COLOURS)} and", f" {pick(rng, _COLOURS)}.")
+    return pieces
 
 
-def answer_question(question: str, rng: random.Random) -> str:
+def answer_question(question: str, rng: random.Random) -> list[str]:
+    """The answer in pieces (``said`` joins them)."""
     lower = question.lower()
     subject, other = sample(rng, _SCENE_NOUNS, 2)
     if _YES_NO.match(lower):
         if rng.random() < 0.5:
-            return f"Yes. {subject[0].upper()}{subject[1:]} is clearly visible {pick(rng, _PLACES)}."
-        return f"No. The image shows {subject} {pick(rng, _PLACES)}, but nothing like that."
+            return ["Yes.", f" {subject[0].upper()}{subject[1:]} is clearly visible", f" {pick(rng, _PLACES)}."]
+        return ["No. The image shows", f" {subject}", f" {pick(rng, _PLACES)}, but nothing like that."]
     if _COLOUR_WORD.search(lower):
-        return f"It is mostly {pick(rng, _COLOURS)}, with some {pick(rng, _COLOURS)} details."
+        return ["It is mostly", f" {pick(rng, _COLOURS)}, with some", f" {pick(rng, _COLOURS)} details."]
     if lower.lstrip().startswith("where"):
-        return f"It is {pick(rng, _PLACES)}, next to {subject}."
+        return ["It is", f" {pick(rng, _PLACES)}, next to", f" {subject}."]
     if lower.lstrip().startswith("who"):
-        return f"A person in a {pick(rng, _COLOURS)} jacket, {pick(rng, _PLACES)}."
+        return ["A person in a", f" {pick(rng, _COLOURS)} jacket,", f" {pick(rng, _PLACES)}."]
     if lower.lstrip().startswith("why"):
-        return f"Most likely because {subject} is placed to catch the {pick(rng, _ADJECTIVES)} light."
-    return (
-        f"{subject[0].upper()}{subject[1:]} {pick(rng, _PLACES)} stands out most, set against {other} "
-        f"and lit by {pick(rng, _ADJECTIVES)} light."
-    )
+        return ["Most likely because", f" {subject} is placed to catch the", f" {pick(rng, _ADJECTIVES)} light."]
+    return [
+        f"{subject[0].upper()}{subject[1:]}", f" {pick(rng, _PLACES)} stands out most, set against",
+        f" {other} and lit by", f" {pick(rng, _ADJECTIVES)} light.",
+    ]
 
 
 @value
