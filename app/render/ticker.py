@@ -15,12 +15,11 @@ log = logging.getLogger("perceptron_mock")
 
 
 class _Slot:
-    __slots__ = ("handle", "waiters", "calls")
+    __slots__ = ("handle", "calls")
 
     def __init__(self, handle: asyncio.TimerHandle) -> None:
         self.handle = handle
-        self.waiters: dict[asyncio.Future, None] = {}  # an ordered set: woken in the order they came
-        self.calls: dict[TickCall, None] = {}
+        self.calls: dict[TickCall, None] = {}  # an ordered set: called in the order they came
 
 
 class TickCall:
@@ -57,23 +56,21 @@ class Ticker:
 
     async def sleep_until(self, when: float) -> None:
         """Wait for the tick nearest ``when`` (on the running loop's clock)."""
-        tick, slot = self._slot(when)
-        future = asyncio.get_running_loop().create_future()
-        slot.waiters[future] = None
+        woken = asyncio.get_running_loop().create_future()
+        call = self.call_at(when, lambda: woken.done() or woken.set_result(None))
         try:
-            await future
+            await woken
         except asyncio.CancelledError:
             # The client left: nothing of this stream may wait on (a gap can be a minute long).
-            self._forget(tick, future)
+            call.cancel()
             raise
 
-    def _forget(self, tick: int, waiter: "asyncio.Future | TickCall") -> None:
+    def _forget(self, tick: int, call: TickCall) -> None:
         slot = self._slots.get(tick)
         if slot is None:
             return
-        slot.waiters.pop(waiter, None)  # type: ignore[call-overload]
-        slot.calls.pop(waiter, None)  # type: ignore[call-overload]
-        if not slot.waiters and not slot.calls:
+        slot.calls.pop(call, None)
+        if not slot.calls:
             slot.handle.cancel()
             del self._slots[tick]
 
@@ -81,9 +78,6 @@ class Ticker:
         slot = self._slots.pop(tick, None)
         if slot is None:
             return
-        for future in slot.waiters:
-            if not future.done():
-                future.set_result(None)
         for call in slot.calls:
             try:
                 call.callback()
@@ -93,4 +87,4 @@ class Ticker:
     @property
     def waiting(self) -> int:
         """Streams waiting for a tick."""
-        return sum(len(slot.waiters) + len(slot.calls) for slot in self._slots.values())
+        return sum(len(slot.calls) for slot in self._slots.values())
