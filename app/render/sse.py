@@ -136,6 +136,14 @@ def _malformed(events: StreamEvents) -> StreamEvents:
     return replace(events, tokens=itertools.chain((_cut_json(first),), tokens))
 
 
+def _ending_with(pacer: Pacer, per_write: int, last: bytes) -> Iterator[bytes]:
+    """The writes that end a stream with ``last`` (an error event): it goes with the events ready, in a
+    write of its own if they fill one already."""
+    if len(pacer.ready) >= per_write:
+        yield pacer.drain()
+    yield pacer.drain() + last
+
+
 class StreamDropped(Exception):
     """Raised by a delivery that must end with a dropped connection rather than an ended body."""
 
@@ -284,17 +292,15 @@ class CompletionStream(EventSourceResponse):
         except Exception:
             # Headers are out, so a status can no longer say it: tell the client in the stream.
             log.exception("stream failed after %d events", pacer.sent)
-            if len(pacer.ready) >= per_write:  # a full write: the error event goes in the next one
-                yield pacer.drain()
-            yield pacer.drain() + error_event(server_error())
+            for data in _ending_with(pacer, per_write, error_event(server_error())):
+                yield data
             return
         if not pacer.interrupted:
             return
         # Interrupted after ``limit`` events, as the delivery asked.
         if pacer.sent == delivery.error_after:
-            if len(pacer.ready) >= per_write:
-                yield pacer.drain()
-            yield pacer.drain() + error_event(delivery.error or server_error())
+            for data in _ending_with(pacer, per_write, error_event(delivery.error or server_error())):
+                yield data
             return
         if pacer.ready:
             yield pacer.drain()
