@@ -116,13 +116,7 @@ class Recorder:
                     entry.status = message["status"]
                     entry.answer_headers = message.get("headers", entry.answer_headers)
                 return await send(message)
-            body = message.get("body", b"")
-            if body and entry.size + len(body) <= entry.limit:  # entry.record's common case, without a call
-                entry.chunks.append(body)
-                entry.times.append((perf_counter() - entry.began) * 1000)
-                entry.size += len(body)
-            else:
-                record(body)
+            record(message.get("body", b""))
             if message.get("more_body", False):
                 return await send(message)
             if entry.id is None:
