@@ -137,7 +137,7 @@ class MemoryStore:
         return time.monotonic_ns() // 1000
 
     async def take(self, key: str) -> tuple[int, int, int | None]:
-        now = time.monotonic_ns() // 1000
+        now = self._now()
         digest = key_digest(key)
         tat = self._tat.get(digest, now)
         if tat < now:
@@ -279,7 +279,7 @@ class RateLimiter:
         if retry_us is None and remaining == last.remaining and reset_us == last.reset_us:
             quota = last
         else:
-            quota = Quota(self.limit, remaining if remaining > 0 else 0, reset_us, retry_us, self.period_s)
+            quota = self._quota(remaining, reset_us, retry_us)
             if retry_us is None:
                 self._last = quota
         exchange.quota = quota
