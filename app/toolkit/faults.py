@@ -60,6 +60,11 @@ class MemoryFaults:
         self._queue: list[QueuedFault] = []
         self._ids = itertools.count(1)
 
+    @property
+    def empty(self) -> bool:
+        """Nothing queued: the common case, known without a call."""
+        return not self._queue
+
     async def push(self, fault: Fault, count: int, model: str | None, test_id: str | None = None) -> QueuedFault:
         queued = QueuedFault(id=f"fault_{next(self._ids)}", fault=fault, remaining=count, model=model, test_id=test_id)
         self._queue.append(queued)
@@ -96,7 +101,7 @@ class Faults:
     def none_for(self, read_header: bool) -> bool:
         """Whether a request without ``X-Mock-*`` headers (``read_header`` False) gets no fault, known
         without picking: the queue is this process's and empty."""
-        return not read_header and self._local is not None and not self._local._queue
+        return not read_header and self._local is not None and self._local.empty
 
     async def pick(
         self, scope: Scope, exchange: Exchange, *, stream: bool, model: str, test_id: str | None = None,
