@@ -203,7 +203,7 @@ class CompletionStream(EventSourceResponse):
                 observer.closed()
 
     async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """sse-starlette's tasks (stream, ping, shutdown and disconnect listeners; the first to finish
+        """sse-starlette's tasks (stream, shutdown and disconnect listeners; the first to finish
         ends the others) on plain asyncio tasks: its anyio task group cost more per stream than the
         stream's events (docs/benchmarks.md, timing). The stream runs in the calling task."""
         if scope["type"] != "http" or scope["method"] == "HEAD":
@@ -218,10 +218,11 @@ class CompletionStream(EventSourceResponse):
                 ended.append(None if task.cancelled() else task.exception())
                 stream.cancel()
 
-        helpers = [asyncio.ensure_future(self._listen_for_disconnect(receive))]
-        if self._ping_interval > 0:
-            helpers.append(asyncio.ensure_future(self._ping(send)))
-        helpers.append(asyncio.ensure_future(self._listen_for_exit_signal_with_grace()))
+        # No ping task: keep-alives are the delivery's (``_deliver``).
+        helpers = [
+            asyncio.ensure_future(self._listen_for_disconnect(receive)),
+            asyncio.ensure_future(self._listen_for_exit_signal_with_grace()),
+        ]
         for task in helpers:
             task.add_done_callback(end)
         try:
