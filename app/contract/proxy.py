@@ -15,7 +15,7 @@ import httpx
 import orjson
 
 from perceptron_mock.asgi import JSON_HEADERS, Message, Receive, Scope, Send, read_body, reset_connection, send_bytes
-from perceptron_mock.contract.recording import Exchange, RecordingDirectory, fixture_of
+from perceptron_mock.contract.recording import MAX_RECORDED_RESPONSE_BYTES, Exchange, RecordingDirectory, fixture_of
 from perceptron_mock.guards.body_limit import BodyLimit
 from perceptron_mock.guards.header_limit import header_bytes, headers_too_large
 from perceptron_mock.protocol.errors import APIError, route_not_found
@@ -221,4 +221,4 @@ class RecordingProxy:
 
 
 SERVER_RECEIVE = "perceptron_mock.server_receive"
-MAX_KEPT = 8 * 1024 * 1024 + 1  # past the recording cap nothing more is kept (recording.MAX_RECORDED_RESPONSE_BYTES)
+MAX_KEPT = MAX_RECORDED_RESPONSE_BYTES + 1  # past the recording cap nothing more is kept
