@@ -147,9 +147,8 @@ async def stored_file(file_id: str, request: Request) -> Response:
     if found is None or path is None or not path.exists():
         raise APIError(404, f"No such file: {file_id!r}.", param="file_id", code="file_not_found")
     headers = {**PAGE_HEADERS, "content-security-policy": "default-src 'none'; sandbox", "cache-control": "private, max-age=3600"}
-    with open(path, "rb") as head:
-        kind = _sniffed(head.read(16))
-    if kind is None:  # a video, audio or anything a browser might run: a download
+    kind = found.mime  # sniffed when it was uploaded (perceptron_mock.files.sniff)
+    if found.modality != "image":  # a video, audio or anything a browser might run: a download
         kind = "application/octet-stream"
         headers["content-disposition"] = f'attachment; filename="{found.id}"'
     return FileResponse(path, media_type=kind, headers=headers)

@@ -15,7 +15,8 @@ import httpx
 import orjson
 
 from perceptron_mock.asgi import JSON_HEADERS, Message, Receive, Scope, Send, read_body, reset_connection, send_bytes
-from perceptron_mock.contract.recording import Exchange, RecordingDirectory, fixture_of
+from perceptron_mock.contract import shapes
+from perceptron_mock.contract.recording import MAX_RECORDED_RESPONSE_BYTES, Exchange, RecordingDirectory, fixture_of
 from perceptron_mock.guards.body_limit import BodyLimit
 from perceptron_mock.guards.header_limit import header_bytes, headers_too_large
 from perceptron_mock.protocol.errors import APIError, route_not_found
@@ -214,11 +215,11 @@ class RecordingProxy:
                 *events, pending = pending.replace(b"\r\n", b"\n").split(b"\n\n")
                 now = loop.time() - began
                 for event in events:
-                    data = b"\n".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
-                    if _token_event(data):
+                    data = shapes.event_data(event)
+                    if data is not None and _token_event(data):
                         exchange.token_times.append(now)
         return bytes(held)
 
 
 SERVER_RECEIVE = "perceptron_mock.server_receive"
-MAX_KEPT = 8 * 1024 * 1024 + 1  # past the recording cap nothing more is kept (recording.MAX_RECORDED_RESPONSE_BYTES)
+MAX_KEPT = MAX_RECORDED_RESPONSE_BYTES + 1  # past the recording cap nothing more is kept

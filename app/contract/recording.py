@@ -6,6 +6,7 @@ The fixture is checked against the fixture format before it is written, so a rec
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -248,7 +249,8 @@ class RecordingDirectory:
 
     def write(self, fixture: dict[str, Any], secrets: tuple[str, ...] = ()) -> Path | None:
         """Write ``fixture`` (checked against the format first); None when the session's cap is reached."""
-        key = orjson.dumps(fixture["match"], option=orjson.OPT_SORT_KEYS)
+        # A digest, not the dump: a match holds the whole conversation, up to the body cap, per recording.
+        key = hashlib.sha256(orjson.dumps(fixture["match"], option=orjson.OPT_SORT_KEYS)).digest()
         with self._lock:
             path = self._by_match.get(key)
             if path is None:

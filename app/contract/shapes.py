@@ -57,10 +57,16 @@ def sse_data(body: bytes) -> list[bytes]:
     """The ``data`` of each event of an SSE body, in order (comments and empty events left out)."""
     out = []
     for block in body.replace(b"\r\n", b"\n").split(b"\n\n"):
-        lines = [line[5:].lstrip(b" ") for line in block.split(b"\n") if line.startswith(b"data:")]
-        if lines:
-            out.append(b"\n".join(lines))
+        data = event_data(block)
+        if data is not None:
+            out.append(data)
     return out
+
+
+def event_data(block: bytes) -> bytes | None:
+    """The ``data`` of one SSE event (its lines split by ``\\n``), or None when it has none."""
+    lines = [line[5:].lstrip(b" ") for line in block.split(b"\n") if line.startswith(b"data:")]
+    return b"\n".join(lines) if lines else None
 
 
 def _event_kind(data: bytes, parsed: Any) -> str:

@@ -11,7 +11,6 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -85,15 +84,12 @@ class UploadReader:
 
     # --- parser callbacks (synchronous; a refusal raised here stops the parser mid-chunk) -----------
 
-    def _fail(self, error: APIError) -> NoReturn:
-        raise error
-
     def _part_begin(self) -> None:
         self._parts += 1
         self._headers.clear()
         self._target = None
         if self._parts > MAX_PARTS:
-            self._fail(bad_multipart(f"more than {MAX_PARTS} parts; an upload has two, purpose and file"))
+            raise bad_multipart(f"more than {MAX_PARTS} parts; an upload has two, purpose and file")
 
     def _header_end(self) -> None:
         self._headers[bytes(self._header_name).decode("latin-1").strip().lower()] = bytes(self._header_value).strip()
@@ -104,12 +100,12 @@ class UploadReader:
         disposition, options = parse_options_header(self._headers.get("content-disposition"))
         name = options.get(b"name")
         if disposition != b"form-data" or name is None:
-            self._fail(bad_multipart("each part needs a 'Content-Disposition: form-data; name=...' header"))
+            raise bad_multipart("each part needs a 'Content-Disposition: form-data; name=...' header")
         text = name.decode("utf-8", errors="replace")
         received = self.received
         if text == "file":
             if received.has_file:
-                self._fail(invalid("The upload has more than one 'file' part; send one file per upload.", "file", "invalid_parameter"))
+                raise invalid("The upload has more than one 'file' part; send one file per upload.", "file", "invalid_parameter")
             received.has_file = True
             filename = options.get(b"filename")
             if filename is not None:
@@ -117,7 +113,7 @@ class UploadReader:
             declared = self._headers.get("content-type")
             received.declared_type = parse_options_header(declared)[0].decode("latin-1") if declared else None
         elif text in received.fields:
-            self._fail(invalid(f"The upload repeats the form field '{clip(text)}'.", clip(text), "invalid_parameter"))
+            raise invalid(f"The upload repeats the form field '{clip(text)}'.", clip(text), "invalid_parameter")
         else:
             received.fields[text] = ""
         self._target = text
@@ -129,14 +125,14 @@ class UploadReader:
         if self._target == "file":
             received.size += end - start
             if received.size > self.max_file_bytes:
-                self._fail(file_too_large(self.max_file_bytes))
+                raise file_too_large(self.max_file_bytes)
             if len(received.head) < HEAD_BYTES:
                 received.head += data[start : min(end, start + HEAD_BYTES - len(received.head))]
             self._buffer += data[start:end]
             return
         value = received.fields[self._target] + data[start:end].decode("utf-8", errors="replace")
         if len(value) > MAX_FIELD_BYTES:
-            self._fail(invalid(f"The form field '{clip(self._target)}' is too long.", clip(self._target), "invalid_parameter"))
+            raise invalid(f"The form field '{clip(self._target)}' is too long.", clip(self._target), "invalid_parameter")
         received.fields[self._target] = value
 
     def _end(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import binascii
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Iterator, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Union
 
 if TYPE_CHECKING:
     from perceptron_mock.protocol.requests import ChatCompletionRequest
@@ -58,11 +58,15 @@ class Lifted:
     def placed_in(self, request: ChatCompletionRequest) -> bool:
         """Whether each placeholder is the URL of exactly one image part of ``request`` (and nothing
         else is: a ``"url"`` key elsewhere, a duplicate key, a user URL that spells a placeholder)."""
+        return self.placed_among([message.content for message in request.messages])
+
+    def placed_among(self, contents: list[Any]) -> bool:
+        """``placed_in`` for any request: ``contents`` are its messages' (and prompts') contents."""
         found = [
             part.image_url.url
-            for message in request.messages
-            if isinstance(message.content, list)
-            for part in message.content
+            for content in contents
+            if isinstance(content, list)
+            for part in content
             if part.type == "image_url" and part.image_url.url in self.payloads
         ]
         return len(found) == len(self.payloads) and set(found) == self.payloads.keys()

@@ -62,6 +62,8 @@ def completion_id() -> str:
 def multilook_id() -> str:
     """``mlcmpl-`` + 32 hex digits, as the perceptron SDK's fixture spells a multilook response's id."""
     return f"mlcmpl-{_random.getrandbits(128):032x}"
+
+
 def tool_call_id() -> str:
     """``call_`` + 24 letters and digits, fresh in every answer."""
     raw = _random.getrandbits(144).to_bytes(18, "big")

@@ -123,17 +123,6 @@ def _parse(body: Body) -> MultilookRequest:
         raise _refusal(exc.errors(include_url=False)) from None
 
 
-def _image_urls(request: MultilookRequest) -> list[str]:
-    contents = [m.content for m in request.context] + [p.content for p in request.prompts if isinstance(p, PromptParts)]
-    return [
-        part.image_url.url
-        for content in contents
-        if isinstance(content, list)
-        for part in content
-        if part.type == "image_url"
-    ]
-
-
 def _parse_lifted(lifted: Lifted | None) -> tuple[MultilookRequest, dict[str, bytes]] | None:
     """As ``validation.parse_request_lifting``: the lifted body, kept only when each placeholder is
     exactly one image part's URL; otherwise None, and the whole body is parsed."""
@@ -143,9 +132,8 @@ def _parse_lifted(lifted: Lifted | None) -> tuple[MultilookRequest, dict[str, by
         request = MultilookRequest.model_validate_json(lifted.body)
     except ValidationError:
         return None
-    found = [url for url in _image_urls(request) if url in lifted.payloads]
-    placed = len(found) == len(lifted.payloads) and set(found) == lifted.payloads.keys()
-    return (request, lifted.payloads) if placed else None
+    contents = [m.content for m in request.context] + [p.content for p in request.prompts if isinstance(p, PromptParts)]
+    return (request, lifted.payloads) if lifted.placed_among(contents) else None
 
 
 def parse_multilook(

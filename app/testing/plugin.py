@@ -6,19 +6,16 @@ this module costs nothing, since pytest imports it in every project that has the
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from perceptron_mock.testing.client import MockClient
+from perceptron_mock.testing.server_thread import ServerThread
 
 MARKER = "perceptron_mock"
 DEFAULT_KEY = "test-key"
-START_TIMEOUT = 30.0
 
 
 RECORD_OPTION = "--perceptron-mock-record"
@@ -73,47 +70,19 @@ class ThreadedMock(MockClient):
     """A mock server running in a thread of this process, and the client that drives it."""
 
     def __init__(self, **settings: Any) -> None:
-        import uvicorn
-
-        from perceptron_mock.guards.head_reader import HeadLimitedHttpTools
         from perceptron_mock.main import create_app
 
         self.settings = _settings(settings)
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", 0))
-        port = self._socket.getsockname()[1]
+        self._server_thread = ServerThread(create_app(self.settings), name="perceptron-mock")
         api_key = self.settings.api_keys[0] if self.settings.api_keys else DEFAULT_KEY
-        super().__init__(f"http://127.0.0.1:{port}", api_key=api_key, admin_key=self.settings.admin_key)
-        config = uvicorn.Config(
-            create_app(self.settings),
-            http=HeadLimitedHttpTools,  # as the CLI serves it
-            log_level="warning",
-            access_log=False,
-            server_header=False,
-            # A request held by a "hang" fault must not hold up the end of the test session.
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name=f"perceptron-mock:{port}", daemon=True
-        )
+        super().__init__(self._server_thread.url, api_key=api_key, admin_key=self.settings.admin_key)
 
     def start(self) -> "ThreadedMock":
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("perceptron-mock failed to start (see the captured log)")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"perceptron-mock did not start within {START_TIMEOUT:g}s")
-            time.sleep(0.005)
+        self._server_thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
+        self._server_thread.stop()
 
 
 @pytest.fixture(scope="session")

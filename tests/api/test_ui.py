@@ -209,6 +209,14 @@ def test_an_image_named_by_file_id_is_shown_from_the_files_directory(perceptron_
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "file_not_found"
 
 
+def test_an_uploaded_webp_image_is_shown_as_webp(perceptron_mock, client):
+    webp = image_bytes("WEBP", size=(40, 30))
+    file_id = _upload(client, webp, "cat.webp")
+    shown = httpx.get(f"{perceptron_mock.url}/_admin/ui/files/{file_id}")
+    assert shown.status_code == 200 and shown.content == webp and shown.headers["content-type"] == "image/webp"
+    assert "content-disposition" not in shown.headers
+
+
 def test_an_uploaded_file_that_is_not_an_image_is_served_as_a_download(perceptron_mock, client):
     file_id = _upload(client, b"fLaC" + bytes(64), "song.flac")  # audio: no image to show
     shown = httpx.get(f"{perceptron_mock.url}/_admin/ui/files/{file_id}")

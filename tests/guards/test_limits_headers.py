@@ -197,7 +197,7 @@ def closed_all_connections(mock) -> None:
     client moves on once it has read its answer, and a connection the server has yet to drop still holds
     its buffers, which would count as retained on a busy machine."""
     deadline = time.monotonic() + 10
-    while mock._server.server_state.connections and time.monotonic() < deadline:
+    while mock._server_thread.server.server_state.connections and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
