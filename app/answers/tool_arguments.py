@@ -77,9 +77,37 @@ def offered_values(text: str) -> dict[str, list[Any]]:
     return {"quoted": quoted, "number": numbers, "name": names}
 
 
-def _mentioned(enum: list, lowered: str) -> Any:
+_WORD = re.compile(r"\w+")
+
+
+@lru_cache(maxsize=16)  # as offered_values: one request's calls read the same prompt
+def _words(lowered: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(lowered))
+
+
+def _search_cost(lowered: str) -> int:
+    """Work steps one search of the prompt for a member is charged (a step is about a µs of work)."""
+    return 1 + len(lowered) // 64
+
+
+def _boundary_search(needle: str, lowered: str) -> bool:
+    return needle in lowered and re.search(r"(?<!\w)" + re.escape(needle) + r"(?!\w)", lowered) is not None
+
+
+def _mentioned(enum: list, lowered: str, work: WorkCounter) -> Any:
+    """The first member of ``enum`` the prompt names as a whole word or phrase. A one-word member is
+    looked up in the prompt's words; any other is a search of the prompt, counted in ``work``."""
+    words = _words(lowered)
     for member in enum:
-        if isinstance(member, str) and member.strip() and re.search(r"(?<!\w)" + re.escape(member.lower()) + r"(?!\w)", lowered):
+        if not isinstance(member, str) or not member.strip():
+            continue
+        needle = member.lower()
+        if _WORD.fullmatch(needle):  # all word characters: a whole-word match is one of the prompt's words
+            if needle in words:
+                return member
+            continue
+        work.spend(_search_cost(lowered))
+        if _boundary_search(needle, lowered):
             return member
     return None
 
@@ -101,7 +129,7 @@ def _resolved(sub: dict, checked) -> Any:
         return sub
 
 
-def _fill(value: dict, schema: dict, checked, text: str) -> dict:
+def _fill(value: dict, schema: dict, checked, text: str, work: WorkCounter) -> dict:
     """``value`` with its top-level properties replaced by the prompt's values that validate there."""
     offered = offered_values(text)
     lowered = text.lower()
@@ -112,7 +140,7 @@ def _fill(value: dict, schema: dict, checked, text: str) -> dict:
             continue
         candidates: list[tuple[str, int, Any]] = []
         if isinstance(sub.get("enum"), list):
-            member = _mentioned(sub["enum"][:MAX_OFFERED], lowered)
+            member = _mentioned(sub["enum"][:MAX_OFFERED], lowered, work)
             candidates = [("enum", 0, member)] if member is not None else []
         else:
             kinds = _kinds(_resolved(sub, checked))
@@ -146,8 +174,8 @@ def arguments_for(function: FunctionSpec, text: str, rng: random.Random, where: 
     if not isinstance(value, dict) or not isinstance(schema.get("properties"), dict) or not text:
         return generated
     try:
-        with checking(WorkCounter(FILL_WORK), checked.matchers):
-            filled = _fill(value, schema, checked, text[:MAX_TEXT])
+        with checking(WorkCounter(FILL_WORK), checked.matchers) as work:
+            filled = _fill(value, schema, checked, text[:MAX_TEXT], work)
             if filled != value and checked.validator.is_valid(filled):
                 return orjson.dumps(filled).decode()
     except (OverBudget, RecursionError, orjson.JSONEncodeError):

@@ -4,6 +4,8 @@ against the tool's parameters, filled from the prompt where it fits), and the an
 from __future__ import annotations
 
 import json
+import random
+import re
 
 import jsonschema
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perceptron_mock.answers.tools import MAX_TEXT, WHOLE_NAME_CHARS, name_words, named_tools
-from perceptron_mock.protocol.requests import FunctionTool
+from perceptron_mock.protocol.requests import FunctionSpec, FunctionTool
 from tests.answers.helpers import answer_for, completion_for
 
 MODEL = "perceptron-mk1.5"
@@ -224,3 +226,35 @@ def test_the_name_search_reads_a_bounded_head_of_the_prompt_and_skips_overlong_w
     assert len(long) > WHOLE_NAME_CHARS and not name_words(long)
     assert named_tools([FunctionTool.model_validate(tool(short))], f"call {short} now") != []
     assert named_tools([FunctionTool.model_validate(tool(long))], f"call {long} now") == []
+
+
+@pytest.mark.parametrize(
+    "member, text",
+    [("celsius", "in celsius please"), ("celsius", "celsiusX only"), ("new york", "fly to new york today"),
+     ("new york", "new yorker"), ("c++", "written in c++ code"), ("año", "este año"), ("a_b", "x a_b y"), ("3", "page 3.")],
+)
+def test_a_member_is_mentioned_as_a_whole_word_or_phrase_exactly_when_a_boundary_search_finds_it(member, text):
+    from perceptron_mock.answers import tool_arguments
+    from perceptron_mock.answers.validators import WorkCounter
+
+    expected = re.search(r"(?<!\w)" + re.escape(member) + r"(?!\w)", text) is not None
+    assert (tool_arguments._mentioned([member], text, WorkCounter(10**6)) == member) is expected
+
+
+def test_enum_members_the_prompt_holds_in_full_cost_a_bounded_number_of_searches(monkeypatch):
+    # The worst a request can ask: 32 properties of 64 multi-word members each, every one a substring of
+    # the 20,000 characters read but never a whole phrase (so each is searched, and none ends the search).
+    # One-word members are set lookups; phrases are searches charged to the filling's work budget, after
+    # which the generated arguments are kept.
+    from perceptron_mock.answers import tool_arguments
+
+    searches = []
+    real = tool_arguments._boundary_search
+    monkeypatch.setattr(tool_arguments, "_boundary_search", lambda n, t: searches.append(n) or real(n, t))
+    properties = {f"p{k}": {"type": "string", "enum": [f"zone {i} north {k}" for i in range(64)]} for k in range(32)}
+    text = " ".join(f"zone {i} north {k}0" for k in range(32) for i in range(64))[: tool_arguments.MAX_TEXT]
+    arguments = tool_arguments.arguments_for(
+        FunctionSpec(name="f", parameters={"type": "object", "properties": properties}), text, random.Random(1), "tools[0]"
+    )
+    assert isinstance(json.loads(arguments), dict)
+    assert len(searches) <= tool_arguments.FILL_WORK // tool_arguments._search_cost(text.lower()) + 1
